@@ -1,0 +1,1 @@
+"""tixcli's built-in backends (installed as ``tixcli.backends``): one module per backend."""

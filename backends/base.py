@@ -1,0 +1,84 @@
+"""The protocol every backend implements.
+
+A backend is constructed from its profile and must not touch the network (or create files)
+in ``__init__``: ``--help`` and configuration errors never reach a service.  Every method
+raises only tixcli errors (``tixcli.errors``); anything else is a bug.
+
+Input has already been validated by the core (emails, enums, attachment limits); backends
+enforce the lifecycle (``tixcli.lifecycle``) and map the service's answers to ``Ticket``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tixcli.config import Profile
+from tixcli.model import ListQuery, NewTicket, Reply, Ticket
+
+
+@dataclass
+class CreateResult:
+    ticket: Ticket
+    created: bool  # False when --dedupe-key matched an existing ticket
+
+
+@dataclass
+class ExportItem:
+    ticket: Ticket  # with comments
+    # A token that resumes the export just after this ticket, where the backend pages
+    # with a cursor (printed as `resume: --cursor=TOKEN`); None otherwise.
+    cursor: str | None = None
+
+
+class Backend(abc.ABC):
+    """Base of all backends (built-in and third-party, registered as entry points)."""
+
+    #: the profile's `backend:` value, also the `backend` field of every ticket
+    name: str = ""
+    #: the Python package whose absence means the backend cannot load (install hint)
+    requires: tuple[str, ...] = ()
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    # -- reads --
+    @abc.abstractmethod
+    def get(self, ticket_id: str) -> Ticket:
+        """One ticket with its comments (the thread, oldest first) and CCs."""
+
+    @abc.abstractmethod
+    def list(self, query: ListQuery) -> list[Ticket]:
+        """Tickets matching the query, sorted, at most `query.limit`, without comments."""
+
+    @abc.abstractmethod
+    def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
+        """Every ticket (all statuses and requesters) with its comments, streamed.
+
+        `since` (a datetime) filters on updated_at; `cursor` resumes a previous export.
+        """
+
+    # -- writes --
+    @abc.abstractmethod
+    def create(self, new: NewTicket) -> CreateResult:
+        """Create a ticket, or with `dedupe_key` add to the non-closed ticket carrying it."""
+
+    @abc.abstractmethod
+    def reply(self, ticket_id: str, reply: Reply) -> Ticket:
+        """Add a comment (with attachments and CCs) and apply the lifecycle."""
+
+    @abc.abstractmethod
+    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
+        """Solve from new/open/pending/hold (RefusedError otherwise)."""
+
+    @abc.abstractmethod
+    def close(self, ticket_id: str) -> Ticket:
+        """Close from any status but closed (RefusedError otherwise)."""
+
+    @abc.abstractmethod
+    def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
+        """Change the participants and return them (no change: just return them)."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and files."""

@@ -1,0 +1,331 @@
+"""The one ticket model every backend is normalised to.
+
+The JSON field names produced by ``to_dict`` are a public contract: scripts read them.
+Absent values are None (JSON null), never omitted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .errors import InvalidInputError
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+ACTIVE_STATUSES = ("new", "open", "pending", "hold")
+PRIORITIES = ("low", "normal", "high", "urgent")
+TYPES = ("question", "incident", "problem", "task")
+PRIORITY_ALIASES = {"p1": "urgent", "p2": "high", "p3": "normal", "p4": "low"}
+# Order used by `list --sort priority` (most urgent first).
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3, None: 4}
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+@dataclass
+class Attachment:
+    id: str | None
+    filename: str
+    size: int | None
+    content_type: str | None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "size": self.size,
+            "content_type": self.content_type,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass
+class Comment:
+    id: str | None
+    author: str | None
+    body: str
+    public: bool
+    created_at: str | None
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "author": self.author,
+            "body": self.body,
+            "public": self.public,
+            "created_at": self.created_at,
+            "attachments": [a.to_dict() for a in self.attachments],
+        }
+
+
+@dataclass
+class Ticket:
+    id: str
+    backend: str
+    subject: str
+    description: str | None = None
+    status: str = "new"
+    raw_status: str | None = None
+    priority: str | None = None
+    type: str | None = None
+    raw_type: str | None = None
+    requester: str | None = None
+    assignee: str | None = None
+    group: str | None = None
+    cc: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    external_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    solved_at: str | None = None
+    url: str | None = None
+    # None = the thread was not fetched (list); a list = the thread (show, export).
+    comments: list[Comment] | None = None
+
+    def to_dict(self, with_comments: bool | None = None) -> dict:
+        """The public JSON shape; comments are included when they were fetched."""
+        data = {
+            "id": self.id,
+            "backend": self.backend,
+            "subject": self.subject,
+            "description": self.description,
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "priority": self.priority,
+            "type": self.type,
+            "raw_type": self.raw_type,
+            "requester": self.requester,
+            "assignee": self.assignee,
+            "group": self.group,
+            "cc": list(self.cc),
+            "tags": list(self.tags),
+            "external_id": self.external_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "solved_at": self.solved_at,
+            "url": self.url,
+        }
+        if with_comments is None:
+            with_comments = self.comments is not None
+        if with_comments:
+            data["comments"] = [c.to_dict() for c in (self.comments or [])]
+        return data
+
+
+TICKET_FIELDS = tuple(Ticket("", "", "").to_dict(with_comments=False))
+
+
+# --- requests a backend receives (already validated by the core) -------------------------
+
+
+@dataclass
+class FileUpload:
+    """A local file to attach, checked against the limits before anything is sent."""
+
+    path: Path
+    filename: str
+    size: int
+    content_type: str
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+@dataclass
+class NewTicket:
+    subject: str
+    body: str
+    author: str
+    requester: str
+    type: str | None = None
+    priority: str | None = None
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    attachments: list[FileUpload] = field(default_factory=list)
+    dedupe_key: str | None = None
+
+
+@dataclass
+class Reply:
+    body: str
+    author: str
+    public: bool = True
+    status: str | None = None  # explicit --status open|pending|hold
+    cc: list[str] = field(default_factory=list)
+    attachments: list[FileUpload] = field(default_factory=list)
+
+
+@dataclass
+class ListQuery:
+    user: str
+    scope: str = "mine"  # "mine" | "all"
+    statuses: tuple[str, ...] | None = ACTIVE_STATUSES  # None = any status
+    type: str | None = None
+    priority: str | None = None
+    requester: str | None = None
+    assignee: str | None = None
+    search: str | None = None
+    since: datetime | None = None  # on updated_at
+    sort: str = "updated"  # updated | created | priority
+    limit: int = 50
+
+
+# --- normalisation helpers shared by every backend ----------------------------------------
+
+
+def normalize_priority(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    v = PRIORITY_ALIASES.get(v, v)
+    if v not in PRIORITIES:
+        raise InvalidInputError(
+            f"unknown priority {value!r}", hint="use one of: low normal high urgent (or P1..P4)"
+        )
+    return v
+
+
+def normalize_choice(value: str | None, choices: Iterable[str], what: str) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    choices = tuple(choices)
+    if v not in choices:
+        raise InvalidInputError(f"unknown {what} {value!r}", hint="use one of: " + " ".join(choices))
+    return v
+
+
+def validate_email(value: str) -> str:
+    v = value.strip()
+    if len(v) > 254 or not _EMAIL.match(v):
+        raise InvalidInputError(f"invalid email address {value!r}")
+    return v.lower()
+
+
+def validate_emails(values: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for v in values:
+        email = validate_email(v)
+        if email not in seen:
+            seen.append(email)
+    return seen
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_iso(value: datetime | str | None) -> str | None:
+    """ISO 8601 with seconds and +00:00, the only time format tixcli prints."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_iso(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_iso(value: str) -> datetime:
+    v = value.strip()
+    if v.endswith("Z") or v.endswith("z"):
+        v = v[:-1] + "+00:00"
+    # Jira writes offsets as +0000.
+    m = re.match(r"^(.*[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)([+-]\d\d)(\d\d)$", v)
+    if m:
+        v = f"{m.group(1)}{m.group(2)}:{m.group(3)}"
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        raise InvalidInputError(
+            f"invalid date or time {value!r}", hint="use ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
+    """`--since`: an ISO 8601 date or time, or a relative `7d` / `12h` / `30m`."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm])\s*", value)
+    if m:
+        amount, unit = int(m.group(1)), m.group(2)
+        delta = {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[
+            unit
+        ]
+        return (now or utcnow()) - delta
+    return parse_iso(value)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a ticket as `show --format json` prints it."""
+    nullable_str = {"type": ["string", "null"]}
+    attachment = {
+        "type": "object",
+        "required": ["id", "filename", "size", "content_type", "sha256"],
+        "properties": {
+            "id": nullable_str,
+            "filename": {"type": "string"},
+            "size": {"type": ["integer", "null"], "minimum": 0},
+            "content_type": nullable_str,
+            "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+        },
+        "additionalProperties": False,
+    }
+    comment = {
+        "type": "object",
+        "required": ["id", "author", "body", "public", "created_at", "attachments"],
+        "properties": {
+            "id": nullable_str,
+            "author": nullable_str,
+            "body": {"type": "string"},
+            "public": {"type": "boolean"},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "attachments": {"type": "array", "items": {"$ref": "#/$defs/attachment"}},
+        },
+        "additionalProperties": False,
+    }
+    time = {"type": ["string", "null"], "format": "date-time"}
+    props = {
+        "id": {"type": "string", "description": "decimal integer on SQLite and Zendesk, issue key on JSM"},
+        "backend": {"type": "string"},
+        "subject": {"type": "string"},
+        "description": nullable_str,
+        "status": {"enum": list(STATUSES)},
+        "raw_status": nullable_str,
+        "priority": {"enum": [*PRIORITIES, None]},
+        "type": {"enum": [*TYPES, None]},
+        "raw_type": nullable_str,
+        "requester": nullable_str,
+        "assignee": nullable_str,
+        "group": nullable_str,
+        "cc": {"type": "array", "items": {"type": "string"}},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "external_id": nullable_str,
+        "created_at": time,
+        "updated_at": time,
+        "solved_at": time,
+        "url": nullable_str,
+        "comments": {"type": "array", "items": {"$ref": "#/$defs/comment"}},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://tixcli.invalid/schema/ticket.json",
+        "title": "tixcli ticket",
+        "type": "object",
+        "required": list(TICKET_FIELDS),
+        "properties": props,
+        "additionalProperties": False,
+        "$defs": {"attachment": attachment, "comment": comment},
+    }
