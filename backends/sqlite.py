@@ -1,0 +1,568 @@
+"""The embedded SQLite store: tixcli's default backend, no server needed.
+
+Every command is one transaction; writes begin with BEGIN IMMEDIATE and wait on a busy
+timeout, so a cron job and a CI job can write at the same time (in WAL mode a read that
+upgrades to a write would fail at once instead of waiting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tixcli.backends.base import Backend, CreateResult, ExportItem
+from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+from tixcli.config import Profile, default_db_path
+from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
+from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
+from tixcli.model import (
+    PRIORITY_RANK,
+    Attachment,
+    Comment,
+    FileUpload,
+    ListQuery,
+    NewTicket,
+    Reply,
+    Ticket,
+    to_iso,
+    utcnow,
+)
+
+TICKET_COLUMNS = (
+    "id, subject, description, status, priority, type, requester, assignee, grp, tags, "
+    "external_id, created_at, updated_at, solved_at"
+)
+EXPORT_BATCH = 2000
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, profile: Profile) -> None:
+        super().__init__(profile)
+        self.path = Path(os.environ.get("TIXCLI_DB") or profile.get("path") or default_db_path())
+        self.path = self.path.expanduser()
+        self.auto_close_days = profile.number("auto_close_days", 7)
+        self.busy_timeout = profile.number("busy_timeout", 60)
+        self._db: sqlite3.Connection | None = None
+
+    # -- connection ---------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store's folder {self.path.parent}: {exc.strerror}") from None
+        try:
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from None
+        with _store_errors(self.path):
+            db.execute("PRAGMA foreign_keys = ON")
+            self._check_identity(db)
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                try:
+                    db.execute("PRAGMA journal_mode = WAL")
+                except sqlite3.OperationalError:
+                    pass  # a read-only store can still be read
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(db)
+        return db
+
+    def _check_identity(self, db: sqlite3.Connection) -> None:
+        """Refuse a file that is not a tixcli store, or one from a newer tixcli."""
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == 0 and version == 0:
+            has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if has_tables:
+                raise StoreError(f"{self.path} is an SQLite file but not a tixcli store")
+            return  # a new, empty file
+        if app_id != APPLICATION_ID:
+            raise StoreError(f"{self.path} is an SQLite file but not a tixcli store")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer tixcli (schema {version} > {SCHEMA_VERSION})",
+                hint="upgrade tixcli",
+            )
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            for script in MIGRATIONS[version:]:
+                for statement in _split_sql(script):
+                    db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of the command or none of it."""
+        db = self.db
+        with _store_errors(self.path):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._auto_close(db)
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot; applies due automatic closes first when the store is writable."""
+        db = self.db
+        with _store_errors(self.path):
+            self._auto_close_if_due(db)
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    db.execute("COMMIT")
+
+    def shutdown(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- automatic close ------------------------------------------------------------------
+
+    def _close_cutoff(self) -> str:
+        return to_iso(utcnow() - timedelta(days=self.auto_close_days))
+
+    def _auto_close(self, db: sqlite3.Connection) -> int:
+        now, cutoff = to_iso(utcnow()), self._close_cutoff()
+        due = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM tickets WHERE status = 'solved' AND solved_at <= ?", (cutoff,)
+            )
+        ]
+        for ticket_id in due:
+            db.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, ticket_id))
+            self._history(
+                db,
+                ticket_id,
+                "tixcli",
+                "auto_close",
+                {"from": "solved", "to": "closed", "after_days": self.auto_close_days},
+            )
+        return len(due)
+
+    def _auto_close_if_due(self, db: sqlite3.Connection) -> None:
+        # An indexed probe: reads pay for a write only when something is due.
+        cutoff = self._close_cutoff()
+        due = db.execute(
+            "SELECT 1 FROM tickets WHERE status = 'solved' AND solved_at <= ? LIMIT 1", (cutoff,)
+        ).fetchone()
+        if not due:
+            return
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._auto_close(db)
+            db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            if db.in_transaction:
+                db.execute("ROLLBACK")  # read-only or busy store: the read goes on without it
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket:
+        with self._read() as db:
+            ticket = self._load(db, _int_id(ticket_id))
+            ticket.comments = self._comments(db, [int(ticket.id)]).get(int(ticket.id), [])
+            return ticket
+
+    def list(self, query: ListQuery) -> list[Ticket]:
+        where, params = [], []
+        if query.scope == "mine" and not (query.requester or query.assignee):
+            where.append("t.requester = ?")
+            params.append(query.user)
+        if query.requester:
+            where.append("t.requester = ?")
+            params.append(query.requester)
+        if query.assignee:
+            where.append("t.assignee = ?")
+            params.append(query.assignee)
+        if query.statuses is not None:
+            where.append(f"t.status IN ({','.join('?' * len(query.statuses))})")
+            params.extend(query.statuses)
+        for column, value in (("t.type", query.type), ("t.priority", query.priority)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.since:
+            where.append("t.updated_at >= ?")
+            params.append(to_iso(query.since))
+        if query.search:
+            where.append("t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)")
+            params.append(fts_query(query.search))
+        order = {
+            "updated": "t.updated_at DESC, t.id DESC",
+            "created": "t.created_at DESC, t.id DESC",
+            "priority": "t.priority_rank, t.updated_at DESC, t.id DESC",
+        }[query.sort]
+        sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order} LIMIT ?"
+        params.append(query.limit)
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+            ccs = self._ccs(db, [r[0] for r in rows])
+            return [self._ticket(r, ccs.get(r[0], [])) for r in rows]
+
+    def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
+        if cursor is not None:
+            raise InvalidInputError("the sqlite backend does not page with a cursor: export without --cursor")
+        since_iso = to_iso(since) if since else None
+        with self._read() as db:
+            last_id = 0
+            while True:
+                sql = f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id > ?"
+                params: list = [last_id]
+                if since_iso:
+                    sql += " AND updated_at >= ?"
+                    params.append(since_iso)
+                rows = db.execute(sql + " ORDER BY id LIMIT ?", (*params, EXPORT_BATCH)).fetchall()
+                if not rows:
+                    return
+                ids = [r[0] for r in rows]
+                comments = self._comments(db, ids)
+                ccs = self._ccs(db, ids)
+                for row in rows:
+                    ticket = self._ticket(row, ccs.get(row[0], []))
+                    ticket.comments = comments.get(row[0], [])
+                    yield ExportItem(ticket)
+                last_id = ids[-1]
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(self, new: NewTicket) -> CreateResult:
+        with self._write() as db:
+            if new.dedupe_key:
+                row = db.execute(
+                    "SELECT id FROM tickets WHERE external_id = ? AND status != 'closed'", (new.dedupe_key,)
+                ).fetchone()
+                if row:
+                    reply = Reply(body=new.body, author=new.author, cc=new.cc, attachments=new.attachments)
+                    self._reply(db, row[0], reply, action="dedupe_comment")
+                    return CreateResult(self._load(db, row[0]), created=False)
+            now = to_iso(utcnow())
+            cur = db.execute(
+                "INSERT INTO tickets (subject, description, status, priority, type, requester, grp, tags, "
+                "external_id, created_at, updated_at, priority_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    new.subject,
+                    new.body,
+                    "new",
+                    new.priority,
+                    new.type,
+                    new.requester,
+                    new.group,
+                    json.dumps(new.tags),
+                    new.dedupe_key,
+                    now,
+                    now,
+                    PRIORITY_RANK[new.priority],
+                ),
+            )
+            ticket_id = cur.lastrowid
+            db.execute(
+                "INSERT INTO ticket_search (rowid, text) VALUES (?, ?)",
+                (ticket_id, f"{new.subject}\n{new.body}"),
+            )
+            self._add_comment(db, ticket_id, new.author, new.body, True, new.attachments, now, index=False)
+            self._add_cc(db, ticket_id, new.cc)
+            self._history(db, ticket_id, new.author, "create", {"subject": new.subject})
+            return CreateResult(self._load(db, ticket_id), created=True)
+
+    def reply(self, ticket_id: str, reply: Reply) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            self._reply(db, tid, reply)
+            return self._load(db, tid)
+
+    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            current = self._status(db, tid)
+            check_solve(ticket_id, current)
+            now = to_iso(utcnow())
+            if body:
+                self._add_comment(db, tid, author or self.profile.user, body, True, [], now)
+            db.execute(
+                "UPDATE tickets SET status = 'solved', solved_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, tid),
+            )
+            self._history(db, tid, author or self.profile.user, "status", {"from": current, "to": "solved"})
+            return self._load(db, tid)
+
+    def close(self, ticket_id: str) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            current = self._status(db, tid)
+            check_close(ticket_id, current)
+            now = to_iso(utcnow())
+            db.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, tid))
+            self._history(db, tid, self.profile.user, "status", {"from": current, "to": "closed"})
+            return self._load(db, tid)
+
+    def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
+        if not add and not remove:
+            with self._read() as db:
+                tid = _int_id(ticket_id)
+                self._status(db, tid)  # 404 for an unknown ticket
+                return self._ccs(db, [tid]).get(tid, [])
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            ensure_not_closed(ticket_id, self._status(db, tid), "changing CCs")
+            self._add_cc(db, tid, add)
+            if remove:
+                db.executemany(
+                    "DELETE FROM ticket_cc WHERE ticket_id = ? AND email = ?",
+                    [(tid, email) for email in remove],
+                )
+            db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (to_iso(utcnow()), tid))
+            self._history(db, tid, self.profile.user, "cc", {"add": add, "remove": remove})
+            return self._ccs(db, [tid]).get(tid, [])
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _reply(self, db: sqlite3.Connection, tid: int, reply: Reply, action: str = "reply") -> None:
+        row = db.execute("SELECT status, requester FROM tickets WHERE id = ?", (tid,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"ticket {tid} not found")
+        current, requester = row
+        new_status = status_after_reply(str(tid), current, reply, requester)
+        now = to_iso(utcnow())
+        self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
+        self._add_cc(db, tid, reply.cc)
+        db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (new_status, now, tid))
+        self._history(db, tid, reply.author, action, {"public": reply.public})
+        if new_status != current:
+            self._history(db, tid, reply.author, "status", {"from": current, "to": new_status})
+
+    def _add_comment(
+        self,
+        db,
+        tid: int,
+        author: str,
+        body: str,
+        public: bool,
+        files: list[FileUpload],
+        now: str,
+        index: bool = True,
+    ) -> int:
+        cur = db.execute(
+            "INSERT INTO comments (ticket_id, author, body, public, created_at) VALUES (?,?,?,?,?)",
+            (tid, author, body, int(public), now),
+        )
+        comment_id = cur.lastrowid
+        for upload in files:
+            data = _read_upload(upload)
+            db.execute(
+                "INSERT INTO attachments (comment_id, ticket_id, filename, size, content_type, sha256, data) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (
+                    comment_id,
+                    tid,
+                    upload.filename,
+                    len(data),
+                    upload.content_type,
+                    hashlib.sha256(data).hexdigest(),
+                    data,
+                ),
+            )
+        if index:
+            db.execute("UPDATE ticket_search SET text = text || char(10) || ? WHERE rowid = ?", (body, tid))
+        return comment_id
+
+    def _add_cc(self, db, tid: int, emails: list[str]) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in emails]
+        )
+
+    def _history(self, db, tid: int, actor: str | None, action: str, detail: dict) -> None:
+        db.execute(
+            "INSERT INTO history (ticket_id, at, actor, action, detail) VALUES (?,?,?,?,?)",
+            (tid, to_iso(utcnow()), actor, action, json.dumps(detail)),
+        )
+
+    def _status(self, db, tid: int) -> str:
+        row = db.execute("SELECT status FROM tickets WHERE id = ?", (tid,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"ticket {tid} not found")
+        return row[0]
+
+    def _load(self, db, tid: int) -> Ticket:
+        row = db.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?", (tid,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"ticket {tid} not found")
+        return self._ticket(row, self._ccs(db, [tid]).get(tid, []))
+
+    def _ticket(self, row: tuple, cc: list[str]) -> Ticket:
+        (
+            tid,
+            subject,
+            description,
+            status,
+            priority,
+            type_,
+            requester,
+            assignee,
+            grp,
+            tags,
+            external_id,
+            created_at,
+            updated_at,
+            solved_at,
+        ) = row
+        return Ticket(
+            id=str(tid),
+            backend=self.name,
+            subject=subject,
+            description=description,
+            status=status,
+            raw_status=status,
+            priority=priority,
+            type=type_,
+            raw_type=type_,
+            requester=requester,
+            assignee=assignee,
+            group=grp,
+            cc=cc,
+            tags=json.loads(tags),
+            external_id=external_id,
+            created_at=created_at,
+            updated_at=updated_at,
+            solved_at=solved_at,
+            url=None,
+        )
+
+    def _ccs(self, db, ids: list[int]) -> dict[int, list[str]]:
+        result: dict[int, list[str]] = {}
+        for chunk in _chunks(ids, 500):
+            sql = (
+                f"SELECT ticket_id, email FROM ticket_cc WHERE ticket_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY ticket_id, email"
+            )
+            for tid, email in db.execute(sql, chunk):
+                result.setdefault(tid, []).append(email)
+        return result
+
+    def _comments(self, db, ids: list[int]) -> dict[int, list[Comment]]:
+        """The threads of a run of tickets, in two range queries (ids are ascending)."""
+        result: dict[int, list[Comment]] = {}
+        if not ids:
+            return result
+        lo, hi = min(ids), max(ids)
+        wanted = set(ids)
+        by_comment: dict[int, Comment] = {}
+        for cid, tid, author, body, public, created_at in db.execute(
+            "SELECT id, ticket_id, author, body, public, created_at FROM comments "
+            "WHERE ticket_id BETWEEN ? AND ? ORDER BY ticket_id, id",
+            (lo, hi),
+        ):
+            if tid in wanted:
+                comment = Comment(str(cid), author, body, bool(public), created_at, [])
+                by_comment[cid] = comment
+                result.setdefault(tid, []).append(comment)
+        for aid, cid, filename, size, ctype, sha in db.execute(
+            "SELECT id, comment_id, filename, size, content_type, sha256 FROM attachments "
+            "WHERE ticket_id BETWEEN ? AND ? ORDER BY id",
+            (lo, hi),
+        ):
+            if cid in by_comment:
+                by_comment[cid].attachments.append(Attachment(str(aid), filename, size, ctype, sha))
+        return result
+
+
+def fts_query(text: str) -> str:
+    """Plain words → an FTS5 query in which every word is required (each quoted, so no operator)."""
+    words = [w for w in text.split() if any(ch.isalnum() for ch in w)]
+    if not words:
+        raise InvalidInputError("--search needs at least one word with letters or digits")
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def _read_upload(upload: FileUpload) -> bytes:
+    try:
+        return upload.read()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {upload.path}: {exc.strerror}") from None
+
+
+def _int_id(ticket_id: str) -> int:
+    text = str(ticket_id).strip().lstrip("#")
+    if not text.isdigit() or len(text) > 18:
+        raise NotFoundError(f"ticket {ticket_id!r} not found", hint="sqlite ticket ids are numbers")
+    return int(text)
+
+
+def _prefixed(columns: str) -> str:
+    return ", ".join(f"t.{c.strip()}" for c in columns.split(","))
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (sqlite3.executescript would commit on its own)."""
+    statements, buf = [], []
+    for line in script.splitlines(keepends=True):
+        buf.append(line)
+        if sqlite3.complete_statement("".join(buf)):
+            statements.append("".join(buf).strip())
+            buf = []
+    return [s for s in statements if s]
+
+
+@contextmanager
+def _store_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors → tixcli's: busy → exit 8, unusable store → exit 9."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            raise UnavailableError(
+                f"the store {path} stayed busy (locked by another tixcli) and the wait ran out",
+                hint="try again; raise busy_timeout in the profile if this keeps happening",
+            ) from None
+        if "readonly" in text or "read-only" in text:
+            raise StoreError(f"the store {path} is read-only") from None
+        if "disk is full" in text or "disk i/o" in text:
+            raise StoreError(f"cannot write the store {path}: disk full or I/O error") from None
+        if "unable to open" in text:
+            raise StoreError(f"cannot open the store {path}") from None
+        raise StoreError(f"store error in {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # not a database, malformed image, ...
+        raise StoreError(
+            f"the store {path} is unusable: {exc}", hint="move it aside; tixcli will start a new one"
+        ) from None

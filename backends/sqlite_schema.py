@@ -1,0 +1,84 @@
+"""The SQLite store's schema and its migrations (``PRAGMA user_version`` counts them)."""
+
+from __future__ import annotations
+
+# "TIXL": tells a tixcli store apart from any other SQLite file at the same path.
+APPLICATION_ID = 0x5449584C
+
+# Each entry migrates from version i to i + 1; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        description TEXT,
+        status TEXT NOT NULL,
+        priority TEXT,
+        type TEXT,
+        requester TEXT,
+        assignee TEXT,
+        grp TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',      -- JSON array
+        external_id TEXT,                     -- the dedupe key
+        created_at TEXT NOT NULL,             -- ISO 8601, +00:00, sorts as text
+        updated_at TEXT NOT NULL,
+        solved_at TEXT,
+        priority_rank INTEGER NOT NULL DEFAULT 4
+    );
+    -- One open ticket per dedupe key, even under concurrent creates.
+    CREATE UNIQUE INDEX tickets_dedupe ON tickets(external_id)
+        WHERE external_id IS NOT NULL AND status != 'closed';
+    CREATE INDEX tickets_updated ON tickets(updated_at, id);
+    CREATE INDEX tickets_created ON tickets(created_at, id);
+    CREATE INDEX tickets_requester_updated ON tickets(requester, updated_at, id);
+    CREATE INDEX tickets_status_updated ON tickets(status, updated_at, id);
+    CREATE INDEX tickets_requester_status ON tickets(requester, status, updated_at, id);
+    CREATE INDEX tickets_assignee ON tickets(assignee, updated_at) WHERE assignee IS NOT NULL;
+    -- Finds solved tickets due for the automatic close without scanning.
+    CREATE INDEX tickets_solved_due ON tickets(solved_at) WHERE status = 'solved';
+
+    CREATE TABLE ticket_cc (
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        email TEXT NOT NULL,
+        PRIMARY KEY (ticket_id, email)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE comments (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        author TEXT,
+        body TEXT NOT NULL,
+        public INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX comments_ticket ON comments(ticket_id, id);
+
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        comment_id INTEGER NOT NULL REFERENCES comments(id),
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        filename TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_type TEXT,
+        sha256 TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX attachments_ticket ON attachments(ticket_id, comment_id);
+
+    -- Every change: who, when, what.
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        at TEXT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX history_ticket ON history(ticket_id, id);
+
+    -- One search document per ticket: subject, description and every comment.
+    CREATE VIRTUAL TABLE ticket_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,83 @@
+"""Entry point: the one place where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tixcli.errors import ExitStatus, TixError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run tixcli; returns (and with sys.exit, exits with) the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # the fastest path: no CLI framework needed
+        from tixcli import __version__
+
+        print(f"tixcli {__version__}")
+        return _exit(ExitStatus.OK, argv)
+    return _exit(run(args), argv)
+
+
+def _exit(status: int, argv: list[str] | None) -> int:
+    if argv is None:
+        sys.exit(int(status))
+    return int(status)
+
+
+def run(args: list[str]) -> int:
+    import click
+
+    from tixcli.cli import app
+    from tixcli.secrets import redact
+
+    debug = "--debug" in args or os.environ.get("TIXCLI_DEBUG", "").lower() in ("1", "true", "yes")
+    try:
+        result = app(args=args, prog_name="tixcli", standalone_mode=False)
+        return result if isinstance(result, int) else ExitStatus.OK
+    except TixError as err:
+        if debug:
+            _print_traceback(redact)
+        print(redact(f"error: {err.message}"), file=sys.stderr)
+        if err.hint:
+            print(redact(f"hint: {err.hint}"), file=sys.stderr)
+        return err.exit_status
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code  # usage errors: 2, in click's own format
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `tixcli export | head`: the reader left; not an error worth a traceback.
+        _silence_stdout()
+        return ExitStatus.OK
+    except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
+        if debug:
+            _print_traceback(redact)
+        print(redact(f"error: unexpected {type(exc).__name__}: {exc}"), file=sys.stderr)
+        print("hint: run with --debug for details, and report it", file=sys.stderr)
+        return ExitStatus.ERROR
+
+
+def _print_traceback(redact) -> None:
+    import traceback
+
+    print(redact(traceback.format_exc()), file=sys.stderr, end="")
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The Typer application, its global options and the state every command shares."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from tixcli import __version__
+from tixcli.config import Profile, load_config
+from tixcli.errors import InvalidInputError
+from tixcli.output import READ_FORMATS, WRITE_FORMATS
+
+app = typer.Typer(
+    name="tixcli",
+    no_args_is_help=True,
+    # A pretty traceback would print local variables, and with them tokens.
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class State:
+    """Global options, and the profile and backend loaded only when a command needs them."""
+
+    def __init__(self, config_path: str | None, profile_name: str | None, debug: bool) -> None:
+        self.config_path = config_path
+        self.profile_name = profile_name
+        self.debug = debug
+        self._profile: Profile | None = None
+        self._backend = None
+
+    @property
+    def profile(self) -> Profile:
+        if self._profile is None:
+            self._profile = load_config(self.config_path).profile(self.profile_name)
+        return self._profile
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from tixcli.registry import open_backend
+
+            self._backend = open_backend(self.profile)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.shutdown()
+
+
+def get_state(ctx: typer.Context) -> State:
+    state = ctx.find_object(State)
+    if state is None:  # a command invoked on its own (library use)
+        state = State(None, None, False)
+        ctx.obj = state
+    return state
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"tixcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", envvar="TIXCLI_PROFILE", help="Profile from the config file."),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", envvar="TIXCLI_CONFIG", help="Config file to use.")
+    ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="TIXCLI_DEBUG", help="Diagnostics and tracebacks on stderr (never secrets)."
+        ),
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Support tickets from the shell: one set of commands for SQLite, Zendesk and JSM."""
+    state = State(config, profile, debug)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+    if debug:
+        from tixcli.secrets import redact
+
+        class RedactingFormatter(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                return redact(super().format(record))
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(RedactingFormatter("debug: %(name)s: %(message)s"))
+        root = logging.getLogger("tixcli")
+        root.handlers[:] = [handler]
+        root.setLevel(logging.DEBUG)
+
+
+# -- options shared by several commands ------------------------------------------------------
+
+
+def read_format_option(
+    help_text: str = "Output format: table, json, jsonl, csv or yaml ($TIXCLI_FORMAT).",
+) -> object:
+    return typer.Option("--format", "-f", envvar="TIXCLI_FORMAT", help=help_text, show_default=False)
+
+
+def check_read_format(value: str | None) -> str:
+    fmt = (value or "table").lower()
+    if fmt not in READ_FORMATS:
+        raise InvalidInputError(f"unknown format {value!r}", hint="use one of: " + " ".join(READ_FORMATS))
+    return fmt
+
+
+def check_write_format(value: str | None) -> str | None:
+    """Write commands print the resulting ticket only when --format is given explicitly."""
+    if value is None:
+        return None
+    fmt = value.lower()
+    if fmt not in WRITE_FORMATS:
+        raise InvalidInputError(f"unknown format {value!r}", hint="use one of: " + " ".join(WRITE_FORMATS))
+    return fmt
+
+
+WriteFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format", "-f", help="Print the resulting ticket: json, jsonl or yaml.", show_default=False
+    ),
+]
+BodyOption = Annotated[str | None, typer.Option("--body", "-b", help="The text.", show_default=False)]
+BodyFileOption = Annotated[
+    str | None,
+    typer.Option("--body-file", "-F", help="Read the text from a file, or - for stdin.", show_default=False),
+]
+AttachOption = Annotated[
+    list[str] | None, typer.Option("--attach", "-a", help="Attach a file (repeatable).", show_default=False)
+]
+CcOption = Annotated[
+    list[str] | None, typer.Option("--cc", help="Add a CC participant (repeatable).", show_default=False)
+]
+
+
+def read_body(body: str | None, body_file: str | None, required: bool = True) -> str | None:
+    """The text of --body or --body-file (a path, or - for stdin)."""
+    if body is not None and body_file is not None:
+        raise InvalidInputError("give --body or --body-file, not both")
+    if body_file is not None:
+        if body_file == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            try:
+                with open(body_file, "rb") as fh:
+                    raw = fh.read()
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read {body_file}: {exc.strerror}") from None
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{body_file}: the text is not valid UTF-8") from None
+    if body is None:
+        if required:
+            raise InvalidInputError("a body is required: --body TEXT or --body-file PATH")
+        return None
+    return check_text(body, "body")
+
+
+def check_text(value: str, what: str) -> str:
+    if "\x00" in value:
+        raise InvalidInputError(f"the {what} contains a NUL byte")
+    if not value.strip():
+        raise InvalidInputError(f"the {what} is empty")
+    return value

@@ -1,0 +1,97 @@
+"""`tixcli create`: open a ticket (or, with --dedupe-key, add to the open one)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tixcli.attachments import prepare_uploads
+from tixcli.model import (
+    TYPES,
+    NewTicket,
+    normalize_choice,
+    normalize_priority,
+    validate_email,
+    validate_emails,
+)
+from tixcli.output import print_ticket
+
+from .app import (
+    AttachOption,
+    BodyFileOption,
+    BodyOption,
+    CcOption,
+    WriteFormat,
+    app,
+    check_text,
+    check_write_format,
+    get_state,
+    read_body,
+)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Option("--subject", "-s", help="One-line summary.", show_default=False)],
+    body: BodyOption = None,
+    body_file: BodyFileOption = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", "-t", help="question, incident, problem or task.", show_default=False),
+    ] = None,
+    priority: Annotated[
+        str | None,
+        typer.Option("--priority", help="low, normal, high, urgent (or P1..P4).", show_default=False),
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Group or team.", show_default=False)] = None,
+    requester: Annotated[
+        str | None, typer.Option("--requester", help="Open on behalf of this email.", show_default=False)
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="A tag (repeatable).", show_default=False)
+    ] = None,
+    cc: CcOption = None,
+    attach: AttachOption = None,
+    dedupe_key: Annotated[
+        str | None,
+        typer.Option(
+            "--dedupe-key",
+            help="Reuse the open ticket with this key instead of opening another.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: WriteFormat = None,
+) -> None:
+    """Open a ticket and print its id (with --dedupe-key: reuse the open one carrying the key)."""
+    state = get_state(ctx)
+    output = check_write_format(fmt)
+    subject = check_text(subject, "subject")
+    if "\n" in subject.strip():
+        from tixcli.errors import InvalidInputError
+
+        raise InvalidInputError("the subject must be one line")
+    text = read_body(body, body_file)
+    if dedupe_key is not None:
+        dedupe_key = check_text(dedupe_key, "dedupe key").strip()
+    tags = [check_text(t, "tag").strip() for t in tag or []]
+    profile = state.profile
+    new = NewTicket(
+        subject=subject.strip(),
+        body=text,
+        author=profile.user,
+        requester=validate_email(requester) if requester else profile.user,
+        type=normalize_choice(type_, TYPES, "type"),
+        priority=normalize_priority(priority),
+        group=group,
+        tags=tags,
+        cc=validate_emails(cc or []),
+        attachments=prepare_uploads(attach or [], profile.attachment_limits()),
+        dedupe_key=dedupe_key,
+    )
+    result = state.backend.create(new)
+    if output:
+        print_ticket(result.ticket, output, extra={"created": result.created})
+    else:
+        print(result.ticket.id)

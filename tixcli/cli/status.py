@@ -1,0 +1,41 @@
+"""`tixcli solve` and `tixcli close`: move a ticket along its lifecycle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tixcli.output import print_ticket
+
+from .app import BodyOption, WriteFormat, app, check_write_format, get_state, read_body
+
+
+@app.command()
+def solve(
+    ctx: typer.Context,
+    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    body: BodyOption = None,
+    fmt: WriteFormat = None,
+) -> None:
+    """Mark a ticket solved (from new, open, pending or hold), optionally with a last reply."""
+    state = get_state(ctx)
+    output = check_write_format(fmt)
+    text = read_body(body, None, required=False)
+    ticket = state.backend.solve(ticket_id, body=text, author=state.profile.user)
+    if output:
+        print_ticket(ticket, output)
+
+
+@app.command()
+def close(
+    ctx: typer.Context,
+    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    fmt: WriteFormat = None,
+) -> None:
+    """Close a ticket for good: a closed ticket takes no more replies or changes."""
+    state = get_state(ctx)
+    output = check_write_format(fmt)
+    ticket = state.backend.close(ticket_id)
+    if output:
+        print_ticket(ticket, output)
