@@ -25,6 +25,7 @@ class Harness:
     config_path: Path  # a config.yaml whose default_profile is the profile under test
     env: dict[str, str] = field(default_factory=dict)  # env vars the CLI needs (tokens...)
     server: object | None = None  # the stand-in server (remote backends)
+    missing_id: str = "999999"  # a well-formed id no ticket has
 
     @property
     def profile(self) -> Profile:
