@@ -54,9 +54,7 @@ class HttpClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
 
-    def request(
-        self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs: Any
-    ) -> requests.Response:
+    def request(self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs: Any) -> requests.Response:
         """Send with retries; returns any response below 400 and 4xx the caller must judge.
 
         401/403/404/429/5xx and transport failures raise tixcli errors.

@@ -155,12 +155,7 @@ class SQLiteBackend(Backend):
 
     def _auto_close(self, db: sqlite3.Connection) -> int:
         now, cutoff = to_iso(utcnow()), self._close_cutoff()
-        due = [
-            r[0]
-            for r in db.execute(
-                "SELECT id FROM tickets WHERE status = 'solved' AND solved_at <= ?", (cutoff,)
-            )
-        ]
+        due = [r[0] for r in db.execute("SELECT id FROM tickets WHERE status = 'solved' AND solved_at <= ?", (cutoff,))]
         for ticket_id in due:
             db.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, ticket_id))
             self._history(
@@ -402,9 +397,7 @@ class SQLiteBackend(Backend):
         return comment_id
 
     def _add_cc(self, db, tid: int, emails: list[str]) -> None:
-        db.executemany(
-            "INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in emails]
-        )
+        db.executemany("INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in emails])
 
     def _history(self, db, tid: int, actor: str | None, action: str, detail: dict) -> None:
         db.execute(

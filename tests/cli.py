@@ -37,9 +37,7 @@ def run(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"") -> Re
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_process(
-    *args: str, env: dict[str, str] | None = None, stdin: bytes = b"", timeout: float = 60
-) -> Result:
+def run_process(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"", timeout: float = 60) -> Result:
     """tixcli ARGS as a real subprocess of the installed console script."""
     proc = subprocess.run(
         [str(TIXCLI), *args],
@@ -48,6 +46,4 @@ def run_process(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
-    return Result(
-        proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
-    )
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))

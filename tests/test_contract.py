@@ -158,9 +158,7 @@ def test_reply_to_a_solved_ticket_reopens_it(harness, backend):
 
 def test_reply_can_set_pending_and_the_requesters_answer_opens_it(harness, backend):
     ticket = backend.create(new(harness)).ticket
-    assert (
-        backend.reply(ticket.id, reply(harness, body="which printer?", status="pending")).status == "pending"
-    )
+    assert backend.reply(ticket.id, reply(harness, body="which printer?", status="pending")).status == "pending"
     # the profile's user is the requester here, so this is the requester's answer
     assert backend.reply(ticket.id, reply(harness, body="the big one")).status == "open"
 

@@ -26,9 +26,7 @@ def prepare_uploads(paths: list[str], limits: AttachmentLimits) -> list[FileUplo
         upload = _inspect(path, limits)
         total += upload.size
         if total > limits.max_total_bytes:
-            raise InvalidInputError(
-                f"attachments too large: more than {limits.max_total_bytes:,} bytes in one comment"
-            )
+            raise InvalidInputError(f"attachments too large: more than {limits.max_total_bytes:,} bytes in one comment")
         uploads.append(upload)
     return uploads
 

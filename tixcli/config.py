@@ -73,10 +73,7 @@ class Profile:
     def user(self) -> str:
         """Who `--mine` means and the default requester."""
         return str(
-            self.settings.get("user")
-            or self.settings.get("email")
-            or os.environ.get("TIXCLI_USER")
-            or _login_name()
+            self.settings.get("user") or self.settings.get("email") or os.environ.get("TIXCLI_USER") or _login_name()
         )
 
     def number(self, key: str, default: float) -> float:
@@ -159,9 +156,7 @@ class Profile:
         try:
             import keyring
         except ImportError:
-            raise ConfigError(
-                "token_keyring needs the keyring library", hint="pip install 'tixcli[keyring]'"
-            ) from None
+            raise ConfigError("token_keyring needs the keyring library", hint="pip install 'tixcli[keyring]'") from None
         username = str(self.settings.get("email") or self.settings.get("user") or self.name)
         try:
             value = keyring.get_password(service, username)

@@ -188,9 +188,7 @@ def normalize_priority(value: str | None) -> str | None:
     v = value.strip().lower()
     v = PRIORITY_ALIASES.get(v, v)
     if v not in PRIORITIES:
-        raise InvalidInputError(
-            f"unknown priority {value!r}", hint="use one of: low normal high urgent (or P1..P4)"
-        )
+        raise InvalidInputError(f"unknown priority {value!r}", hint="use one of: low normal high urgent (or P1..P4)")
     return v
 
 
@@ -261,9 +259,7 @@ def parse_since(value: str | None, now: datetime | None = None) -> datetime | No
     m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm])\s*", value)
     if m:
         amount, unit = int(m.group(1)), m.group(2)
-        delta = {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[
-            unit
-        ]
+        delta = {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
         return (now or utcnow()) - delta
     return parse_iso(value)
 

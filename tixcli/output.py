@@ -19,9 +19,7 @@ READ_FORMATS = ("table", "json", "jsonl", "csv", "yaml")
 WRITE_FORMATS = ("json", "jsonl", "yaml")
 
 # ANSI/VT escape sequences (CSI, OSC, and two-character escapes), then other C0/C1 controls.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|\x9b[0-?]*[ -/]*[@-~]"
-)
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|\x9b[0-?]*[ -/]*[@-~]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROLS_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -111,8 +109,7 @@ def _ticket_text(t: Ticket) -> str:
     fields = [
         (
             "status",
-            t.status
-            + (f" ({clean(t.raw_status, True)})" if t.raw_status and t.raw_status != t.status else ""),
+            t.status + (f" ({clean(t.raw_status, True)})" if t.raw_status and t.raw_status != t.status else ""),
         ),
         ("priority", t.priority),
         ("type", t.type),

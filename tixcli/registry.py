@@ -33,9 +33,7 @@ def find_entry_point(name: str) -> metadata.EntryPoint:
         ep = matches[0] if matches else None
     if ep is None:
         known = sorted({ep.name for ep in metadata.entry_points(group=GROUP)})
-        raise ConfigError(
-            f"unknown backend {name!r}", hint="available backends: " + (", ".join(known) or "none")
-        )
+        raise ConfigError(f"unknown backend {name!r}", hint="available backends: " + (", ".join(known) or "none"))
     return ep
 
 

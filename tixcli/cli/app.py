@@ -73,14 +73,10 @@ def main(
         str | None,
         typer.Option("--profile", "-p", envvar="TIXCLI_PROFILE", help="Profile from the config file."),
     ] = None,
-    config: Annotated[
-        str | None, typer.Option("--config", envvar="TIXCLI_CONFIG", help="Config file to use.")
-    ] = None,
+    config: Annotated[str | None, typer.Option("--config", envvar="TIXCLI_CONFIG", help="Config file to use.")] = None,
     debug: Annotated[
         bool,
-        typer.Option(
-            "--debug", envvar="TIXCLI_DEBUG", help="Diagnostics and tracebacks on stderr (never secrets)."
-        ),
+        typer.Option("--debug", envvar="TIXCLI_DEBUG", help="Diagnostics and tracebacks on stderr (never secrets)."),
     ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -132,9 +128,7 @@ def check_write_format(value: str | None) -> str | None:
 
 WriteFormat = Annotated[
     str | None,
-    typer.Option(
-        "--format", "-f", help="Print the resulting ticket: json, jsonl or yaml.", show_default=False
-    ),
+    typer.Option("--format", "-f", help="Print the resulting ticket: json, jsonl or yaml.", show_default=False),
 ]
 BodyOption = Annotated[str | None, typer.Option("--body", "-b", help="The text.", show_default=False)]
 BodyFileOption = Annotated[

@@ -49,9 +49,7 @@ def create(
     requester: Annotated[
         str | None, typer.Option("--requester", help="Open on behalf of this email.", show_default=False)
     ] = None,
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="A tag (repeatable).", show_default=False)
-    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).", show_default=False)] = None,
     cc: CcOption = None,
     attach: AttachOption = None,
     dedupe_key: Annotated[

@@ -32,9 +32,7 @@ def export(
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option(
-            "--output", "-o", help="Write to this file (atomically: a temporary file, then a rename)."
-        ),
+        typer.Option("--output", "-o", help="Write to this file (atomically: a temporary file, then a rename)."),
     ] = None,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Resume an export from the token its `resume:` line gave.")

@@ -48,29 +48,19 @@ def list_tickets(
     status: Annotated[
         str, typer.Option("--status", help="A status, several with commas, 'active' or 'any'.")
     ] = "active",
-    type_: Annotated[
-        str | None, typer.Option("--type", "-t", help="question, incident, problem or task.")
-    ] = None,
-    priority: Annotated[
-        str | None, typer.Option("--priority", help="low, normal, high, urgent (or P1..P4).")
-    ] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="question, incident, problem or task.")] = None,
+    priority: Annotated[str | None, typer.Option("--priority", help="low, normal, high, urgent (or P1..P4).")] = None,
     requester: Annotated[
         str | None, typer.Option("--requester", help="Requested by this email (implies --all).")
     ] = None,
-    assignee: Annotated[
-        str | None, typer.Option("--assignee", help="Assigned to this email (implies --all).")
-    ] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", help="Assigned to this email (implies --all).")] = None,
     search: Annotated[
         str | None,
         typer.Option("--search", "-q", help="Words that must all appear (subject, description, comments)."),
     ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Updated since: ISO date or time, or 7d / 12h.")
-    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Updated since: ISO date or time, or 7d / 12h.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="updated, created or priority.")] = "updated",
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", help="At most this many tickets.", min=1, max=100000)
-    ] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many tickets.", min=1, max=100000)] = 50,
     fmt: Annotated[str | None, read_format_option()] = None,
 ) -> None:
     """List tickets: mine by default, --all for everyone's; active ones unless --status says otherwise."""
