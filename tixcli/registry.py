@@ -43,6 +43,8 @@ def load_backend_class(name: str) -> type:
         return ep.load()
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
+        if missing == "tixcli":
+            raise ConfigError(f"backend {name!r} is registered but its module {exc.name} is missing") from None
         package = _INSTALL_HINTS.get(missing, missing)
         raise ConfigError(
             f"backend {name!r} needs the Python package {package!r}",
