@@ -7,7 +7,6 @@ upgrades to a write would fail at once instead of waiting).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -377,6 +376,8 @@ class SQLiteBackend(Backend):
             (tid, author, body, int(public), now),
         )
         comment_id = cur.lastrowid
+        if files:
+            import hashlib
         for upload in files:
             data = _read_upload(upload)
             db.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import os
 from pathlib import Path
 
@@ -52,5 +51,7 @@ def _inspect(path: Path, limits: AttachmentLimits) -> FileUpload:
         raise InvalidInputError(
             f"cannot attach {name}: {size:,} bytes is over the {limits.max_file_bytes:,}-byte limit per file"
         )
+    import mimetypes
+
     content_type = mimetypes.guess_type(name)[0] or _EXTRA_TYPES.get(extension, "application/octet-stream")
     return FileUpload(path=path, filename=name, size=size, content_type=content_type)

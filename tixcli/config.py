@@ -5,15 +5,12 @@ With no config file at all, tixcli uses one implicit profile on the embedded SQL
 
 from __future__ import annotations
 
-import getpass
-import ipaddress
 import os
 import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .secrets import Secret, register_basic_auth
@@ -181,6 +178,8 @@ class Profile:
 
 
 def check_remote_url(url: str, profile_name: str) -> None:
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"profile {profile_name!r}: invalid url {url!r}")
@@ -191,6 +190,8 @@ def check_remote_url(url: str, profile_name: str) -> None:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -200,6 +201,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _login_name() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except Exception:

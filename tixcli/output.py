@@ -6,7 +6,6 @@ characters and escape sequences before it reaches a terminal (a subject can hold
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -48,6 +47,8 @@ def flat_row(data: dict) -> dict:
 
 
 def write_csv(rows: Iterable[dict], fields: list[str], out: IO[str]) -> None:
+    import csv
+
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:

@@ -1,13 +1,18 @@
 """Find and load a backend by name, importing it only when a profile uses it.
 
-Backends are entry points in the group ``tixcli.backends``.  tixcli's own are looked up in
-its own distribution's metadata first, so a local command never scans every installed package.
+Backends are entry points in the group ``tixcli.backends``.  tixcli's own are read from its
+own distribution's ``entry_points.txt`` (found beside the package, a few stat calls), so a
+local command neither scans every installed distribution nor pays for importlib.metadata.
+Third-party backends are found through importlib.metadata as usual.
 """
 
 from __future__ import annotations
 
-from importlib import metadata
+import importlib
+import os
+import sys
 
+from . import __version__
 from .errors import ConfigError
 
 GROUP = "tixcli.backends"
@@ -15,45 +20,69 @@ GROUP = "tixcli.backends"
 _INSTALL_HINTS = {"jira": "jira", "zenpy": "zenpy", "requests": "requests"}
 
 
-def _own_entry_point(name: str) -> metadata.EntryPoint | None:
-    try:
-        eps = metadata.distribution("tixcli").entry_points
-    except metadata.PackageNotFoundError:
-        return None
-    for ep in eps:
-        if ep.group == GROUP and ep.name == name:
-            return ep
-    return None
+def _own_entry_points() -> dict[str, str]:
+    """Our distribution's entry points in GROUP (name → "module:attr"), or {} if not found."""
+    dist_info = f"tixcli-{__version__}.dist-info"
+    for folder in sys.path:
+        path = os.path.join(folder or ".", dist_info, "entry_points.txt")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return _parse_entry_points(fh.read()).get(GROUP, {})
+        except OSError:
+            continue
+    return {}
 
 
-def find_entry_point(name: str) -> metadata.EntryPoint:
-    ep = _own_entry_point(name)
-    if ep is None:
-        matches = [ep for ep in metadata.entry_points(group=GROUP) if ep.name == name]
-        ep = matches[0] if matches else None
-    if ep is None:
-        known = sorted({ep.name for ep in metadata.entry_points(group=GROUP)})
-        raise ConfigError(f"unknown backend {name!r}", hint="available backends: " + (", ".join(known) or "none"))
-    return ep
+def _parse_entry_points(text: str) -> dict[str, dict[str, str]]:
+    groups: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = groups.setdefault(line[1:-1].strip(), {})
+        elif current is not None and "=" in line:
+            name, value = line.split("=", 1)
+            current[name.strip()] = value.strip()
+    return groups
+
+
+def _third_party_entry_points() -> dict[str, str]:
+    from importlib import metadata
+
+    return {ep.name: ep.value for ep in metadata.entry_points(group=GROUP)}
+
+
+def find_backend(name: str) -> str:
+    """The "module:attr" of backend NAME."""
+    target = _own_entry_points().get(name) or _third_party_entry_points().get(name)
+    if target is None:
+        raise ConfigError(
+            f"unknown backend {name!r}", hint="available backends: " + (", ".join(available_backends()) or "none")
+        )
+    return target
 
 
 def load_backend_class(name: str) -> type:
-    ep = find_entry_point(name)
+    module_name, _, attr = find_backend(name).partition(":")
     try:
-        return ep.load()
+        module = importlib.import_module(module_name.strip())
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
         if missing == "tixcli":
             raise ConfigError(f"backend {name!r} is registered but its module {exc.name} is missing") from None
         package = _INSTALL_HINTS.get(missing, missing)
-        raise ConfigError(
-            f"backend {name!r} needs the Python package {package!r}",
-            hint=f"pip install {package}",
-        ) from None
+        hint = f"pip install {package}"
+        raise ConfigError(f"backend {name!r} needs the Python package {package!r}", hint=hint) from None
+    obj = module
+    for part in attr.strip().split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def available_backends() -> list[str]:
-    return sorted({ep.name for ep in metadata.entry_points(group=GROUP)})
+    return sorted({*_own_entry_points(), *_third_party_entry_points()})
 
 
 def open_backend(profile):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Annotated
 
@@ -87,6 +86,8 @@ def main(
     ctx.obj = state
     ctx.call_on_close(state.close)
     if debug:
+        import logging
+
         from tixcli.secrets import redact
 
         class RedactingFormatter(logging.Formatter):

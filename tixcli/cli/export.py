@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Annotated
@@ -76,6 +74,8 @@ def _destination(output: str | None) -> Iterator[IO[str]]:
         return
     target = Path(output)
     folder = target.parent if str(target.parent) else Path(".")
+    import tempfile
+
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     except OSError as exc:
@@ -112,6 +112,8 @@ def _jsonl_writer(out: IO[str]):
 
 
 def _csv_writer(out: IO[str]):
+    import csv
+
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
 

@@ -1,0 +1,216 @@
+"""tixcli's speed and memory targets, printed as ratios against a bare interpreter start.
+
+    python bench/bench.py            # builds (once) and caches a 1,000,000-ticket store in bench/.cache/
+    python bench/bench.py --tickets 100000 --runs 5
+
+Run it with the virtualenv's interpreter (not a pyenv shim): the tixcli measured is the console
+script beside that interpreter. Targets (from the issue):
+  - `tixcli --version` and `tixcli list` on an empty store: within 6x a bare start
+  - `list` and `list --search WORD` on the big store: within 10x a bare start
+  - `export` of the big store with comments: under 10 s and under 50 MB peak memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PYTHON = Path(sys.executable)
+TIXCLI = PYTHON.with_name("tixcli")
+WORDS = (
+    "printer network timeout login password build deploy database disk memory crash slow error "
+    "invoice refund upgrade license email calendar vpn firewall backup restore certificate expired "
+    "dashboard report export import sync mobile android iphone browser cache cookie session token"
+).split()
+STATUSES = ["new", "open", "pending", "hold", "solved", "closed"]
+STATUS_WEIGHTS = [5, 20, 10, 5, 20, 40]
+PRIORITIES = ["low", "normal", "high", "urgent"]
+RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+TYPES = ["question", "incident", "problem", "task"]
+
+
+def build_store(path: Path, tickets: int, comments_per_ticket: int = 3) -> None:
+    """Bulk-load a store through tixcli's own schema (migrations), then plain INSERTs."""
+    env = {**os.environ, "TIXCLI_DB": str(path)}
+    subprocess.run([str(TIXCLI), "list"], env=env, check=True, capture_output=True)  # creates the schema
+    rng = random.Random(42)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("BEGIN")
+    comment_id = 0
+    batch = 20_000
+    for first in range(1, tickets + 1, batch):
+        trows, crows, srows = [], [], []
+        for tid in range(first, min(first + batch, tickets + 1)):
+            created = start + timedelta(minutes=tid)
+            updated = created + timedelta(hours=rng.randint(0, 400))
+            status = rng.choices(STATUSES, STATUS_WEIGHTS)[0]
+            priority = rng.choice(PRIORITIES)
+            subject = " ".join(rng.choices(WORDS, k=5))
+            body = " ".join(rng.choices(WORDS, k=20))
+            requester = f"user{rng.randint(1, 5000)}@example.com"
+            c_iso, u_iso = created.isoformat(timespec="seconds"), updated.isoformat(timespec="seconds")
+            solved = u_iso if status in ("solved", "closed") else None
+            trows.append(
+                (
+                    tid,
+                    subject,
+                    body,
+                    status,
+                    priority,
+                    rng.choice(TYPES),
+                    requester,
+                    None,
+                    None,
+                    "[]",
+                    None,
+                    c_iso,
+                    u_iso,
+                    solved,
+                    RANK[priority],
+                )
+            )
+            texts = [body]
+            for n in range(comments_per_ticket):
+                comment_id += 1
+                text = body if n == 0 else " ".join(rng.choices(WORDS, k=15))
+                texts.append(text)
+                crows.append((comment_id, tid, requester, text, 1, c_iso))
+            srows.append((tid, subject + "\n" + "\n".join(texts)))
+        db.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", trows)
+        db.executemany("INSERT INTO comments VALUES (?,?,?,?,?,?)", crows)
+        db.executemany("INSERT INTO ticket_search (rowid, text) VALUES (?,?)", srows)
+        print(f"\r  loaded {min(first + batch - 1, tickets):,} tickets", end="", file=sys.stderr, flush=True)
+    # A store in steady state has a recently solved ticket, not one overdue for the auto-close.
+    db.execute(
+        "UPDATE tickets SET solved_at = ? WHERE status = 'solved'",
+        (datetime.now(timezone.utc).isoformat(timespec="seconds"),),
+    )
+    db.execute("COMMIT")
+    db.execute("ANALYZE")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    print(file=sys.stderr)
+
+
+def timed(cmd: list[str], env: dict, runs: int) -> float:
+    """Median wall time of `runs` runs (after one warm-up), in seconds."""
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        samples.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode()}")
+    return statistics.median(samples)
+
+
+def export_run(env: dict) -> tuple[float, float, int]:
+    """Seconds, peak RSS in MB and lines of one `tixcli export` into a file, in a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "export.jsonl"
+        code = (
+            "import resource, subprocess, sys, time\n"
+            "t0 = time.perf_counter()\n"
+            "p = subprocess.run(sys.argv[1:])\n"
+            "dt = time.perf_counter() - t0\n"
+            "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)\n"
+        )
+        proc = subprocess.run(
+            [str(PYTHON), "-c", code, str(TIXCLI), "export", "--output", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds, maxrss_kb, rc = proc.stdout.split()
+        if rc != "0":
+            raise SystemExit(f"export failed: {proc.stderr}")
+        with out.open("rb") as fh:
+            lines = sum(1 for _ in fh)
+        return float(seconds), int(maxrss_kb) / 1024, lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=9, help="timed runs per command (median)")
+    parser.add_argument("--skip-export", action="store_true")
+    args = parser.parse_args()
+    if not TIXCLI.exists():
+        raise SystemExit(f"no tixcli beside {PYTHON}: run with the virtualenv's python")
+
+    cache = HERE / ".cache"
+    cache.mkdir(exist_ok=True)
+    big = cache / f"store-{args.tickets}.db"
+    if not big.exists():
+        print(
+            f"building a store of {args.tickets:,} tickets with {3 * args.tickets:,} comments (cached) ...",
+            file=sys.stderr,
+        )
+        t0 = time.perf_counter()
+        partial = big.with_suffix(".partial")
+        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            leftover.unlink(missing_ok=True)
+        build_store(partial, args.tickets)
+        partial.rename(big)
+        print(f"  built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("TIXCLI_")}
+    with tempfile.TemporaryDirectory() as tmp:
+        empty_env = {**base_env, "TIXCLI_DB": str(Path(tmp) / "empty.db"), "XDG_CONFIG_HOME": tmp}
+        big_env = {**base_env, "TIXCLI_DB": str(big), "XDG_CONFIG_HOME": tmp, "TIXCLI_USER": "user42@example.com"}
+        bare = timed([str(PYTHON), "-I", "-c", "pass"], base_env, args.runs)
+        results = [
+            ("tixcli --version", timed([str(TIXCLI), "--version"], empty_env, args.runs), 6),
+            ("tixcli list (empty store)", timed([str(TIXCLI), "list"], empty_env, args.runs), 6),
+            ("tixcli list --all (big store)", timed([str(TIXCLI), "list", "--all"], big_env, args.runs), 10),
+            ("tixcli list (mine, big store)", timed([str(TIXCLI), "list"], big_env, args.runs), 10),
+            (
+                "tixcli list --all --search WORD (big)",
+                timed([str(TIXCLI), "list", "--all", "--status", "any", "--search", "certificate"], big_env, args.runs),
+                10,
+            ),
+            (
+                "tixcli list --all --search 2 WORDS (big)",
+                timed([str(TIXCLI), "list", "--all", "--search", "vpn expired"], big_env, args.runs),
+                10,
+            ),
+        ]
+        print(
+            f"\nbare interpreter start (python -I -c pass): {bare * 1000:.1f} ms   [store: {args.tickets:,} tickets]\n"
+        )
+        print(f"{'command':44} {'median':>9} {'ratio':>7} {'target':>7}  ok")
+        report = {"bare_ms": round(bare * 1000, 1), "tickets": args.tickets, "commands": {}}
+        for name, seconds, target in results:
+            ratio = seconds / bare
+            ok = "yes" if ratio <= target else "NO"
+            print(f"{name:44} {seconds * 1000:7.1f}ms {ratio:6.1f}x {target:6d}x  {ok}")
+            report["commands"][name] = {"ms": round(seconds * 1000, 1), "ratio": round(ratio, 1)}
+        if not args.skip_export:
+            seconds, peak_mb, lines = export_run(big_env)
+            ok = "yes" if seconds < 10 and peak_mb < 50 else "NO"
+            print(
+                f"{'tixcli export (big store, with comments)':44} {seconds:8.2f}s  peak {peak_mb:.1f} MB "
+                f"({lines:,} lines; target < 10 s, < 50 MB)  {ok}"
+            )
+            report["export"] = {"seconds": round(seconds, 2), "peak_mb": round(peak_mb, 1), "lines": lines}
+        print("\n" + json.dumps(report))
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE))
+    main()
