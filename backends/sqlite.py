@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from tixcli.backends.base import Backend, CreateResult, ExportItem
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -65,13 +66,19 @@ class SQLiteBackend(Backend):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store's folder {self.path.parent}: {exc.strerror}") from None
+        read_only = bool(self.profile.get("read_only")) or (self.path.exists() and not os.access(self.path, os.W_OK))
+        target = f"file:{quote(str(self.path))}?mode=ro" if read_only else str(self.path)
         try:
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            db = sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None, uri=read_only)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from None
         with _store_errors(self.path):
             db.execute("PRAGMA foreign_keys = ON")
             self._check_identity(db)
+            if read_only:
+                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    raise StoreError(f"the store {self.path} is read-only and needs a schema upgrade")
+                return db
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 try:
                     db.execute("PRAGMA journal_mode = WAL")
