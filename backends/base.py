@@ -24,12 +24,31 @@ class CreateResult:
     created: bool  # False when --dedupe-key matched an existing ticket
 
 
-@dataclass
 class ExportItem:
-    ticket: Ticket  # with comments
-    # A token that resumes the export just after this ticket, where the backend pages
-    # with a cursor (printed as `resume: --cursor=TOKEN`); None otherwise.
-    cursor: str | None = None
+    """One exported ticket (with comments), and where to resume after it.
+
+    `cursor`: a token that resumes the export just after this ticket, where the backend pages
+    with a cursor (printed as `resume: --cursor=TOKEN`); None otherwise.
+    A backend that can serialise faster than Python (SQLite's json functions) gives `json_line`,
+    the ticket's public JSON; `ticket` is then built from it only if someone asks.
+    """
+
+    __slots__ = ("_ticket", "cursor", "json_line")
+
+    def __init__(self, ticket: Ticket | None = None, cursor: str | None = None, json_line: str | None = None):
+        if ticket is None and json_line is None:
+            raise ValueError("an ExportItem needs a ticket or its json_line")
+        self._ticket = ticket
+        self.cursor = cursor
+        self.json_line = json_line
+
+    @property
+    def ticket(self) -> Ticket:
+        if self._ticket is None:
+            import json
+
+            self._ticket = Ticket.from_dict(json.loads(self.json_line))
+        return self._ticket
 
 
 class Backend(abc.ABC):

@@ -119,6 +119,27 @@ class Ticket:
             data["comments"] = [c.to_dict() for c in (self.comments or [])]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Ticket:
+        """The inverse of to_dict (comments included when present)."""
+        fields = {k: data.get(k) for k in TICKET_FIELDS}
+        fields["cc"] = list(fields["cc"] or [])
+        fields["tags"] = list(fields["tags"] or [])
+        comments = data.get("comments")
+        if comments is not None:
+            comments = [
+                Comment(
+                    id=c.get("id"),
+                    author=c.get("author"),
+                    body=c.get("body") or "",
+                    public=bool(c.get("public")),
+                    created_at=c.get("created_at"),
+                    attachments=[Attachment(**a) for a in c.get("attachments") or []],
+                )
+                for c in comments
+            ]
+        return cls(**fields, comments=comments)
+
 
 TICKET_FIELDS = tuple(Ticket("", "", "").to_dict(with_comments=False))
 

@@ -49,7 +49,7 @@ def export(
         count = 0
         try:
             for item in backend.export(since=since_time, cursor=cursor):
-                write(item.ticket)
+                write(item)
                 count += 1
                 if item.cursor is not None:
                     last_cursor = item.cursor
@@ -104,8 +104,8 @@ def _jsonl_writer(out: IO[str]):
         def dump(data: dict) -> str:
             return json.dumps(data, ensure_ascii=False)
 
-    def write(ticket) -> None:
-        out.write(dump(ticket.to_dict(with_comments=True)))
+    def write(item) -> None:
+        out.write(item.json_line or dump(item.ticket.to_dict(with_comments=True)))
         out.write("\n")
 
     return write
@@ -117,7 +117,8 @@ def _csv_writer(out: IO[str]):
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
 
-    def write(ticket) -> None:
+    def write(item) -> None:
+        ticket = item.ticket
         row = flat_row(ticket.to_dict(with_comments=False))
         row["comment_count"] = len(ticket.comments or [])
         writer.writerow({k: clean(v) if isinstance(v, str) else v for k, v in row.items()})
