@@ -12,6 +12,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,7 +73,7 @@ class HTTPError(Exception):
 class Fault:
     """One injected fault. `match` is a regex searched in "METHOD /path?query"."""
 
-    kind: str = "status"  # status | reset | hang | malformed | html
+    kind: str = "status"  # status | reset | reset_mid_body | hang | malformed | html
     status: int = 500
     match: str | None = None
     times: int = 1  # how many matching requests it hits
@@ -132,6 +133,12 @@ class StandInServer:
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body leave in separate writes: without TCP_NODELAY, Nagle's algorithm
+                # and the client's delayed ACK hold each keep-alive response for ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _handle(self) -> None:
                 server._serve(self)
@@ -238,6 +245,8 @@ class StandInServer:
                 return Response(
                     429, body=fault.body or b"Too Many Requests", content_type="text/plain", headers=headers
                 )
+            if fault.body is not None:  # a vendor-shaped error body, given by the test
+                return Response(fault.status, body=fault.body, headers=headers)
             return Response(fault.status, json={"error": "injected fault"}, headers=headers)
         if fault.kind == "malformed":
             return Response(200, body=fault.body or b'{"tickets": [', content_type="application/json")
@@ -263,6 +272,11 @@ class StandInServer:
                     return handler(request, **m.groupdict())
             except HTTPError as err:
                 return err.response
+            except Exception:
+                # A bug in a stand-in must show as a 500 with its traceback: left uncaught, it drops
+                # the connection, which a client sees (and retries) as a network fault.
+                traceback.print_exc()
+                return Response(500, json={"error": "StandInError", "description": traceback.format_exc()})
         return self.not_found(request, path_matched)
 
     def not_found(self, request: Request, path_matched: bool) -> Response:

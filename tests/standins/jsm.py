@@ -1,0 +1,2476 @@
+"""A stand-in for Jira Service Management Cloud on 127.0.0.1.
+
+It answers the JSM "Service Desk Public REST API" (/rest/servicedeskapi, shapes from the OpenAPI
+spec in /work/shared/specs) and the slice of the Jira platform REST API tixcli needs (/rest/api/2|3:
+enhanced JQL search, issues, transitions, users), with the live behaviour recorded in
+/work/shared/api-notes.md:
+
+- Basic auth with `email:token`; `agent=False` makes the account a customer (portal-only) user.
+- A JSM workflow whose transitions are not named like tixcli's verbs; "Resolve this issue" needs
+  `fields.resolution` on the platform endpoint; Closed is final.
+- Default automation: a customer's public comment moves "Waiting for customer" to "Waiting for
+  support", an agent's the other way; no reopen on comment unless `reopen_on_comment`.
+- An eventually consistent search index: changes reach JQL search `index_lag` seconds later,
+  except for issues named in `reconcileIssues`.
+- A clock tests can set (`set_clock`, `advance`); `updated` strictly increases on every change.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import quote, urlencode
+
+from .base import HTTPError, Request, Response, StandInServer
+
+# --- seed data ------------------------------------------------------------------------------
+
+PROJECT_ID, PROJECT_KEY, PROJECT_NAME = "10000", "SUP", "Support"
+SERVICE_DESK_ID = "1"
+
+AGENT_EMAIL = "agent@example.com"
+CUSTOMER_EMAIL = "customer@example.com"
+LEAD_EMAIL = "lead@example.com"
+DEV_EMAIL = "dev@example.com"
+# Cloud account ids; several contain ':' and must be percent-encoded in paths and queries.
+ACCOUNT_IDS = {
+    AGENT_EMAIL: "557058:f1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b",
+    CUSTOMER_EMAIL: "qm:9c8b7a6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d:6c1e0a2b3d4f5a6b7c8d9e0f",
+    LEAD_EMAIL: "qm:9c8b7a6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d:6c1e0a2b3d4f5a6b7c8d9e10",
+    DEV_EMAIL: "5b10ac8d82e05b22cc7d4ef5",
+}
+ORGANIZATION_ID = "1"  # "Acme": customer and lead belong to it, dev does not
+
+# status category key -> (id, name, colour); the servicedeskapi upper-cases the key.
+CATEGORIES = {
+    "new": (2, "To Do", "blue-gray"),
+    "indeterminate": (4, "In Progress", "yellow"),
+    "done": (3, "Done", "green"),
+}
+# status name -> (id, category key)
+STATUSES = {
+    "Waiting for support": ("10001", "new"),
+    "Waiting for customer": ("10002", "indeterminate"),
+    "In progress": ("3", "indeterminate"),
+    "Resolved": ("10003", "done"),
+    "Closed": ("6", "done"),
+    "Canceled": ("10004", "done"),
+}
+INITIAL_STATUS = "Waiting for support"
+PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
+DEFAULT_PRIORITY = "Medium"
+RESOLUTIONS = {
+    "10000": "Done",
+    "10001": "Won't Do",
+    "10002": "Duplicate",
+    "10003": "Declined",
+    "10004": "Cannot Reproduce",
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    id: str
+    name: str
+    to: str
+    sources: tuple[str, ...] | None  # None: a global transition, from every status but Closed
+    needs_resolution: bool = False  # its screen has a required Resolution field
+    customer: bool = False  # also offered by the servicedeskapi (customer transitions)
+    resolution: str | None = None  # set by a post function when none is set yet
+
+
+_OPEN = ("Waiting for support", "Waiting for customer", "In progress")
+TRANSITIONS = (
+    Transition("11", "Respond to customer", "Waiting for customer", ("Waiting for support", "In progress")),
+    Transition("21", "Start progress", "In progress", ("Waiting for support", "Waiting for customer")),
+    Transition(
+        "31", "Back to support", "Waiting for support", ("Waiting for customer", "In progress", "Resolved")
+    ),
+    Transition("41", "Resolve this issue", "Resolved", _OPEN, needs_resolution=True),
+    Transition("51", "Reopen", "Waiting for support", ("Resolved",), customer=True),
+    Transition("61", "Close request", "Closed", None, customer=True, resolution="Done"),
+    Transition("71", "Cancel request", "Canceled", _OPEN, customer=True, resolution="Won't Do"),
+)
+
+
+@dataclass(frozen=True)
+class RequestType:
+    id: str
+    name: str
+    issue_type_id: str
+    issue_type: str
+    fields: tuple[str, ...]  # fields it accepts in requestFieldValues
+
+
+REQUEST_TYPES = {
+    "10": RequestType("10", "General", "10100", "Service Request", ("summary", "description")),
+    "11": RequestType("11", "Technical", "10101", "Incident", ("summary", "description", "priority")),
+    "12": RequestType("12", "Report a bug", "10102", "Bug", ("summary", "description", "labels")),
+}
+FIELD_LABELS = {
+    "summary": "Summary",
+    "description": "Description",
+    "priority": "Priority",
+    "labels": "Labels",
+}
+
+SLA_GOAL_MS = 8 * 3600 * 1000  # "Time to resolution"
+FAR_PAST = -(2**62)
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+@dataclass
+class User:
+    account_id: str
+    email: str
+    display_name: str
+    agent: bool = False  # a licensed agent; customers are portal-only accounts
+    organizations: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Attachment:
+    id: str
+    filename: str
+    mime_type: str
+    content: bytes
+    author: str  # accountId
+    created: int  # epoch ms
+    public: bool = True
+
+
+@dataclass
+class Comment:
+    id: str
+    author: str  # accountId
+    body: str  # wiki markup, as the servicedeskapi takes it
+    public: bool
+    created: int
+    attachment_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Issue:
+    id: int
+    key: str
+    request_type_id: str
+    summary: str
+    description: str | None
+    reporter: str  # accountId
+    created: int  # epoch ms
+    updated: int
+    status: str = INITIAL_STATUS
+    status_history: list[tuple[str, int]] = field(default_factory=list)  # oldest first
+    priority: str = DEFAULT_PRIORITY
+    labels: list[str] = field(default_factory=list)
+    assignee: str | None = None
+    participants: list[str] = field(default_factory=list)
+    organizations: list[str] = field(default_factory=list)
+    resolution: str | None = None
+    resolutiondate: int | None = None
+    comments: list[Comment] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    # What JQL search sees: (visible from epoch ms, searchable snapshot), oldest first.
+    index_log: list[tuple[int, dict]] = field(default_factory=list, repr=False)
+
+    @property
+    def request_type(self) -> RequestType:
+        return REQUEST_TYPES[self.request_type_id]
+
+    @property
+    def category(self) -> str:
+        return STATUSES[self.status][1]
+
+
+# --- formatting -----------------------------------------------------------------------------
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def jira_time(ms: int | None) -> str | None:
+    """Jira's timestamp format: 2026-11-23T10:00:00.000+0000."""
+    if ms is None:
+        return None
+    return _dt(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+
+
+def date_dto(ms: int) -> dict:
+    d = _dt(ms)
+    return {
+        "iso8601": d.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        "jira": jira_time(ms),
+        "friendly": d.strftime("%d/%b/%y %I:%M %p"),
+        "epochMillis": ms,
+    }
+
+
+def to_adf(text: str | None) -> dict | None:
+    """Plain text as an Atlassian Document: a paragraph per blank-line block, hard breaks inside."""
+    if not text:
+        return None
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text.strip("\n")):
+        content: list[dict] = []
+        for i, line in enumerate(block.split("\n")):
+            if i:
+                content.append({"type": "hardBreak"})
+            if line:
+                content.append({"type": "text", "text": line})
+        paragraphs.append({"type": "paragraph", "content": content})
+    return {"type": "doc", "version": 1, "content": paragraphs}
+
+
+def from_adf(node) -> str:
+    if isinstance(node, list):
+        return "".join(from_adf(n) for n in node)
+    if not isinstance(node, dict):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return node.get("text", "")
+    if kind == "hardBreak":
+        return "\n"
+    inner = from_adf(node.get("content", []))
+    if kind == "doc":
+        return "\n\n".join(from_adf(child) for child in node.get("content", []))
+    return inner
+
+
+_WORD = re.compile(r"\w+")
+# Lucene's English stop words: Jira's text search ignores them in the query.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "
+    "these they this to was will with".split()
+)
+
+
+def _words(text: str | None) -> set[str]:
+    return set(_WORD.findall((text or "").lower()))
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+class JSMStandIn(StandInServer):
+    """JSM Cloud over HTTP. Start with `.start()` or as a context manager; `.url` is the site.
+
+    For tests: `issues` (key -> Issue), `comments` / `attachments` (key -> list), `users`
+    (accountId -> User), `issue_count()`, `seed_requests(n, **fields)`, `act_as(email)`,
+    `set_clock()` / `advance()`, and the switches `index_lag` and `reopen_on_comment`.
+    `reset()` restores the seed state, the constructor's identity and the default switches.
+    """
+
+    def __init__(self, email: str = AGENT_EMAIL, token: str = "jsm-test-token-456", agent: bool = True):
+        self._identity = (email, token, agent)
+        self.email, self.token, self.agent = email, token, agent
+        self.index_lag = 0.0  # seconds before a change is visible to JQL search
+        self.reopen_on_comment = False  # a site rule: a public comment reopens a Resolved request
+        self._clock_offset_ms = 0
+        self._frozen_at: int | None = None
+        super().__init__()
+
+    def start(self) -> JSMStandIn:
+        super().start()
+        # base.py writes a response's headers and body in two sends: without TCP_NODELAY every
+        # keep-alive request then waits ~40 ms (Nagle's algorithm against delayed ACKs).
+        self._httpd.RequestHandlerClass.disable_nagle_algorithm = True
+        return self
+
+    # -- state -------------------------------------------------------------------------------
+
+    def reset_state(self) -> None:
+        self.email, self.token, self.agent = self._identity
+        self.index_lag = 0.0
+        self.reopen_on_comment = False
+        self._clock_offset_ms = 0
+        self._frozen_at = None
+        self._last_tick = 0
+        self.users: dict[str, User] = {}  # accountId -> User
+        self.issues: dict[str, Issue] = {}  # key -> Issue
+        self._by_id: dict[int, Issue] = {}
+        self.temporary_attachments: dict[str, dict] = {}
+        self._ids = itertools.count(10001)
+        self._numbers = itertools.count(1)
+        self._comment_ids = itertools.count(10000)
+        self._attachment_ids = itertools.count(20000)
+        names = {
+            AGENT_EMAIL: "Ada Agent",
+            CUSTOMER_EMAIL: "Carla Customer",
+            LEAD_EMAIL: "Lee Lead",
+            DEV_EMAIL: "Dev Eloper",
+        }
+        for email, name in names.items():
+            orgs = {ORGANIZATION_ID} if email in (CUSTOMER_EMAIL, LEAD_EMAIL) else set()
+            self.add_user(
+                email, name, agent=email == AGENT_EMAIL, account_id=ACCOUNT_IDS[email], organizations=orgs
+            )
+        self._ensure_me()
+
+    @property
+    def comments(self) -> dict[str, list[Comment]]:
+        return {key: issue.comments for key, issue in self.issues.items()}
+
+    @property
+    def attachments(self) -> dict[str, list[Attachment]]:
+        return {key: issue.attachments for key, issue in self.issues.items()}
+
+    def issue_count(self) -> int:
+        return len(self.issues)
+
+    def add_user(
+        self,
+        email: str,
+        display_name: str | None = None,
+        agent: bool = False,
+        account_id: str | None = None,
+        organizations: Iterable[str] = (),
+    ) -> User:
+        account_id = account_id or "qm:" + str(uuid.uuid5(uuid.NAMESPACE_URL, email))
+        user = User(account_id, email, display_name or email.split("@")[0].title(), agent, set(organizations))
+        self.users[account_id] = user
+        return user
+
+    def user_by_email(self, email: str) -> User | None:
+        return next((u for u in self.users.values() if u.email.lower() == email.lower()), None)
+
+    def account_id(self, email: str) -> str:
+        user = self.user_by_email(email)
+        assert user is not None, f"no user {email}"
+        return user.account_id
+
+    def act_as(self, email: str, agent: bool | None = None, token: str | None = None) -> User:
+        """Make `email` (and `token`) the valid credentials; `agent` defaults to the account's role."""
+        with self.lock:
+            known = self.user_by_email(email)
+            self.email = email
+            self.agent = agent if agent is not None else bool(known and known.agent)
+            if token is not None:
+                self.token = token
+            return self._ensure_me()
+
+    def _ensure_me(self) -> User:
+        me = self.user_by_email(self.email) or self.add_user(self.email)
+        me.agent = self.agent
+        return me
+
+    @property
+    def me(self) -> User:
+        return self._ensure_me()
+
+    # -- clock -------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        if self._frozen_at is not None:
+            return self._frozen_at
+        return int(time.time() * 1000) + self._clock_offset_ms
+
+    def set_clock(self, when: datetime | str | int, frozen: bool = False) -> None:
+        """Move the clock to `when` (it keeps running from there unless frozen)."""
+        target = _to_ms(when)
+        with self.lock:
+            self._frozen_at = target if frozen else None
+            self._clock_offset_ms = target - int(time.time() * 1000)
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self._clock_offset_ms += int(seconds * 1000)
+            if self._frozen_at is not None:
+                self._frozen_at += int(seconds * 1000)
+
+    def _tick(self) -> int:
+        """Now, but strictly after every earlier change (Jira's `updated` never ties here)."""
+        self._last_tick = max(self.now_ms(), self._last_tick + 1)
+        return self._last_tick
+
+    # -- issues ------------------------------------------------------------------------------
+
+    def _new_issue(
+        self,
+        request_type_id: str,
+        summary: str,
+        reporter: str,
+        *,
+        description=None,
+        priority=None,
+        labels=(),
+        participants=(),
+        created: int | None = None,
+    ) -> Issue:
+        created = self._tick() if created is None else created
+        self._last_tick = max(self._last_tick, created)
+        number = next(self._numbers)
+        issue = Issue(
+            id=next(self._ids),
+            key=f"{PROJECT_KEY}-{number}",
+            request_type_id=request_type_id,
+            summary=summary,
+            description=description or None,
+            reporter=reporter,
+            created=created,
+            updated=created,
+            priority=priority or DEFAULT_PRIORITY,
+            labels=list(dict.fromkeys(labels)),
+            participants=list(dict.fromkeys(p for p in participants if p != reporter)),
+            organizations=sorted(self.users[reporter].organizations),
+        )
+        issue.status_history.append((INITIAL_STATUS, created))
+        self.issues[issue.key] = issue
+        self._by_id[issue.id] = issue
+        return issue
+
+    def seed_requests(self, n: int, **fields) -> list[Issue]:
+        """Create `n` requests directly (no HTTP), already indexed for search.
+
+        Fields: summary (str.format'ed with i), description, status, labels, priority,
+        request_type (name or id), reporter / assignee (email or accountId), participants,
+        created / updated (datetime, ISO string or epoch ms). A callable value is called with i.
+        By default requests are created one second apart, ending now.
+        """
+        with self.lock:
+            now = self.now_ms()
+            start = max(now - n * 1000, self._last_tick + 1)
+            made = []
+            for i in range(n):
+                values = {k: (v(i) if callable(v) else v) for k, v in fields.items()}
+                summary = str(values.get("summary", "Seeded request {i}")).format(i=i)
+                rtype = self._request_type_named(str(values.get("request_type", "10")))
+                created = _to_ms(values["created"]) if "created" in values else start + i * 1000
+                issue = self._new_issue(
+                    rtype.id,
+                    summary,
+                    self._account(values.get("reporter", CUSTOMER_EMAIL)),
+                    description=values.get("description"),
+                    priority=values.get("priority"),
+                    labels=values.get("labels", ()),
+                    created=created,
+                    participants=[self._account(p) for p in values.get("participants", ())],
+                )
+                if values.get("assignee"):
+                    issue.assignee = self._account(values["assignee"])
+                status = values.get("status", INITIAL_STATUS)
+                if (
+                    status not in STATUSES
+                    or values.get("priority", DEFAULT_PRIORITY) not in PRIORITIES.values()
+                ):
+                    raise ValueError(f"unknown status {status!r} or priority {values.get('priority')!r}")
+                if status != INITIAL_STATUS:
+                    issue.status = status
+                    issue.status_history.append((status, created))
+                    if STATUSES[status][1] == "done":
+                        issue.resolution = values.get("resolution", "Done")
+                        issue.resolutiondate = created
+                issue.updated = _to_ms(values["updated"]) if "updated" in values else created
+                self._last_tick = max(self._last_tick, issue.updated)
+                issue.index_log = [(FAR_PAST, self._snapshot(issue))]
+                made.append(issue)
+            return made
+
+    def _account(self, who) -> str:
+        if isinstance(who, User):
+            return who.account_id
+        if who in self.users:
+            return who
+        user = self.user_by_email(who)
+        if user is None:
+            raise ValueError(f"unknown user {who!r}")
+        return user.account_id
+
+    def _request_type_named(self, name_or_id: str) -> RequestType:
+        for rtype in REQUEST_TYPES.values():
+            if name_or_id in (rtype.id, rtype.name):
+                return rtype
+        raise ValueError(f"unknown request type {name_or_id!r}")
+
+    def _touch(self, issue: Issue) -> None:
+        """Record a change: bump `updated` and queue it for the search index."""
+        issue.updated = self._tick()
+        self._reindex(issue)
+
+    def _reindex(self, issue: Issue) -> None:
+        now = self.now_ms()
+        entry = (now + int(self.index_lag * 1000), self._snapshot(issue))
+        if self.index_lag <= 0:
+            issue.index_log = [entry]
+            return
+        visible = [e for e in issue.index_log if e[0] <= now][-1:]  # served until the new one lands
+        issue.index_log = visible + [e for e in issue.index_log if e[0] > now] + [entry]
+
+    def _indexed(self, issue: Issue, now: int) -> dict | None:
+        found = None
+        for visible_from, snap in issue.index_log:
+            if visible_from <= now:
+                found = snap
+        return found
+
+    def _snapshot(self, issue: Issue) -> dict:
+        """The searchable fields of an issue, as the index holds them."""
+        return {
+            "id": issue.id,
+            "key": issue.key,
+            "number": int(issue.key.split("-")[1]),
+            "project": PROJECT_KEY,
+            "summary": issue.summary,
+            "description": issue.description or "",
+            "comment": "\n".join(c.body for c in issue.comments),
+            "status": issue.status,
+            "statusCategory": issue.category,
+            "priority": issue.priority,
+            "requesttype": issue.request_type_id,
+            "issuetype": issue.request_type.issue_type,
+            "resolution": issue.resolution,
+            "reporter": issue.reporter,
+            "assignee": issue.assignee,
+            "labels": frozenset(issue.labels),
+            "participants": frozenset(issue.participants),
+            "created": issue.created,
+            "updated": issue.updated,
+            "resolutiondate": issue.resolutiondate,
+        }
+
+    def _set_status(self, issue: Issue, status: str) -> None:
+        issue.status = status
+        issue.status_history.append((status, self._tick()))
+
+    def _transition(self, issue: Issue, transition: Transition, resolution: str | None = None) -> None:
+        self._set_status(issue, transition.to)
+        if STATUSES[transition.to][1] == "done":
+            issue.resolution = resolution or issue.resolution or transition.resolution
+            issue.resolutiondate = issue.resolutiondate or self.now_ms()
+        else:
+            issue.resolution = issue.resolutiondate = None
+        self._touch(issue)
+
+    def _available(self, issue: Issue) -> list[Transition]:
+        if issue.status == "Closed":
+            return []  # Closed is final
+        return [
+            t
+            for t in TRANSITIONS
+            if (t.sources is None and t.to != issue.status)
+            or (t.sources is not None and issue.status in t.sources)
+        ]
+
+    def _add_comment(self, issue: Issue, body: str, public: bool, automate: bool = True) -> Comment:
+        me = self.me
+        comment = Comment(str(next(self._comment_ids)), me.account_id, body, public, self._tick())
+        issue.comments.append(comment)
+        if automate and public:
+            # The default JSM automation rules, keyed on who commented.
+            if not me.agent and issue.status == "Waiting for customer":
+                self._set_status(issue, "Waiting for support")
+            elif me.agent and issue.status == "Waiting for support":
+                self._set_status(issue, "Waiting for customer")
+            elif issue.status == "Resolved" and self.reopen_on_comment:
+                self._set_status(issue, "Waiting for support")
+                issue.resolution = issue.resolutiondate = None
+        self._touch(issue)
+        return comment
+
+    # -- permissions -------------------------------------------------------------------------
+
+    def _can_view(self, issue: Issue, user: User) -> bool:
+        if user.agent:
+            return True
+        return (
+            issue.reporter == user.account_id
+            or user.account_id in issue.participants
+            or bool(user.organizations & set(issue.organizations))
+        )
+
+    def authenticate(self, request: Request) -> Response | None:
+        header = request.headers.get("authorization", "")
+        if not header and request.method == "GET" and request.path.endswith("/serverInfo"):
+            return None  # serverInfo answers anonymous callers
+        expected = "Basic " + base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
+        if header == expected:
+            return None
+        message = "Client must be authenticated to access this resource."
+        if _is_sd(request):
+            body = _sd_body(message, "sd.auth.required")
+        else:
+            body = {"errorMessages": [message], "errors": {}}
+        return Response(
+            401,
+            json=body,
+            headers={
+                "WWW-Authenticate": 'Basic realm="protected-area"',
+                "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+            },
+        )
+
+    def not_found(self, request: Request, path_matched: bool) -> Response:
+        status = 405 if path_matched else 404
+        message = "Method Not Allowed" if path_matched else "null for uri: " + request.path
+        if _is_sd(request):
+            return Response(status, json=_sd_body(message))
+        return Response(status, json={"errorMessages": [message], "errors": {}})
+
+    def _agent_only(self) -> None:
+        if not self.me.agent:
+            raise _jira_error(403, "You do not have permission to perform this operation.")
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def setup_routes(self) -> None:
+        sd = "/rest/servicedeskapi"
+        req = sd + r"/request/(?P<key>[^/]+)"
+        desk = sd + r"/servicedesk/(?P<desk>[^/]+)"
+        api = r"/rest/api/(?P<v>[23])"
+        routes = [
+            ("GET", sd + "/info", self.sd_info),
+            ("GET", sd + "/servicedesk", self.list_service_desks),
+            ("GET", desk, self.get_service_desk),
+            ("GET", desk + "/requesttype", self.list_request_types),
+            ("GET", sd + "/requesttype", self.list_request_types),
+            ("GET", desk + r"/requesttype/(?P<rtype>[^/]+)", self.get_request_type),
+            ("GET", desk + r"/requesttype/(?P<rtype>[^/]+)/field", self.get_request_type_fields),
+            ("POST", desk + "/attachTemporaryFile", self.attach_temporary_file),
+            ("POST", sd + "/request", self.create_request),
+            ("GET", sd + "/request", self.list_requests),
+            ("GET", req, self.get_request),
+            ("GET", req + "/comment", self.list_comments),
+            ("POST", req + "/comment", self.create_comment),
+            ("GET", req + r"/comment/(?P<comment_id>[^/]+)", self.get_comment),
+            ("GET", req + "/participant", self.list_participants),
+            ("POST", req + "/participant", self.add_participants),
+            ("DELETE", req + "/participant", self.remove_participants),
+            ("GET", req + "/attachment", self.list_attachments),
+            ("POST", req + "/attachment", self.create_attachments),
+            ("GET", req + "/transition", self.list_customer_transitions),
+            ("POST", req + "/transition", self.perform_customer_transition),
+            ("GET", req + "/status", self.list_statuses),
+            ("GET", req + "/sla", self.list_slas),
+            # platform
+            ("GET", api + "/search", self.removed_search),
+            ("POST", api + "/search", self.removed_search),
+            ("GET", api + "/search/jql", self.search_get),
+            ("POST", api + "/search/jql", self.search_post),
+            ("POST", api + "/search/approximate-count", self.approximate_count),
+            ("GET", api + r"/issue/(?P<key>[^/]+)", self.get_issue),
+            ("PUT", api + r"/issue/(?P<key>[^/]+)", self.edit_issue),
+            ("PUT", api + r"/issue/(?P<key>[^/]+)/assignee", self.assign_issue),
+            ("GET", api + r"/issue/(?P<key>[^/]+)/transitions", self.get_transitions),
+            ("POST", api + r"/issue/(?P<key>[^/]+)/transitions", self.do_transition),
+            ("GET", api + r"/attachment/content/(?P<att>\d+)", self.attachment_content),
+            (
+                "GET",
+                r"/servicedesk/customershim/secure/attachment/(?P<att>\d+)/[^/]*",
+                self.attachment_content,
+            ),
+            ("GET", api + "/user/search", self.user_search),
+            ("GET", api + "/user", self.get_user),
+            ("GET", api + "/myself", self.myself),
+            ("GET", api + "/serverInfo", self.server_info),
+            ("GET", api + "/field", self.list_fields),
+        ]
+        for method, pattern, handler in routes:
+            self.route(method, pattern, handler)
+
+    # -- servicedeskapi: desks and request types ---------------------------------------------
+
+    def sd_info(self, request: Request) -> Response:
+        return Response(
+            json={
+                "version": "10.1.0",
+                "platformVersion": "1001.0.0",
+                "buildDate": date_dto(0),
+                "buildChangeSet": "stand-in",
+                "isLicensedForUse": True,
+                "_links": {"self": self.url + "/rest/servicedeskapi/info"},
+            }
+        )
+
+    def _desk(self, desk: str) -> dict:
+        # The docs allow a project id or key in place of the service desk id.
+        if desk not in (SERVICE_DESK_ID, PROJECT_ID, PROJECT_KEY):
+            raise _sd_error(
+                404, f"The service desk with ID {desk} does not exist.", "sd.servicedesk.error.notfound"
+            )
+        return {
+            "id": SERVICE_DESK_ID,
+            "projectId": PROJECT_ID,
+            "projectName": PROJECT_NAME,
+            "projectKey": PROJECT_KEY,
+            "_links": {"self": f"{self.url}/rest/servicedeskapi/servicedesk/{SERVICE_DESK_ID}"},
+        }
+
+    def list_service_desks(self, request: Request) -> Response:
+        return Response(
+            json=self._page(request, [self._desk(SERVICE_DESK_ID)], lambda d: d, default_limit=100)
+        )
+
+    def get_service_desk(self, request: Request, desk: str) -> Response:
+        return Response(json=self._desk(desk))
+
+    def _request_type_dto(self, rtype: RequestType) -> dict:
+        base = f"{self.url}/rest/servicedeskapi/servicedesk/{SERVICE_DESK_ID}/requesttype/{rtype.id}"
+        return {
+            "_expands": [],
+            "id": rtype.id,
+            "_links": {"self": base},
+            "name": rtype.name,
+            "description": rtype.name,
+            "helpText": "",
+            "issueTypeId": rtype.issue_type_id,
+            "serviceDeskId": SERVICE_DESK_ID,
+            "groupIds": ["1"],
+            "icon": {"id": "10500", "_links": {"iconUrls": {"48x48": f"{self.url}/icons/{rtype.id}.png"}}},
+        }
+
+    def _request_type(self, rtype_id: str) -> RequestType:
+        rtype = REQUEST_TYPES.get(rtype_id)
+        if rtype is None:
+            raise _sd_error(
+                404, f"The request type {rtype_id} does not exist.", "sd.requesttype.error.notfound"
+            )
+        return rtype
+
+    def list_request_types(self, request: Request, desk: str | None = None) -> Response:
+        if desk is not None:
+            self._desk(desk)
+        query = (request.arg("searchQuery") or "").lower()
+        types = [t for t in REQUEST_TYPES.values() if query in t.name.lower()]
+        return Response(json=self._page(request, types, self._request_type_dto, default_limit=100))
+
+    def get_request_type(self, request: Request, desk: str, rtype: str) -> Response:
+        self._desk(desk)
+        return Response(json=self._request_type_dto(self._request_type(rtype)))
+
+    def get_request_type_fields(self, request: Request, desk: str, rtype: str) -> Response:
+        self._desk(desk)
+        fields = []
+        for name in self._request_type(rtype).fields:
+            schema = {
+                "summary": {"type": "string", "system": "summary"},
+                "description": {"type": "string", "system": "description"},
+                "priority": {"type": "priority", "system": "priority"},
+                "labels": {"type": "array", "items": "string", "system": "labels"},
+            }[name]
+            valid = (
+                [{"value": pid, "label": pname, "children": []} for pid, pname in PRIORITIES.items()]
+                if name == "priority"
+                else []
+            )
+            fields.append(
+                {
+                    "fieldId": name,
+                    "name": FIELD_LABELS[name],
+                    "description": "",
+                    "required": name == "summary",
+                    "defaultValues": [],
+                    "validValues": valid,
+                    "jiraSchema": schema,
+                }
+            )
+        return Response(
+            json={
+                "requestTypeFields": fields,
+                "canRaiseOnBehalfOf": self.me.agent,
+                "canAddRequestParticipants": True,
+            }
+        )
+
+    # -- servicedeskapi: requests ------------------------------------------------------------
+
+    def _issue_for(self, key: str, sd: bool = True) -> Issue:
+        issue = self.issues.get(key.upper())
+        if issue is None and key.isdigit():
+            issue = self._by_id.get(int(key))
+        if issue is None or not self._can_view(issue, self.me):
+            if sd:
+                raise _sd_error(
+                    404,
+                    "Issue does not exist or you do not have permission to see it.",
+                    "sd.request.error.notfound",
+                )
+            raise _jira_error(404, "Issue does not exist or you do not have permission to see it.")
+        return issue
+
+    def _user_dto(self, account_id: str) -> dict:
+        user = self.users[account_id]
+        jira_rest = f"{self.url}/rest/api/2/user?accountId={quote(account_id, safe='')}"
+        return {
+            "accountId": account_id,
+            "emailAddress": user.email,
+            "displayName": user.display_name,
+            "active": True,
+            "timeZone": "UTC",
+            "_links": {"jiraRest": jira_rest, "avatarUrls": _avatars(account_id), "self": jira_rest},
+        }
+
+    def _status_dto(self, status: str, when: int) -> dict:
+        return {"status": status, "statusCategory": STATUSES[status][1].upper(), "statusDate": date_dto(when)}
+
+    def _field_values(self, issue: Issue) -> list[dict]:
+        values = []
+        for name in issue.request_type.fields:
+            if name == "summary":
+                value = issue.summary
+            elif name == "description":
+                value = issue.description
+            elif name == "priority":
+                value = self._priority_json(issue.priority)
+            else:
+                value = list(issue.labels)
+            if value not in (None, []):
+                values.append({"fieldId": name, "label": FIELD_LABELS[name], "value": value})
+        return values
+
+    def _request_dto(self, issue: Issue, expand: set[str]) -> dict:
+        me = self.me
+        dto = {
+            "_expands": [
+                "participant",
+                "status",
+                "sla",
+                "requestType",
+                "serviceDesk",
+                "attachment",
+                "action",
+                "comment",
+            ],
+            "issueId": str(issue.id),
+            "issueKey": issue.key,
+            "requestTypeId": issue.request_type_id,
+            "serviceDeskId": SERVICE_DESK_ID,
+            "createdDate": date_dto(issue.created),
+            "reporter": self._user_dto(issue.reporter),
+            "requestFieldValues": self._field_values(issue),
+            "currentStatus": self._status_dto(issue.status, issue.status_history[-1][1]),
+            "_links": {
+                "jiraRest": f"{self.url}/rest/api/2/issue/{issue.id}",
+                "web": f"{self.url}/servicedesk/customer/portal/{SERVICE_DESK_ID}/{issue.key}",
+                "self": f"{self.url}/rest/servicedeskapi/request/{issue.id}",
+            },
+        }
+        base = f"/rest/servicedeskapi/request/{issue.id}"
+        if "participant" in expand:
+            dto["participants"] = self._paged(issue.participants, self._user_dto, base + "/participant")
+        if "status" in expand:
+            dto["status"] = self._paged(
+                self._history(issue), lambda s: self._status_dto(*s), base + "/status"
+            )
+        if "sla" in expand and me.agent:
+            dto["sla"] = self._paged(self._slas(issue), lambda s: s, base + "/sla")
+        if "requestType" in expand:
+            dto["requestType"] = self._request_type_dto(issue.request_type)
+        if "serviceDesk" in expand:
+            dto["serviceDesk"] = self._desk(SERVICE_DESK_ID)
+        if "attachment" in expand:
+            dto["attachments"] = self._paged(
+                self._visible_attachments(issue), self._attachment_dto, base + "/attachment"
+            )
+        if "comment" in expand:
+            dto["comments"] = self._paged(
+                self._visible_comments(issue), lambda c: self._comment_dto(issue, c), base + "/comment"
+            )
+        if "action" in expand:
+            allowed = {"allowed": issue.status != "Closed"}
+            dto["actions"] = {
+                "addAttachment": allowed,
+                "addComment": allowed,
+                "addParticipant": allowed,
+                "removeParticipant": allowed,
+            }
+        return dto
+
+    def create_request(self, request: Request) -> Response:
+        body = _json_body(request, sd=True)
+        for name in ("serviceDeskId", "requestTypeId"):
+            if not isinstance(body.get(name), str):  # the spec (and api-notes): ids are strings
+                raise _sd_error(400, f"'{name}' must be a string.", "sd.request.create.error.invalid")
+        self._desk(body["serviceDeskId"])
+        rtype = REQUEST_TYPES.get(body["requestTypeId"])
+        if rtype is None:
+            raise _sd_error(
+                400,
+                f"The request type {body['requestTypeId']} does not exist in this service desk.",
+                "sd.request.create.error.requesttype",
+            )
+        values = body.get("requestFieldValues")
+        if not isinstance(values, dict):
+            raise _sd_error(400, "requestFieldValues is required.", "sd.request.create.error.fields")
+        # Only the request type's own fields are accepted (labels only on "Report a bug").
+        unknown = sorted(set(values) - set(rtype.fields))
+        if unknown:
+            raise _sd_error(
+                400,
+                f"Field(s) {', '.join(unknown)} are not valid for the request type '{rtype.name}'.",
+                "sd.request.create.error.fields.invalid",
+            )
+        summary = values.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            raise _sd_error(
+                400, "Summary: You must specify a summary of the issue.", "sd.request.create.error.summary"
+            )
+        description = values.get("description")
+        if description is not None and not isinstance(description, str):
+            raise _sd_error(400, "Description: must be a string.", "sd.request.create.error.description")
+        priority = self._priority_from(values["priority"], sd=True) if "priority" in values else None
+        labels = _check_labels(values.get("labels", []), sd=True)
+        me = self.me
+        reporter = me.account_id
+        on_behalf = body.get("raiseOnBehalfOf")
+        if on_behalf not in (None, reporter):
+            if not me.agent:
+                raise _sd_error(
+                    403,
+                    "You do not have permission to raise requests on behalf of other customers.",
+                    "sd.request.create.error.onbehalf",
+                )
+            if on_behalf not in self.users:  # an accountId, not an email
+                raise _sd_error(
+                    400, f"The user '{on_behalf}' does not exist.", "sd.request.create.error.onbehalf"
+                )
+            reporter = on_behalf
+        participants = body.get("requestParticipants") or []
+        self._check_accounts(participants)
+        issue = self._new_issue(
+            rtype.id,
+            summary.strip(),
+            reporter,
+            description=description,
+            priority=priority,
+            labels=labels,
+            participants=participants,
+        )
+        self._reindex(issue)
+        return Response(201, json=self._request_dto(issue, set()))
+
+    def list_requests(self, request: Request) -> Response:
+        me = self.me
+        ownership = set(_multi(request, "requestOwnership")) or {
+            "OWNED_REQUESTS",
+            "PARTICIPATED_REQUESTS",
+            "ALL_ORGANIZATIONS",
+        }
+        valid = {
+            "OWNED_REQUESTS",
+            "PARTICIPATED_REQUESTS",
+            "ORGANIZATION",
+            "ALL_ORGANIZATIONS",
+            "APPROVER",
+            "ALL_REQUESTS",
+        }
+        if ownership - valid:
+            raise _sd_error(
+                400,
+                f"Invalid requestOwnership: {', '.join(sorted(ownership - valid))}",
+                "sd.request.error.ownership",
+            )
+        status = request.arg("requestStatus", "ALL_REQUESTS")
+        if status not in ("OPEN_REQUESTS", "CLOSED_REQUESTS", "ALL_REQUESTS"):
+            raise _sd_error(400, f"Invalid requestStatus: {status}", "sd.request.error.status")
+        desk = request.arg("serviceDeskId")
+        rtype = request.arg("requestTypeId")
+        if rtype is not None and desk is None:
+            raise _sd_error(
+                400,
+                "The serviceDeskId must be provided with the requestTypeId.",
+                "sd.request.error.requesttype.servicedesk",
+            )
+        if desk is not None:
+            self._desk(desk)
+        org_id = request.arg("organizationId")
+        orgs = me.organizations if org_id is None else me.organizations & {org_id}
+        term = request.arg("searchTerm") or ""
+        term_matches = _text_matcher(term) if term.strip() else None
+
+        def wanted(issue: Issue) -> bool:
+            if not self._can_view(issue, me):
+                return False
+            mine = (
+                "ALL_REQUESTS" in ownership
+                or ("OWNED_REQUESTS" in ownership and issue.reporter == me.account_id)
+                or ("PARTICIPATED_REQUESTS" in ownership and me.account_id in issue.participants)
+                or bool(ownership & {"ORGANIZATION", "ALL_ORGANIZATIONS"} and orgs & set(issue.organizations))
+            )
+            if not mine:
+                return False
+            done = issue.category == "done"
+            if (status == "OPEN_REQUESTS" and done) or (status == "CLOSED_REQUESTS" and not done):
+                return False
+            if rtype is not None and issue.request_type_id != rtype:
+                return False
+            return term_matches is None or term_matches(issue.summary)  # the summary only (api-notes)
+
+        found = sorted((i for i in self.issues.values() if wanted(i)), key=lambda i: i.created, reverse=True)
+        expand = set(_multi(request, "expand"))
+        return Response(json=self._page(request, found, lambda i: self._request_dto(i, expand)))
+
+    def get_request(self, request: Request, key: str) -> Response:
+        return Response(json=self._request_dto(self._issue_for(key), set(_multi(request, "expand"))))
+
+    # -- servicedeskapi: comments ------------------------------------------------------------
+
+    def _comment_dto(self, issue: Issue, comment: Comment, expand: Iterable[str] = ()) -> dict:
+        dto = {
+            "_expands": ["attachment", "renderedBody"],
+            "id": comment.id,
+            "body": comment.body,
+            "public": comment.public,
+            "author": self._user_dto(comment.author),
+            "created": date_dto(comment.created),
+            "_links": {"self": f"{self.url}/rest/servicedeskapi/request/{issue.id}/comment/{comment.id}"},
+        }
+        if "attachment" in expand:
+            atts = [a for a in issue.attachments if a.id in comment.attachment_ids]
+            dto["attachments"] = self._paged(
+                atts,
+                self._attachment_dto,
+                f"/rest/servicedeskapi/request/{issue.id}/comment/{comment.id}/attachment",
+            )
+        if "renderedBody" in expand:
+            dto["renderedBody"] = {"html": "".join(f"<p>{_html(p)}</p>" for p in comment.body.split("\n\n"))}
+        return dto
+
+    def _visible_comments(self, issue: Issue) -> list[Comment]:
+        return [c for c in issue.comments if c.public or self.me.agent]
+
+    def list_comments(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        public = _bool_arg(request, "public", True)
+        internal = _bool_arg(request, "internal", True)
+        comments = [
+            c for c in self._visible_comments(issue) if (c.public and public) or (not c.public and internal)
+        ]
+        expand = set(_multi(request, "expand"))
+        return Response(json=self._page(request, comments, lambda c: self._comment_dto(issue, c, expand)))
+
+    def get_comment(self, request: Request, key: str, comment_id: str) -> Response:
+        issue = self._issue_for(key)
+        comment = next((c for c in self._visible_comments(issue) if c.id == comment_id), None)
+        if comment is None:
+            raise _sd_error(404, "The comment does not exist.", "sd.comment.error.notfound")
+        return Response(json=self._comment_dto(issue, comment, set(_multi(request, "expand"))))
+
+    def _refuse_if_closed(self, issue: Issue, action: str) -> None:
+        # Closed's workflow properties take the permissions away: a permission failure (403).
+        if issue.status == "Closed":
+            raise _sd_error(403, f"You cannot {action} a closed request.", "sd.request.error.closed")
+
+    def create_comment(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        body = _json_body(request, sd=True)
+        text, public = body.get("body"), body.get("public")
+        if not isinstance(public, bool):
+            raise _sd_error(400, "'public' is required.", "sd.comment.error.public.required")
+        if not isinstance(text, str) or not text.strip():
+            raise _sd_error(400, "The comment body cannot be empty.", "sd.comment.error.empty")
+        self._refuse_if_closed(issue, "comment on")
+        if not public and not self.me.agent:
+            raise _sd_error(403, "Customers can only add public comments.", "sd.comment.error.internal")
+        comment = self._add_comment(issue, text, public)
+        return Response(201, json=self._comment_dto(issue, comment))
+
+    # -- servicedeskapi: participants --------------------------------------------------------
+
+    def _check_accounts(self, ids) -> None:
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise _sd_error(400, "Account ids must be a list of strings.", "sd.participant.error.invalid")
+        unknown = [i for i in ids if i not in self.users]
+        if unknown:
+            raise _sd_error(
+                400,
+                f"The following users do not exist: {', '.join(unknown)}",
+                "sd.participant.error.user.notfound",
+            )
+
+    def list_participants(self, request: Request, key: str) -> Response:
+        return Response(json=self._page(request, self._issue_for(key).participants, self._user_dto))
+
+    def _participant_ids(self, request: Request) -> list[str]:
+        body = _json_body(request, sd=True)
+        ids = list(body.get("accountIds") or []) + list(body.get("usernames") or [])
+        if not ids:
+            raise _sd_error(400, "No participants were given.", "sd.participant.error.empty")
+        self._check_accounts(ids)
+        return ids
+
+    def add_participants(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        ids = self._participant_ids(request)
+        self._refuse_if_closed(issue, "change participants of")
+        new = [i for i in dict.fromkeys(ids) if i not in issue.participants and i != issue.reporter]
+        if new:
+            issue.participants.extend(new)
+            self._touch(issue)
+        return Response(json=self._page(request, issue.participants, self._user_dto))
+
+    def remove_participants(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        ids = set(self._participant_ids(request))
+        self._refuse_if_closed(issue, "change participants of")
+        if ids & set(issue.participants):
+            issue.participants = [p for p in issue.participants if p not in ids]
+            self._touch(issue)
+        return Response(json=self._page(request, issue.participants, self._user_dto))
+
+    # -- servicedeskapi: attachments ---------------------------------------------------------
+
+    def attach_temporary_file(self, request: Request, desk: str) -> Response:
+        self._desk(desk)
+        # A JSON body never reaches the XSRF check (it only guards form-like content types).
+        if request.content_type != "multipart/form-data":
+            raise HTTPError(415, _sd_body("Unsupported Media Type: expected multipart/form-data."))
+        if request.headers.get("x-atlassian-token", "").lower() != "no-check":
+            raise _sd_error(403, "XSRF check failed", "xsrf.check.failed")
+        try:
+            parts = _multipart(request)
+        except ValueError as err:
+            raise _sd_error(
+                400, f"Malformed multipart body: {err}", "sd.attachment.error.multipart"
+            ) from None
+        files = [p for p in parts if p["name"] == "file" and p["filename"] is not None]
+        if not files:
+            raise _sd_error(400, "No file was found in the 'file' part.", "sd.attachment.error.nofile")
+        made = []
+        for part in files:
+            temp_id = "temp" + str(uuid.uuid4().int)[:19]
+            self.temporary_attachments[temp_id] = {
+                "filename": part["filename"],
+                "content": part["content"],
+                "author": self.me.account_id,
+                "mime_type": part["content_type"] or "application/octet-stream",
+            }
+            made.append({"temporaryAttachmentId": temp_id, "fileName": part["filename"]})
+        return Response(201, json={"temporaryAttachments": made})
+
+    def _attachment_dto(self, att: Attachment) -> dict:
+        links = {
+            "jiraRest": f"{self.url}/rest/api/2/attachment/{att.id}",
+            "content": f"{self.url}/servicedesk/customershim/secure/attachment/{att.id}/"
+            + quote(att.filename),
+        }
+        if att.mime_type.startswith("image/"):
+            links["thumbnail"] = (
+                f"{self.url}/servicedesk/customershim/secure/thumbnail/{att.id}/_thumb_{att.id}.png"
+            )
+        return {
+            "filename": att.filename,
+            "author": self._user_dto(att.author),
+            "created": date_dto(att.created),
+            "size": len(att.content),
+            "mimeType": att.mime_type,
+            "_links": links,
+        }
+
+    def _visible_attachments(self, issue: Issue) -> list[Attachment]:
+        return [a for a in issue.attachments if a.public or self.me.agent]
+
+    def create_attachments(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        body = _json_body(request, sd=True)
+        temp_ids, public = body.get("temporaryAttachmentIds"), body.get("public")
+        if not isinstance(public, bool):
+            raise _sd_error(400, "'public' is required.", "sd.attachment.error.public.required")
+        if not isinstance(temp_ids, list) or not temp_ids:
+            raise _sd_error(400, "temporaryAttachmentIds is required.", "sd.attachment.error.empty")
+        missing = [t for t in temp_ids if t not in self.temporary_attachments]
+        if missing:
+            raise _sd_error(
+                400,
+                f"Temporary attachment(s) not found: {', '.join(map(str, missing))}",
+                "sd.attachment.error.temporary.notfound",
+            )
+        self._refuse_if_closed(issue, "add attachments to")
+        if not public and not self.me.agent:
+            raise _sd_error(403, "Customers can only add public attachments.", "sd.attachment.error.internal")
+        extra = body.get("additionalComment") or {}
+        made = []
+        for temp_id in temp_ids:
+            temp = self.temporary_attachments.pop(temp_id)
+            made.append(
+                Attachment(
+                    str(next(self._attachment_ids)),
+                    temp["filename"],
+                    temp["mime_type"],
+                    temp["content"],
+                    self.me.account_id,
+                    self._tick(),
+                    public,
+                )
+            )
+        issue.attachments.extend(made)
+        # JSM records the upload as a comment that links the files (after any additional text).
+        refs = " ".join(
+            f"!{a.filename}|thumbnail!" if a.mime_type.startswith("image/") else f"[^{a.filename}]"
+            for a in made
+        )
+        text = f"{extra['body']}\n\n{refs}" if isinstance(extra, dict) and extra.get("body") else refs
+        comment = self._add_comment(issue, text, public)
+        comment.attachment_ids = [a.id for a in made]
+        return Response(
+            201,
+            json={
+                "comment": self._comment_dto(issue, comment),
+                "attachments": self._paged(
+                    made, self._attachment_dto, f"/rest/servicedeskapi/request/{issue.id}/attachment"
+                ),
+            },
+        )
+
+    def list_attachments(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        return Response(json=self._page(request, self._visible_attachments(issue), self._attachment_dto))
+
+    def attachment_content(self, request: Request, att: str, v: str | None = None) -> Response:
+        for issue in self.issues.values():
+            for a in issue.attachments:
+                if a.id == att and self._can_view(issue, self.me) and (a.public or self.me.agent):
+                    return Response(body=a.content, content_type=a.mime_type)
+        raise _jira_error(404, "The attachment does not exist.")
+
+    # -- servicedeskapi: transitions, status, SLA --------------------------------------------
+
+    def _customer_transitions(self, issue: Issue) -> list[Transition]:
+        # Only the request type's customer transitions are offered here, agents included.
+        return [t for t in self._available(issue) if t.customer]
+
+    def list_customer_transitions(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        return Response(
+            json=self._page(
+                request,
+                self._customer_transitions(issue),
+                lambda t: {"id": t.id, "name": t.name},
+                default_limit=100,
+            )
+        )
+
+    def perform_customer_transition(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        body = _json_body(request, sd=True)
+        tid = body.get("id")
+        if not isinstance(tid, str):
+            raise _sd_error(
+                400, "The transition 'id' is required and must be a string.", "sd.transition.error.id"
+            )
+        transition = next((t for t in self._customer_transitions(issue) if t.id == tid), None)
+        if transition is None:
+            raise _sd_error(
+                400, f"The transition {tid} is not valid for this request.", "sd.transition.error.invalid"
+            )
+        extra = body.get("additionalComment")
+        if isinstance(extra, dict) and extra.get("body"):
+            self._add_comment(issue, extra["body"], True, automate=False)
+        self._transition(issue, transition)
+        return Response(204)
+
+    def _history(self, issue: Issue) -> list[tuple[str, int]]:
+        return list(reversed(issue.status_history))  # most recent first
+
+    def list_statuses(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        return Response(json=self._page(request, self._history(issue), lambda s: self._status_dto(*s)))
+
+    def _slas(self, issue: Issue) -> list[dict]:
+        """One "Time to resolution" SLA: a completed cycle once done, else an ongoing one."""
+        goal = {"millis": SLA_GOAL_MS, "friendly": "8h"}
+        start = issue.created
+        sla = {
+            "id": "1",
+            "name": "Time to resolution",
+            "completedCycles": [],
+            "_links": {"self": f"{self.url}/rest/servicedeskapi/request/{issue.id}/sla/1"},
+        }
+        if issue.resolutiondate is not None:
+            elapsed = issue.resolutiondate - start
+            sla["completedCycles"].append(
+                {
+                    "startTime": date_dto(start),
+                    "stopTime": date_dto(issue.resolutiondate),
+                    "breached": elapsed > SLA_GOAL_MS,
+                    "goalDuration": goal,
+                    "elapsedTime": _duration(elapsed),
+                    "remainingTime": _duration(SLA_GOAL_MS - elapsed),
+                }
+            )
+        else:
+            elapsed = self.now_ms() - start
+            sla["ongoingCycle"] = {
+                "startTime": date_dto(start),
+                "breachTime": date_dto(start + SLA_GOAL_MS),
+                "breached": elapsed > SLA_GOAL_MS,
+                "paused": False,
+                "withinCalendarHours": True,
+                "goalDuration": goal,
+                "elapsedTime": _duration(elapsed),
+                "remainingTime": _duration(SLA_GOAL_MS - elapsed),
+            }
+        return [sla]
+
+    def list_slas(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        if not self.me.agent:
+            raise _sd_error(403, "Only agents can view SLA information.", "sd.sla.error.permission")
+        return Response(json=self._page(request, self._slas(issue), lambda s: s))
+
+    # -- paging ------------------------------------------------------------------------------
+
+    def _paged(
+        self,
+        items: list,
+        render: Callable,
+        path: str,
+        start: int = 0,
+        limit: int = 50,
+        query: dict | None = None,
+    ) -> dict:
+        page = items[start : start + limit]
+        is_last = start + len(page) >= len(items)
+        links = {"base": self.url + "/rest/servicedeskapi", "context": ""}
+        extra = {k: v for k, v in (query or {}).items() if k not in ("start", "limit")}
+
+        def link(at: int) -> str:
+            return f"{self.url}{path}?" + urlencode({**extra, "start": at, "limit": limit}, doseq=True)
+
+        if not is_last:
+            links["next"] = link(start + limit)
+        if start > 0:
+            links["prev"] = link(max(0, start - limit))
+        return {
+            "_expands": [],
+            "size": len(page),
+            "start": start,
+            "limit": limit,
+            "isLastPage": is_last,
+            "values": [render(x) for x in page],
+            "_links": links,
+        }
+
+    def _page(self, request: Request, items: list, render: Callable, default_limit: int = 50) -> dict:
+        start = _int_arg(request, "start", 0, sd=True)
+        limit = min(_int_arg(request, "limit", default_limit, sd=True), 100)  # larger pages are clipped
+        if start < 0 or limit < 1:
+            raise _sd_error(400, "start must be >= 0 and limit >= 1.", "sd.paging.error")
+        return self._paged(items, render, request.path, start, limit, request.query)
+
+    # -- platform: users and site ------------------------------------------------------------
+
+    def _user_json(self, account_id: str | None) -> dict | None:
+        if account_id is None:
+            return None
+        user = self.users[account_id]
+        return {
+            "self": f"{self.url}/rest/api/3/user?accountId={quote(account_id, safe='')}",
+            "accountId": account_id,
+            "accountType": "atlassian" if user.agent else "customer",
+            "emailAddress": user.email,
+            "avatarUrls": _avatars(account_id),
+            "displayName": user.display_name,
+            "active": True,
+            "timeZone": "UTC",
+            "locale": "en_US",
+        }
+
+    def user_search(self, request: Request, v: str) -> Response:
+        if "username" in request.query:
+            raise _jira_error(400, "The query parameter 'username' is not supported in GDPR strict mode.")
+        query, account = request.arg("query"), request.arg("accountId")
+        if query is None and account is None:
+            raise _jira_error(400, "One of 'query' or 'accountId' query parameters must be provided.")
+        if not self.me.agent:
+            return Response(json=[])  # callers without Browse users get empty results
+        q = (query or "").lower()
+        found = [
+            u
+            for u in self.users.values()
+            if (account is None or u.account_id == account)
+            and (
+                not q
+                or u.email.lower().startswith(q)
+                or any(w.startswith(q) for w in u.display_name.lower().split())
+            )
+        ]
+        start, limit = _int_arg(request, "startAt", 0), _int_arg(request, "maxResults", 50)
+        return Response(json=[self._user_json(u.account_id) for u in found[start : start + limit]])
+
+    def get_user(self, request: Request, v: str) -> Response:
+        if "username" in request.query or "key" in request.query:
+            raise _jira_error(400, "The query parameter 'username' is not supported in GDPR strict mode.")
+        account = request.arg("accountId")
+        if account not in self.users:
+            raise _jira_error(404, "Specified user does not exist or you do not have required permissions")
+        return Response(json=self._user_json(account))
+
+    def myself(self, request: Request, v: str) -> Response:
+        me = self.me
+        data = self._user_json(me.account_id)
+        data["groups"] = {"size": 1, "items": []}
+        data["applicationRoles"] = {"size": 1 if me.agent else 0, "items": []}
+        return Response(json=data)
+
+    def server_info(self, request: Request, v: str) -> Response:
+        return Response(
+            json={
+                "baseUrl": self.url,
+                "displayUrl": self.url,
+                "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0],
+                "deploymentType": "Cloud",
+                "buildNumber": 100288,
+                "buildDate": "2026-11-20T00:00:00.000+0000",
+                "serverTime": jira_time(self.now_ms()),
+                "scmInfo": "stand-in",
+                "serverTitle": "Jira",
+                "defaultLocale": {"locale": "en_US"},
+                "serverTimeZone": "Etc/UTC",
+            }
+        )
+
+    def list_fields(self, request: Request, v: str) -> Response:
+        def f(fid, name, clauses, schema, custom=False):
+            return {
+                "id": fid,
+                "key": fid,
+                "name": name,
+                "custom": custom,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": clauses,
+                "schema": schema,
+            }
+
+        return Response(
+            json=[
+                f("summary", "Summary", ["summary"], {"type": "string", "system": "summary"}),
+                f("description", "Description", ["description"], {"type": "string", "system": "description"}),
+                f("labels", "Labels", ["labels"], {"type": "array", "items": "string", "system": "labels"}),
+                f("priority", "Priority", ["priority"], {"type": "priority", "system": "priority"}),
+                f("status", "Status", ["status"], {"type": "status", "system": "status"}),
+                f("reporter", "Reporter", ["reporter"], {"type": "user", "system": "reporter"}),
+                f("assignee", "Assignee", ["assignee"], {"type": "user", "system": "assignee"}),
+                f(
+                    "created",
+                    "Created",
+                    ["created", "createdDate"],
+                    {"type": "datetime", "system": "created"},
+                ),
+                f(
+                    "updated",
+                    "Updated",
+                    ["updated", "updatedDate"],
+                    {"type": "datetime", "system": "updated"},
+                ),
+                f("resolution", "Resolution", ["resolution"], {"type": "resolution", "system": "resolution"}),
+                f(
+                    "resolutiondate",
+                    "Resolved",
+                    ["resolutiondate", "resolved"],
+                    {"type": "datetime", "system": "resolutiondate"},
+                ),
+                f(
+                    "issuetype",
+                    "Issue Type",
+                    ["issuetype", "type"],
+                    {"type": "issuetype", "system": "issuetype"},
+                ),
+                f("comment", "Comment", ["comment"], {"type": "comments-page", "system": "comment"}),
+                f(
+                    "customfield_10010",
+                    "Request Type",
+                    ["cf[10010]", "Request Type", "Customer Request Type"],
+                    {
+                        "type": "sd-customerrequesttype",
+                        "custom": "com.atlassian.servicedesk:vp-origin",
+                        "customId": 10010,
+                    },
+                    True,
+                ),
+                f(
+                    "customfield_10001",
+                    "Request participants",
+                    ["cf[10001]", "Request participants"],
+                    {
+                        "type": "array",
+                        "items": "user",
+                        "custom": "com.atlassian.servicedesk:sd-request-participants",
+                        "customId": 10001,
+                    },
+                    True,
+                ),
+            ]
+        )
+
+    # -- platform: issues --------------------------------------------------------------------
+
+    def _priority_json(self, name: str) -> dict:
+        pid = next(k for k, v in PRIORITIES.items() if v == name)
+        return {
+            "self": f"{self.url}/rest/api/3/priority/{pid}",
+            "iconUrl": f"{self.url}/images/priority{pid}.svg",
+            "name": name,
+            "id": pid,
+        }
+
+    def _priority_from(self, value, sd: bool = False) -> str:
+        if isinstance(value, dict):
+            if value.get("name") in PRIORITIES.values():
+                return value["name"]
+            if value.get("id") in PRIORITIES:
+                return PRIORITIES[value["id"]]
+        message = f"Priority: the value {json.dumps(value)} is not a valid priority (give {{'name': ...}})."
+        if sd:
+            raise _sd_error(400, message, "sd.request.create.error.priority")
+        raise _jira_error(400, errors={"priority": "Specify the Priority (id or name) in the correct format"})
+
+    def _status_json(self, name: str) -> dict:
+        sid, cat = STATUSES[name]
+        cid, cname, colour = CATEGORIES[cat]
+        return {
+            "self": f"{self.url}/rest/api/3/status/{sid}",
+            "description": "",
+            "iconUrl": "",
+            "name": name,
+            "id": sid,
+            "statusCategory": {
+                "self": f"{self.url}/rest/api/3/statuscategory/{cid}",
+                "id": cid,
+                "key": cat,
+                "colorName": colour,
+                "name": cname,
+            },
+        }
+
+    def _resolution_json(self, name: str | None) -> dict | None:
+        if name is None:
+            return None
+        rid = next(k for k, v in RESOLUTIONS.items() if v == name)
+        return {"self": f"{self.url}/rest/api/3/resolution/{rid}", "id": rid, "description": "", "name": name}
+
+    def _issue_fields(self, issue: Issue, wanted: set[str], v: str) -> dict:
+        adf = v == "3"  # v3 speaks Atlassian Document Format, v2 plain text / wiki markup
+
+        def comments() -> dict:
+            items = [
+                {
+                    "self": f"{self.url}/rest/api/{v}/issue/{issue.id}/comment/{c.id}",
+                    "id": c.id,
+                    "author": self._user_json(c.author),
+                    "updateAuthor": self._user_json(c.author),
+                    "body": to_adf(c.body) if adf else c.body,
+                    "created": jira_time(c.created),
+                    "updated": jira_time(c.created),
+                    "jsdPublic": c.public,
+                }
+                for c in issue.comments
+            ]
+            return {
+                "comments": items,
+                "self": f"{self.url}/rest/api/{v}/issue/{issue.id}/comment",
+                "maxResults": len(items),
+                "total": len(items),
+                "startAt": 0,
+            }
+
+        rtype = issue.request_type
+        builders: dict[str, Callable[[], object]] = {
+            "summary": lambda: issue.summary,
+            "description": lambda: to_adf(issue.description) if adf else issue.description,
+            "labels": lambda: list(issue.labels),
+            "priority": lambda: self._priority_json(issue.priority),
+            "status": lambda: self._status_json(issue.status),
+            "statuscategorychangedate": lambda: jira_time(issue.status_history[-1][1]),
+            "reporter": lambda: self._user_json(issue.reporter),
+            "creator": lambda: self._user_json(issue.reporter),
+            "assignee": lambda: self._user_json(issue.assignee),
+            "created": lambda: jira_time(issue.created),
+            "updated": lambda: jira_time(issue.updated),
+            "resolution": lambda: self._resolution_json(issue.resolution),
+            "resolutiondate": lambda: jira_time(issue.resolutiondate),
+            "issuetype": lambda: {
+                "self": f"{self.url}/rest/api/3/issuetype/{rtype.issue_type_id}",
+                "id": rtype.issue_type_id,
+                "name": rtype.issue_type,
+                "subtask": False,
+            },
+            "project": lambda: {
+                "self": f"{self.url}/rest/api/3/project/{PROJECT_ID}",
+                "id": PROJECT_ID,
+                "key": PROJECT_KEY,
+                "name": PROJECT_NAME,
+                "projectTypeKey": "service_desk",
+            },
+            "comment": comments,
+            "attachment": lambda: [
+                {
+                    "self": f"{self.url}/rest/api/3/attachment/{a.id}",
+                    "id": a.id,
+                    "filename": a.filename,
+                    "author": self._user_json(a.author),
+                    "created": jira_time(a.created),
+                    "size": len(a.content),
+                    "mimeType": a.mime_type,
+                    "content": f"{self.url}/rest/api/3/attachment/content/{a.id}",
+                }
+                for a in issue.attachments
+            ],
+            "customfield_10010": lambda: {
+                "_links": {"web": f"{self.url}/servicedesk/customer/portal/1/{issue.key}"},
+                "requestType": self._request_type_dto(rtype),
+                "currentStatus": self._status_dto(issue.status, issue.status_history[-1][1]),
+            },
+            "customfield_10001": lambda: [self._user_json(p) for p in issue.participants],
+        }
+        names = set(builders) if wanted & {"*all", "*navigable"} else wanted
+        names -= {w[1:] for w in wanted if w.startswith("-")}
+        return {name: builders[name]() for name in builders if name in names}  # unknown names are ignored
+
+    def _issue_json(self, issue: Issue, wanted: set[str], v: str) -> dict:
+        return {
+            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+            "id": str(issue.id),
+            "self": f"{self.url}/rest/api/{v}/issue/{issue.id}",
+            "key": issue.key,
+            "fields": self._issue_fields(issue, wanted, v),
+        }
+
+    def get_issue(self, request: Request, v: str, key: str) -> Response:
+        self._agent_only()
+        issue = self._issue_for(key, sd=False)
+        wanted = set(_multi(request, "fields")) or {"*all"}
+        return Response(json=self._issue_json(issue, wanted, v))
+
+    def edit_issue(self, request: Request, v: str, key: str) -> Response:
+        self._agent_only()
+        issue = self._issue_for(key, sd=False)
+        body = _json_body(request, sd=False)
+        fields, update = body.get("fields") or {}, body.get("update") or {}
+        editable = {"summary", "description", "labels", "priority", "assignee"}
+        bad = sorted((set(fields) | set(update)) - editable)
+        if issue.status == "Closed":  # jira.issue.editable = false: nothing is on the edit screen
+            bad = sorted(set(fields) | set(update))
+        if bad:
+            raise _jira_error(
+                400,
+                errors={
+                    f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown."
+                    for f in bad
+                },
+            )
+        labels = list(issue.labels)
+        if "labels" in fields:
+            labels = _check_labels(fields["labels"])
+        for op in update.get("labels", []):
+            if "set" in op:
+                labels = _check_labels(op["set"])
+            elif "add" in op:
+                labels += _check_labels([op["add"]])
+            elif "remove" in op:
+                labels = [x for x in labels if x != op["remove"]]
+        for op in update.get("summary", []):
+            if "set" in op:
+                fields["summary"] = op["set"]
+        if "summary" in fields and (not isinstance(fields["summary"], str) or not fields["summary"].strip()):
+            raise _jira_error(400, errors={"summary": "You must specify a summary of the issue."})
+        if "description" in fields:
+            value = fields["description"]
+            if v == "3" and value is not None and not isinstance(value, dict):
+                raise _jira_error(
+                    400,
+                    errors={
+                        "description": "Operation value must be an Atlassian Document "
+                        "(see the Atlassian Document Format)"
+                    },
+                )
+        priority = self._priority_from(fields["priority"]) if "priority" in fields else issue.priority
+        if "assignee" in fields:
+            self._check_assignee(fields["assignee"])
+        # Everything validated: apply.
+        issue.labels = list(dict.fromkeys(labels))
+        issue.priority = priority
+        if "summary" in fields:
+            issue.summary = fields["summary"].strip()
+        if "description" in fields:
+            value = fields["description"]
+            issue.description = (from_adf(value) if isinstance(value, dict) else value) or None
+        if "assignee" in fields:
+            issue.assignee = (fields["assignee"] or {}).get("accountId")
+        self._touch(issue)
+        return Response(204)
+
+    def _check_assignee(self, value) -> None:
+        if value is None or (isinstance(value, dict) and value.get("accountId") is None):
+            return
+        account = value.get("accountId") if isinstance(value, dict) else None
+        user = self.users.get(account)
+        if user is None or not user.agent:
+            raise _jira_error(400, errors={"assignee": f"User '{account}' cannot be assigned issues."})
+
+    def assign_issue(self, request: Request, v: str, key: str) -> Response:
+        self._agent_only()
+        issue = self._issue_for(key, sd=False)
+        body = _json_body(request, sd=False)
+        if issue.status == "Closed":
+            raise _jira_error(
+                400,
+                errors={
+                    "assignee": "Field 'assignee' cannot be set. It is not on the "
+                    "appropriate screen, or unknown."
+                },
+            )
+        self._check_assignee(body)
+        issue.assignee = body.get("accountId")
+        self._touch(issue)
+        return Response(204)
+
+    def _transition_json(self, t: Transition, with_fields: bool) -> dict:
+        data = {
+            "id": t.id,
+            "name": t.name,
+            "to": self._status_json(t.to),
+            "hasScreen": t.needs_resolution,
+            "isGlobal": t.sources is None,
+            "isInitial": False,
+            "isAvailable": True,
+            "isConditional": False,
+            "isLooped": False,
+        }
+        if with_fields:
+            data["fields"] = {}
+            if t.needs_resolution:
+                data["fields"]["resolution"] = {
+                    "required": True,
+                    "schema": {"type": "resolution", "system": "resolution"},
+                    "name": "Resolution",
+                    "key": "resolution",
+                    "hasDefaultValue": False,
+                    "operations": ["set"],
+                    "allowedValues": [self._resolution_json(n) for n in RESOLUTIONS.values()],
+                }
+        return data
+
+    def get_transitions(self, request: Request, v: str, key: str) -> Response:
+        self._agent_only()
+        issue = self._issue_for(key, sd=False)
+        with_fields = "transitions.fields" in _multi(request, "expand")
+        only = request.arg("transitionId")
+        items = [
+            self._transition_json(t, with_fields) for t in self._available(issue) if only in (None, t.id)
+        ]
+        return Response(json={"expand": "transitions", "transitions": items})
+
+    def do_transition(self, request: Request, v: str, key: str) -> Response:
+        self._agent_only()
+        issue = self._issue_for(key, sd=False)
+        body = _json_body(request, sd=False)
+        tid = (body.get("transition") or {}).get("id")
+        if tid is None:
+            raise _jira_error(400, "Missing 'transition' identifier")
+        transition = next((t for t in self._available(issue) if t.id == str(tid)), None)
+        if transition is None:
+            raise _jira_error(400, f"Transition id '{tid}' is not valid for this issue.")
+        fields = body.get("fields") or {}
+        on_screen = {"resolution"} if transition.needs_resolution else set()
+        bad = sorted(set(fields) - on_screen)
+        if bad:  # e.g. a resolution sent to Close or Reopen
+            raise _jira_error(
+                400,
+                errors={
+                    f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown."
+                    for f in bad
+                },
+            )
+        resolution = None
+        if transition.needs_resolution:
+            value = fields.get("resolution")
+            if value is None:
+                raise _jira_error(400, errors={"resolution": "Resolution is required."})
+            resolution = _resolution_from(value)
+        comments = [op["add"] for op in (body.get("update") or {}).get("comment", []) if "add" in op]
+        for add in comments:
+            text = from_adf(add.get("body")) if isinstance(add.get("body"), dict) else add.get("body")
+            internal = any(
+                p.get("key") == "sd.public.comment" and (p.get("value") or {}).get("internal")
+                for p in add.get("properties", [])
+            )
+            if text:
+                self._add_comment(issue, text, not internal, automate=False)
+        self._transition(issue, transition, resolution)
+        return Response(204)
+
+    # -- platform: search --------------------------------------------------------------------
+
+    def removed_search(self, request: Request, v: str) -> Response:
+        return Response(
+            410,
+            json={
+                "errorMessages": [
+                    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+                    "A full migration guideline is available at "
+                    "https://developer.atlassian.com/changelog/#CHANGE-2046"
+                ],
+                "errors": {},
+            },
+        )
+
+    def search_get(self, request: Request, v: str) -> Response:
+        params = {
+            "jql": request.arg("jql", ""),
+            "nextPageToken": request.arg("nextPageToken"),
+            "maxResults": _int_arg(request, "maxResults", 50),
+            "fields": _multi(request, "fields"),
+            "reconcileIssues": _multi(request, "reconcileIssues"),
+            "expand": request.arg("expand"),
+        }
+        return self._search(params, v)
+
+    def search_post(self, request: Request, v: str) -> Response:
+        body = _json_body(request, sd=False)
+        fields = body.get("fields") or []
+        if not isinstance(fields, list):
+            raise _jira_error(400, "'fields' must be an array of strings.")
+        max_results = body.get("maxResults", 50)
+        if not isinstance(max_results, int):
+            raise _jira_error(400, "'maxResults' must be an integer.")
+        return self._search(
+            {
+                "jql": body.get("jql") or "",
+                "nextPageToken": body.get("nextPageToken"),
+                "maxResults": max_results,
+                "fields": fields,
+                "reconcileIssues": body.get("reconcileIssues") or [],
+                "expand": body.get("expand"),
+            },
+            v,
+        )
+
+    def _search(self, params: dict, v: str) -> Response:
+        self._agent_only()
+        jql = params["jql"]
+        predicate, order = JQL(self).compile(jql)
+        if predicate is None:
+            raise _jira_error(
+                400,
+                "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.",
+            )
+        reconcile = set()
+        for value in params["reconcileIssues"]:
+            if isinstance(value, bool) or not str(value).isdigit():  # issue ids, not keys
+                raise _jira_error(400, f"reconcileIssues takes issue ids (integers), got {value!r}.")
+            reconcile.add(int(value))
+        if len(reconcile) > 50:
+            raise _jira_error(400, "reconcileIssues accepts at most 50 issue ids.")
+        now = self.now_ms()
+        rows = []
+        for issue in self.issues.values():
+            view = self._snapshot(issue) if issue.id in reconcile else self._indexed(issue, now)
+            if view is not None and predicate(view):
+                rows.append((issue, view))
+        rows.sort(key=lambda r: r[1]["id"], reverse=True)  # ties keep a stable, newest-first order
+        for key_fn, descending in reversed(order):
+            rows.sort(key=lambda r, f=key_fn: f(r[1]), reverse=descending)
+        fingerprint = hashlib.sha1(jql.encode()).hexdigest()[:12]
+        offset = 0
+        if params["nextPageToken"]:
+            offset = _read_token(params["nextPageToken"], fingerprint)
+        wanted = {f.strip() for f in params["fields"] if f.strip()} or {"id"}
+        # The docs: fewer items per page when fields are asked for; the most (5000) for id/key only.
+        cap = 5000 if wanted <= {"id", "key"} else 100
+        if params["maxResults"] < 0:
+            raise _jira_error(400, "maxResults must not be negative.")
+        limit = max(1, min(params["maxResults"], cap))
+        page = rows[offset : offset + limit]
+        is_last = offset + len(page) >= len(rows)
+        issues = [
+            {"id": str(i.id)} if wanted == {"id"} else self._issue_json(i, wanted - {"id", "key"}, v)
+            for i, _ in page
+        ]
+        data: dict = {"issues": issues, "isLast": is_last}
+        if not is_last:  # absent on the last page (JRACLOUD-92184)
+            data["nextPageToken"] = _make_token(offset + limit, fingerprint)
+        return Response(json=data)
+
+    def approximate_count(self, request: Request, v: str) -> Response:
+        self._agent_only()
+        body = _json_body(request, sd=False)
+        predicate, _ = JQL(self).compile(body.get("jql") or "")
+        if predicate is None:
+            raise _jira_error(400, "Unbounded JQL queries are not allowed here.")
+        now = self.now_ms()
+        views = (self._indexed(i, now) for i in self.issues.values())
+        return Response(json={"count": sum(1 for s in views if s is not None and predicate(s))})
+
+
+# --- JQL ------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>!=|>=|<=|!~|=|~|>|<)
+                        |(?P<punct>[(),])|(?P<word>[^\s"'=!<>~(),]+))""",
+    re.X,
+)
+_RESERVED = set("@[]{}|&;?+^$#%*/")  # in an unquoted word these need quoting
+_KEYWORDS = {"and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc", "desc"}
+# clause name (lower case) -> canonical field
+_FIELDS = {
+    "project": "project",
+    "status": "status",
+    "statuscategory": "statusCategory",
+    "labels": "labels",
+    "text": "text",
+    "summary": "summary",
+    "description": "description",
+    "comment": "comment",
+    "reporter": "reporter",
+    "assignee": "assignee",
+    "priority": "priority",
+    "request type": "requesttype",
+    "customer request type": "requesttype",
+    "cf[10010]": "requesttype",
+    "issuetype": "issuetype",
+    "type": "issuetype",
+    "created": "created",
+    "createddate": "created",
+    "updated": "updated",
+    "updateddate": "updated",
+    "resolved": "resolutiondate",
+    "resolutiondate": "resolutiondate",
+    "resolution": "resolution",
+    "key": "key",
+    "issuekey": "key",
+    "id": "key",
+    "request participants": "participants",
+    "cf[10001]": "participants",
+}
+_TEXT = {"text", "summary", "description", "comment"}
+_DATES = {"created", "updated", "resolutiondate"}
+_SETS = {"labels", "participants"}
+_PRIORITY_RANK = {name: -int(pid) for pid, name in PRIORITIES.items()}  # DESC = Highest first
+
+
+class JQLError(Exception):
+    def __init__(self, message: str, syntax: bool = True):
+        super().__init__(message)
+        self.syntax = syntax
+
+
+class JQL:
+    """A small JQL compiler: clauses joined by AND / OR / NOT and parentheses, then ORDER BY.
+
+    Compiles to a predicate over an index snapshot (see JSMStandIn._snapshot) and sort keys.
+    Errors answer 400 with Jira's messages.
+    """
+
+    def __init__(self, server: JSMStandIn):
+        self.server = server
+        self.tokens: list[tuple[str, str]] = []
+        self.pos = 0
+
+    def compile(self, text: str):
+        try:
+            self.tokens = self._tokenize(text)
+            predicate = None
+            if self.tokens and not self._at_keyword("order"):
+                predicate = self._or()
+            order = self._order_by() if self._at_keyword("order") else []
+            if self.pos < len(self.tokens):
+                raise JQLError(f"Expecting either 'OR' or 'AND' but got '{self.tokens[self.pos][1]}'.")
+            return predicate, order
+        except JQLError as err:
+            raise _jira_error(400, f"Error in the JQL Query: {err}" if err.syntax else str(err)) from None
+
+    # tokens
+    def _tokenize(self, text: str) -> list[tuple[str, str]]:
+        tokens, pos = [], 0
+        text = text.rstrip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise JQLError(f"The character '{text[pos]}' is not valid here.")
+            kind = m.lastgroup
+            value = m.group(kind)
+            if kind == "str":
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            elif kind == "word":
+                bad = next((c for c in value if c in _RESERVED), None)
+                if bad:
+                    raise JQLError(
+                        f"The character '{bad}' is a reserved JQL character. You must enclose it in a "
+                        f"string or use the escape '\\u{ord(bad):04x}' instead."
+                    )
+            tokens.append((kind, value))
+            pos = m.end()
+        return tokens
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _next(self) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise JQLError("The JQL query ended unexpectedly.")
+        self.pos += 1
+        return token
+
+    def _at_keyword(self, word: str) -> bool:
+        token = self._peek()
+        return token is not None and token[0] == "word" and token[1].lower() == word
+
+    def _expect(self, kind: str, value: str) -> None:
+        token = self._next()
+        if token[0] != kind or token[1].lower() != value:
+            raise JQLError(f"Expecting '{value}' but got '{token[1]}'.")
+
+    # boolean structure
+    def _or(self):
+        parts = [self._and()]
+        while self._at_keyword("or"):
+            self.pos += 1
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else (lambda s: any(p(s) for p in parts))
+
+    def _and(self):
+        parts = [self._not()]
+        while self._at_keyword("and"):
+            self.pos += 1
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else (lambda s: all(p(s) for p in parts))
+
+    def _not(self):
+        if self._at_keyword("not"):
+            self.pos += 1
+            inner = self._not()
+            return lambda s: not inner(s)
+        if self._peek() == ("punct", "("):
+            self.pos += 1
+            inner = self._or()
+            self._expect("punct", ")")
+            return inner
+        return self._clause()
+
+    # clauses
+    def _clause(self):
+        kind, name = self._next()
+        if kind not in ("word", "str") or name.lower() in _KEYWORDS:
+            raise JQLError(f"Expecting a field name but got '{name}'.")
+        fld = _FIELDS.get(name.lower())
+        if fld is None:
+            raise JQLError(f"Field '{name}' does not exist or you do not have permission to view it.", False)
+        op, raw = self._value(self._operator())
+        return self._predicate(fld, name, op, raw)
+
+    def _operator(self) -> str:
+        kind, value = self._next()
+        if kind == "op":
+            return value
+        low = value.lower()
+        if kind == "word" and low in ("in", "is"):
+            return low
+        if kind == "word" and low == "not":
+            self._expect("word", "in")
+            return "not in"
+        raise JQLError(f"Expecting operator but got '{value}'.")
+
+    def _value(self, op: str):
+        if op == "is" and self._at_keyword("not"):
+            self.pos += 1
+            op = "is not"
+        if op in ("in", "not in"):
+            self._expect("punct", "(")
+            values = [self._single()]
+            while self._peek() == ("punct", ","):
+                self.pos += 1
+                values.append(self._single())
+            self._expect("punct", ")")
+            return (op, values)
+        return (op, self._single())
+
+    def _single(self):
+        kind, value = self._next()
+        if kind == "word" and value.lower() in ("empty", "null"):
+            return ("empty", None)
+        if kind == "word" and self._peek() == ("punct", "("):
+            self.pos += 1
+            self._expect("punct", ")")
+            return ("func", value.lower())
+        if kind not in ("word", "str"):
+            raise JQLError(f"Expecting a value but got '{value}'.")
+        return (kind, value)
+
+    def _predicate(self, fld: str, name: str, op: str, raw):
+        if op in ("is", "is not"):
+            if raw[0] != "empty":
+                raise JQLError(f"The operator '{op.upper()}' only supports EMPTY or NULL.")
+            empty = (lambda s: not s[fld]) if fld in _SETS else (lambda s: s[fld] in (None, ""))
+            return empty if op == "is" else (lambda s: not empty(s))
+        if fld in _TEXT:
+            if op not in ("~", "!~"):
+                raise JQLError(f"The operator '{op}' is not supported by the '{name}' field.")
+            match = _text_matcher(raw[1])
+            fields = ("summary", "description", "comment") if fld == "text" else (fld,)
+
+            def hit(s: dict) -> bool:  # `text` is one document: its words may come from any field
+                return match("\n".join(s[f] for f in fields))
+
+            return hit if op == "~" else (lambda s: not hit(s))
+        if fld in _DATES:
+            return self._date_predicate(fld, name, op, raw)
+        if op in ("~", "!~", ">", ">=", "<", "<=") and fld != "key":
+            raise JQLError(f"The operator '{op}' is not supported by the '{name}' field.")
+        values = [self._resolve(fld, name, v) for v in (raw if isinstance(raw, list) else [raw])]
+        if fld == "key" and op in (">", ">=", "<", "<="):
+            number = int(values[0].split("-")[1])
+            cmp = {">": number.__lt__, ">=": number.__le__, "<": number.__gt__, "<=": number.__ge__}[op]
+            return lambda s: cmp(s["number"])
+        wanted = set(values)
+
+        def hit(s: dict) -> bool:
+            if fld in _SETS:  # labels = x: has x; labels = EMPTY: has none
+                return bool(s[fld] & wanted) or (None in wanted and not s[fld])
+            return s[fld] in wanted
+
+        def miss(s: dict) -> bool:  # != and NOT IN never match an empty field (Jira's JQL docs)
+            return not hit(s) and (bool(s[fld]) or None in wanted)
+
+        return hit if op in ("=", "in") else miss
+
+    def _resolve(self, fld: str, name: str, value):
+        """The canonical value a clause compares with (400 for values that do not exist)."""
+        kind, text = value
+        server = self.server
+        if kind == "empty":
+            return None
+        if kind == "func":
+            if text == "currentuser" and fld in ("reporter", "assignee", "participants"):
+                return server.me.account_id
+            raise JQLError(f"Unable to find JQL function '{text}()'.")
+        low = text.lower()
+        found = None
+        if fld == "project":
+            found = PROJECT_KEY if low in (PROJECT_KEY.lower(), PROJECT_ID, PROJECT_NAME.lower()) else None
+        elif fld == "status":
+            found = next((s for s, (sid, _) in STATUSES.items() if low in (s.lower(), sid)), None)
+        elif fld == "statusCategory":
+            found = next(
+                (k for k, (cid, cname, _) in CATEGORIES.items() if low in (k, cname.lower(), str(cid))), None
+            )
+        elif fld == "priority":
+            found = next((p for pid, p in PRIORITIES.items() if low in (p.lower(), pid)), None)
+        elif fld == "requesttype":
+            found = next((r.id for r in REQUEST_TYPES.values() if low in (r.name.lower(), r.id)), None)
+        elif fld == "issuetype":
+            found = next(
+                (
+                    r.issue_type
+                    for r in REQUEST_TYPES.values()
+                    if low in (r.issue_type.lower(), r.issue_type_id)
+                ),
+                None,
+            )
+        elif fld == "resolution":
+            if low == "unresolved":
+                return None
+            found = next((r for rid, r in RESOLUTIONS.items() if low in (r.lower(), rid)), None)
+        elif fld == "key":
+            issue = server.issues.get(text.upper()) or (
+                server._by_id.get(int(text)) if text.isdigit() else None
+            )
+            if issue is None:
+                raise JQLError(f"An issue with key '{text}' does not exist for field '{name}'.", False)
+            return issue.key
+        elif fld in ("reporter", "assignee", "participants"):
+            user = server.users.get(text) or server.user_by_email(text)
+            found = user.account_id if user else None
+        elif fld == "labels":
+            return text
+        if found is None:
+            raise JQLError(f"The value '{text}' does not exist for the field '{name}'.", False)
+        return found
+
+    def _date_predicate(self, fld: str, name: str, op: str, raw):
+        if op in ("in", "not in"):
+            bounds = [_jql_date(v, name, self.server.now_ms()) for v in raw]
+
+            def hit(s: dict) -> bool:
+                return s[fld] is not None and any(lo <= s[fld] < lo + span for lo, span in bounds)
+
+            return hit if op == "in" else (lambda s: not hit(s))
+        if op not in ("=", "!=", ">", ">=", "<", "<="):
+            raise JQLError(f"The operator '{op}' is not supported by the '{name}' field.")
+        at, span = _jql_date(raw, name, self.server.now_ms())
+        tests = {
+            "=": lambda t: at <= t < at + span,
+            "!=": lambda t: not at <= t < at + span,
+            ">": lambda t: t > at,
+            ">=": lambda t: t >= at,
+            "<": lambda t: t < at,
+            "<=": lambda t: t <= at,
+        }
+        test = tests[op]
+        return lambda s: s[fld] is not None and test(s[fld])
+
+    def _order_by(self) -> list[tuple[Callable, bool]]:
+        self._expect("word", "order")
+        self._expect("word", "by")
+        order = []
+        while True:
+            kind, name = self._next()
+            fld = _FIELDS.get(name.lower())
+            if fld is None:
+                raise JQLError(
+                    f"Field '{name}' does not exist or you do not have permission to view it.", False
+                )
+            if fld in _TEXT - {"summary"} or fld in _SETS:
+                raise JQLError(f"Field '{name}' does not support sorting.", False)
+            descending = False
+            if self._at_keyword("asc") or self._at_keyword("desc"):
+                descending = self._next()[1].lower() == "desc"
+            order.append((_sort_key(fld), descending))
+            if self._peek() != ("punct", ","):
+                return order
+            self.pos += 1
+
+
+def _sort_key(fld: str) -> Callable[[dict], object]:
+    if fld == "priority":
+        return lambda s: _PRIORITY_RANK[s["priority"]]
+    if fld == "key":
+        return lambda s: s["number"]
+    if fld == "summary":
+        return lambda s: s["summary"].lower()
+    # Empty values (no assignee, no resolution date) sort after every value.
+    return lambda s: (s[fld] is None, s[fld] or 0) if fld in _DATES else (s[fld] is None, s[fld] or "")
+
+
+def _text_matcher(term: str) -> Callable[[str], bool]:
+    """Jira's `~`: every word must occur (stop words ignored, `*` and `?` wildcards, "phrases")."""
+    term = term.strip()
+    if len(term) > 1 and term.startswith('"') and term.endswith('"'):
+        phrase = " ".join(_WORD.findall(term.lower()))
+        return lambda text: phrase in " ".join(_WORD.findall((text or "").lower()))
+    words = [w for w in re.findall(r"[\w*?]+", term.lower()) if w not in STOP_WORDS]
+    patterns = [
+        re.compile("^" + re.escape(w).replace(r"\*", r"\w*").replace(r"\?", r"\w") + "$")
+        if ("*" in w or "?" in w)
+        else w
+        for w in words
+    ]
+
+    def match(text: str) -> bool:
+        if not words:
+            return False
+        have = _words(text)
+        return all((p in have) if isinstance(p, str) else any(p.match(h) for h in have) for p in patterns)
+
+    return match
+
+
+_RELATIVE = re.compile(r"^([+-]?)(\d+)([wdhm])$")
+_UNITS = {"w": 7 * 86400000, "d": 86400000, "h": 3600000, "m": 60000}
+
+
+def _jql_date(value, name: str, now: int) -> tuple[int, int]:
+    """A JQL date value as (start epoch ms, precision ms); the user's time zone is UTC."""
+    kind, text = value
+    if kind == "func":
+        if text == "now":
+            return now, 60000
+        if text in ("startofday", "endofday"):
+            day = now - now % 86400000
+            return (day, 86400000) if text == "startofday" else (day + 86400000 - 1, 1)
+        raise JQLError(f"Unable to find JQL function '{text}()'.")
+    text = text.strip()
+    m = _RELATIVE.match(text)
+    if m:
+        sign = -1 if m.group(1) == "-" else 1
+        return now + sign * int(m.group(2)) * _UNITS[m.group(3)], 60000
+    for fmt, span in (
+        ("%Y-%m-%d %H:%M", 60000),
+        ("%Y/%m/%d %H:%M", 60000),
+        ("%Y-%m-%d", 86400000),
+        ("%Y/%m/%d", 86400000),
+    ):
+        try:
+            return int(datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp() * 1000), span
+        except ValueError:
+            continue
+    raise JQLError(
+        f"Date value '{text}' for field '{name}' is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', "
+        "'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."
+    )
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _is_sd(request: Request) -> bool:
+    return request.path.startswith("/rest/servicedeskapi")
+
+
+def _sd_body(message: str, key: str = "sd.error") -> dict:
+    return {"errorMessage": message, "i18nErrorMessage": {"i18nKey": key, "parameters": []}}
+
+
+def _sd_error(status: int, message: str, key: str = "sd.error") -> HTTPError:
+    """The servicedeskapi's error shape (ErrorResponse in the spec)."""
+    return HTTPError(status, _sd_body(message, key))
+
+
+def _jira_error(status: int, *messages: str, errors: dict | None = None) -> HTTPError:
+    """The platform API's error shape."""
+    return HTTPError(status, {"errorMessages": list(messages), "errors": errors or {}})
+
+
+def _json_body(request: Request, sd: bool) -> dict:
+    def fail(status: int, message: str) -> HTTPError:
+        return _sd_error(status, message) if sd else _jira_error(status, message)
+
+    if request.content_type != "application/json":
+        raise fail(415, f"Unsupported Media Type: '{request.content_type}' (send application/json).")
+    body = request.json
+    if not isinstance(body, dict):
+        raise fail(400, "The request body is not a JSON object.")
+    return body
+
+
+def _multi(request: Request, name: str) -> list[str]:
+    """A multi-valued query parameter: repeated and/or comma-separated."""
+    return [v.strip() for raw in request.query.get(name, []) for v in raw.split(",") if v.strip()]
+
+
+def _int_arg(request: Request, name: str, default: int, sd: bool = False) -> int:
+    value = request.arg(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        if sd:
+            raise _sd_error(400, f"'{name}' must be an integer.", "sd.paging.error") from None
+        raise _jira_error(400, f"'{name}' must be an integer.") from None
+
+
+def _bool_arg(request: Request, name: str, default: bool) -> bool:
+    value = request.arg(name)
+    if value is None:
+        return default
+    if value.lower() not in ("true", "false"):
+        raise _sd_error(400, f"'{name}' must be true or false.")
+    return value.lower() == "true"
+
+
+def _check_labels(labels, sd: bool = False) -> list[str]:
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        message = "Labels must be a list of non-empty strings."
+        raise _sd_error(400, message) if sd else _jira_error(400, errors={"labels": message})
+    for label in labels:
+        if re.search(r"\s", label) or len(label) > 255:
+            message = f"The label '{label}' contains spaces which is invalid."
+            raise _sd_error(400, message) if sd else _jira_error(400, errors={"labels": message})
+    return list(labels)
+
+
+def _resolution_from(value) -> str:
+    if isinstance(value, dict):
+        if value.get("name") in RESOLUTIONS.values():
+            return value["name"]
+        if str(value.get("id")) in RESOLUTIONS:
+            return RESOLUTIONS[str(value["id"])]
+    raise _jira_error(400, errors={"resolution": "Could not find valid 'id' or 'name' in resolution object."})
+
+
+def _make_token(offset: int, fingerprint: str) -> str:
+    raw = json.dumps({"o": offset, "q": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_token(token: str, fingerprint: str) -> int:
+    """A page token is bound to its query: replaying it with another JQL is a 400."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if data["q"] == fingerprint and isinstance(data["o"], int) and data["o"] >= 0:
+            return data["o"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise _jira_error(400, "The provided next page token is invalid or expired.")
+
+
+def _multipart(request: Request) -> list[dict]:
+    """The parts of a multipart/form-data body: name, filename, content_type, content."""
+    m = re.search(r'boundary="?([^";]+)"?', request.headers.get("content-type", ""))
+    if not m:
+        raise ValueError("no boundary")
+    delimiter = b"--" + m.group(1).encode()
+    chunks = request.body.split(delimiter)
+    if len(chunks) < 3:
+        raise ValueError("no parts")
+    parts = []
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, content = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError("a part without headers")
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'\bfilename="([^"]*)"', disposition)
+        parts.append(
+            {
+                "name": name.group(1) if name else None,
+                "filename": filename.group(1) if filename else None,
+                "content_type": headers.get("content-type"),
+                "content": content.removesuffix(b"\r\n"),
+            }
+        )
+    return parts
+
+
+def _avatars(account_id: str) -> dict:
+    digest = hashlib.md5(account_id.encode()).hexdigest()
+    return {
+        size: f"https://avatar-cdn.example.com/{digest}?s={size.split('x')[0]}"
+        for size in ("48x48", "24x24", "16x16", "32x32")
+    }
+
+
+def _duration(ms: int) -> dict:
+    minutes = int(ms / 60000)
+    return {"millis": ms, "friendly": f"{minutes // 60}h {minutes % 60}m"}
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
+
+
+def _to_ms(when: datetime | str | int | float) -> int:
+    if isinstance(when, (int, float)):
+        return int(when)
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+__all__ = [
+    "ACCOUNT_IDS",
+    "AGENT_EMAIL",
+    "CUSTOMER_EMAIL",
+    "DEV_EMAIL",
+    "JSMStandIn",
+    "LEAD_EMAIL",
+    "ORGANIZATION_ID",
+    "PRIORITIES",
+    "REQUEST_TYPES",
+    "SERVICE_DESK_ID",
+    "STATUSES",
+    "TRANSITIONS",
+]
