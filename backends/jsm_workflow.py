@@ -21,16 +21,17 @@ DEFAULT_STATUSES: dict[str, tuple[str, ...]] = {
     "pending": ("Waiting for customer",),
     "hold": (),
     "solved": ("Resolved",),
-    "closed": ("Closed", "Canceled", "Cancelled"),
+    "closed": ("Closed", "Canceled"),
 }
 
 # tixcli verb → the tixcli status the transition must reach, and JSM's usual names for it.
-VERBS: dict[str, str] = {"solve": "solved", "close": "closed", "reopen": "open", "pending": "pending"}
+VERBS: dict[str, str] = {"solve": "solved", "close": "closed", "reopen": "open", "pending": "pending", "hold": "hold"}
 DEFAULT_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "solve": ("Resolve this issue", "Resolve issue", "Resolve"),
     "close": ("Close request", "Close issue", "Close"),
     "reopen": ("Reopen", "Reopen issue", "Back to support", "Respond to support"),
     "pending": ("Respond to customer", "Pending", "Waiting for customer"),
+    "hold": (),  # the standard workflow has no on-hold status: set statuses.hold and transitions.hold
 }
 
 DEFAULT_REQUEST_TYPES = {"default": "General"}
@@ -104,7 +105,7 @@ class Workflow:
         if unknown:
             raise ConfigError(
                 f"profile {profile.name!r}: transitions has unknown keys {sorted(unknown)}",
-                hint="use solve, close, reopen, pending",
+                hint="use solve, close, reopen, pending, hold",
             )
         self.configured = {v: _names(transitions.get(v), f"transitions.{v}", profile) for v in transitions}
         resolution = profile.get("resolution", "Done")
@@ -120,6 +121,10 @@ class Workflow:
         if category and category.lower() in ("done",):
             return "solved"
         return "open"
+
+    def reachable(self, status: str) -> bool:
+        """Whether the workflow has a status that maps to this tixcli status (open: any other)."""
+        return status == "open" or bool(self.status_names.get(status))
 
     def names_for(self, statuses) -> tuple[str, ...]:
         return tuple(n for s in statuses for n in self.status_names.get(s, ()))
@@ -207,9 +212,7 @@ class TypeMap:
         """The tixcli type a request type name (or id) stands for (the first that maps to it)."""
         for type_ in TYPES:
             configured = self.names.get(type_)
-            if configured and (
-                (name and configured.lower() == name.lower()) or (type_id and configured == type_id)
-            ):
+            if configured and ((name and configured.lower() == name.lower()) or (type_id and configured == type_id)):
                 return type_
         return None
 
@@ -247,14 +250,20 @@ def jql_list(values) -> str:
 _LUCENE_SPECIAL = set('+-&|!(){}[]^"~*?:\\/')
 
 
+# Lucene's English stop words: Jira's text search drops them, so a clause of one matches nothing.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "
+    "these they this to was will with".split()
+)
+
+
 def jql_text_terms(text: str) -> list[str]:
-    """`text ~` clauses, one per word (every word required), operators and wildcards escaped."""
+    """`text ~` clauses, one per word: every word must occur, in any field (summary, description,
+    comments); Lucene operators and wildcards escaped, stop words left out."""
     clauses = []
     for word in text.split():
-        if not any(ch.isalnum() for ch in word):
+        if not any(ch.isalnum() for ch in word) or word.lower() in STOP_WORDS:
             continue
-        if word in ("AND", "OR", "NOT"):
-            word = word.lower()  # a bare operator word would be Lucene syntax
         escaped = "".join("\\" + ch if ch in _LUCENE_SPECIAL else ch for ch in word)
         clauses.append(f"text ~ {jql_string(escaped)}")
     return clauses

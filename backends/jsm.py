@@ -1,0 +1,870 @@
+"""Jira Service Management (Cloud) backend: a service desk's requests as tixcli tickets.
+
+Transport: the `jira` library's client, built without a network call (`get_server_info=False`),
+supplies the authenticated session (auth, headers, connection pool, TLS settings). Every call
+goes through tixcli's HttpClient on that session, past the library's retry loop and JIRAError
+(`max_retries=0`, and `requests.Session.request` on its session), because:
+- the library's session retries POST on 429/503, which could duplicate a request: a create is
+  sent once (`retry_safe=False`; HttpClient repeats only a 429, which the service did not process);
+- a JIRAError's text carries the request headers (the Basic credentials): no library exception or
+  text reaches the user, only tixcli errors built from a response body;
+- the library covers little of /rest/servicedeskapi, sends request type and transition ids as
+  numbers, and calls the removed JQL search when it does not know it is on Cloud.
+
+Mapping: ticket ids are issue keys ("SUP-12"); people are emails (participants are accountIds,
+looked up once per email per run); the description opens the thread as its first comment, as
+on the other backends; `--dedupe-key` is a label (best-effort, see `create`). Statuses and
+transitions: `jsm_workflow`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+import requests
+from jira import JIRA
+from tixcli.backends.base import Backend, CreateResult, ExportItem
+from tixcli.backends.http import HttpClient
+from tixcli.backends.jsm_workflow import (
+    PriorityMap,
+    Transition,
+    TypeMap,
+    Workflow,
+    dedupe_key_of,
+    dedupe_label,
+    jql_list,
+    jql_string,
+    jql_text_terms,
+)
+
+from tixcli.config import Profile
+from tixcli.errors import (
+    AuthError,
+    ConfigError,
+    InvalidInputError,
+    NotFoundError,
+    RefusedError,
+    TixError,
+    UnavailableError,
+)
+from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
+from tixcli.model import ACTIVE_STATUSES, Attachment, Comment, FileUpload, ListQuery, NewTicket, Reply, Ticket, to_iso
+
+SD = "rest/servicedeskapi"
+API = "rest/api/3"
+SERVICE = "Jira Service Management"
+PAGE = 100  # the largest page of the servicedeskapi, and of search/jql when fields are asked for
+# What the servicedeskapi request lacks, read from the platform issue; and a search result's fields.
+EXTRA_FIELDS = ("priority", "labels", "assignee", "updated", "resolutiondate")
+SEARCH_FIELDS = ("summary", "description", "status", "reporter", "created", "attachment", *EXTRA_FIELDS)
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
+# The custom fields holding a request's type and participants (their ids differ per site).
+REQUEST_TYPE_FIELD = "com.atlassian.servicedesk:vp-origin"
+PARTICIPANTS_FIELD = "com.atlassian.servicedesk:sd-request-participants"
+
+
+class _LibrarySession:
+    """The jira library's authenticated session without its retry loop and JIRAError."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        return requests.Session.request(self._session, method, url, **kwargs)
+
+
+class JSMBackend(Backend):
+    name = "jsm"
+    requires = ("jira",)
+
+    def __init__(self, profile: Profile) -> None:
+        super().__init__(profile)
+        self.url = profile.base_url()
+        self.login = str(profile.require("email")).strip()  # as configured: the secret filter knows it
+        self.email = self.login.lower()
+        self.desk_setting = str(profile.require("service_desk")).strip()
+        self.workflow = Workflow(profile)
+        self.types = TypeMap(profile)
+        self.priorities = PriorityMap(profile)
+        self._jira: JIRA | None = None
+        self._http: HttpClient | None = None
+        # Looked up at most once per run.
+        self._desk: dict | None = None
+        self._request_types: list[dict] | None = None
+        self._type_fields: dict[str, dict] = {}
+        self._account_ids: dict[str, str] = {}
+        self._custom: dict[str, dict | None] | None = None
+        self._tz = None
+        self._created_ids: list[str] = []  # issues this run created: search may not see them yet
+
+    # -- transport ------------------------------------------------------------------------
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            token = self.profile.secret("token")
+            self._jira = JIRA(
+                server=self.url,
+                basic_auth=(self.login, token.reveal()),
+                get_server_info=False,  # no network call until a command needs one
+                max_retries=0,  # HttpClient retries; the library must never repeat a POST
+                timeout=self.profile.timeout,
+                logging=False,
+                options={"check_update": False},
+            )
+            self._http = HttpClient(
+                self._jira.server_url,
+                timeout=self.profile.timeout,
+                max_retry_wait=self.profile.max_retry_wait,
+                retry_budget=self.profile.retry_budget,
+                session=_LibrarySession(self._jira._session),
+                service=SERVICE,
+            )
+        return self._http
+
+    def shutdown(self) -> None:
+        if self._jira is not None:
+            self._jira.close()
+        self._jira = self._http = None
+
+    def _call(self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs):
+        """One request: the JSON answer, or a tixcli error built from the body (never headers)."""
+        response = self.http.request(method, path, retry_safe=retry_safe, **kwargs)
+        if response.status_code >= 400:
+            raise _refusal(response)
+        return self.http.decode(response)
+
+    def _get(self, path: str, **params) -> dict:
+        """A GET whose answer is a JSON object."""
+        answer = self._call("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return _object(answer or {})
+
+    def _paged(self, path: str, **params) -> Iterator[dict]:
+        """Every value of a servicedeskapi list (start / limit / isLastPage)."""
+        start = 0
+        while True:
+            page = self._get(path, start=start, limit=PAGE, **params)
+            values = page.get("values") or []
+            yield from values
+            if page.get("isLastPage", True) or not values:
+                return
+            start += len(values)
+
+    # -- the service desk, request types, users, fields (once per run) ---------------------
+
+    def _service_desk(self) -> dict:
+        """The profile's service desk, {"id", "projectKey", ...}: `service_desk` is an id or a key."""
+        if self._desk is None:
+            wanted = self.desk_setting
+            if wanted.isdigit():
+                self._desk = self._get(f"{SD}/servicedesk/{wanted}")
+            else:
+                self._desk = next(
+                    (d for d in self._paged(f"{SD}/servicedesk") if str(d.get("projectKey")).upper() == wanted.upper()),
+                    None,
+                )
+                if self._desk is None:
+                    raise ConfigError(
+                        f"no service desk with project key {wanted!r} is visible to {self.email}",
+                        hint="set service_desk to the service desk's id or project key",
+                    )
+        return self._desk
+
+    def _desk_id(self) -> str:
+        return self.desk_setting if self.desk_setting.isdigit() else str(_need(self._service_desk(), "id"))
+
+    def _project_key(self) -> str:
+        return _need(self._service_desk(), "projectKey") if self.desk_setting.isdigit() else self.desk_setting.upper()
+
+    def _request_type(self, type_: str | None) -> dict:
+        name = self.types.name_for(type_)
+        if not name:
+            raise ConfigError(
+                f"profile {self.profile.name!r} maps no request type to type {type_ or 'default'!r}",
+                hint="add request_types.default (a request type name) to the profile",
+            )
+        if self._request_types is None:
+            self._request_types = list(self._paged(f"{SD}/servicedesk/{self._desk_id()}/requesttype"))
+        for rt in self._request_types:
+            if str(rt.get("name", "")).lower() == name.lower() or str(rt.get("id")) == name:
+                return rt
+        available = ", ".join(repr(rt.get("name")) for rt in self._request_types) or "none"
+        raise ConfigError(
+            f"no request type {name!r} in service desk {self.desk_setting} (available: {available})",
+            hint="fix request_types in the profile",
+        )
+
+    def _form_fields(self, request_type_id: str) -> set[str]:
+        """The field ids a request type's form takes in `requestFieldValues`."""
+        if request_type_id not in self._type_fields:
+            meta = self._get(f"{SD}/servicedesk/{self._desk_id()}/requesttype/{request_type_id}/field")
+            self._type_fields[request_type_id] = {f.get("fieldId") for f in meta.get("requestTypeFields") or []}
+        return self._type_fields[request_type_id]
+
+    def _account_id(self, email: str) -> str:
+        """The accountId of a user or customer, by email (user search), cached per run."""
+        email = email.strip().lower()
+        if email not in self._account_ids:
+            users = _array(self._call("GET", f"{API}/user/search", params={"query": email}) or [])
+            exact = [u for u in users if str(u.get("emailAddress") or "").lower() == email]
+            if not exact and len(users) == 1 and not users[0].get("emailAddress"):
+                exact = users  # the site hides emails; the search found this one account
+            if not exact:
+                raise InvalidInputError(
+                    f"no Jira user or customer has the email {email}",
+                    hint="add them as a customer of the service desk first (that needs admin rights)",
+                )
+            self._account_ids[email] = str(_need(exact[0], "accountId"))
+        return self._account_ids[email]
+
+    def _custom_fields(self) -> dict[str, dict | None]:
+        """The site's request type and participants fields ({"id", "clauseNames"...} or None)."""
+        if self._custom is None:
+            found: dict[str, dict | None] = {"request_type": None, "participants": None}
+            try:
+                for f in _array(self._call("GET", f"{API}/field") or []):
+                    custom = (f.get("schema") or {}).get("custom")
+                    if custom == REQUEST_TYPE_FIELD:
+                        found["request_type"] = f
+                    elif custom == PARTICIPANTS_FIELD:
+                        found["participants"] = f
+            except (AuthError, NotFoundError):
+                pass  # no field list: search results then lack the type and CCs
+            self._custom = found
+        return self._custom
+
+    def _timezone(self):
+        """The account's time zone: JQL reads "yyyy-MM-dd HH:mm" in it."""
+        if self._tz is None:
+            self._tz = timezone.utc
+            try:
+                name = self._get(f"{API}/myself").get("timeZone")
+                if name:
+                    from zoneinfo import ZoneInfo
+
+                    self._tz = ZoneInfo(name)
+            except (AuthError, NotFoundError, ValueError, KeyError):
+                pass
+        return self._tz
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket:
+        key = _issue_key(ticket_id)
+        ticket, request = self._load_request(key)
+        attachments = [_attachment(a) for a in (request.get("attachments") or {}).get("values") or []]
+        ticket.comments = self._thread(ticket, attachments)
+        return ticket
+
+    def _load(self, key: str) -> Ticket:
+        return self._load_request(key)[0]
+
+    def _load_request(self, key: str) -> tuple[Ticket, dict]:
+        """A request without its thread: the servicedeskapi request plus the platform fields."""
+        request = self._get(f"{SD}/request/{quote(key)}", expand="participant,requestType,attachment")
+        try:
+            fields = self._get(f"{API}/issue/{quote(key)}", fields=",".join(EXTRA_FIELDS)).get("fields")
+        except (AuthError, NotFoundError):
+            fields = None  # a customer-only account cannot read the platform issue
+        return self._ticket_from_request(request, fields), request
+
+    def _status_of(self, key: str) -> tuple[str, dict]:
+        """A request's tixcli status, and the request (one call)."""
+        request = self._get(f"{SD}/request/{quote(key)}")
+        current = request.get("currentStatus") or {}
+        return self.workflow.status(current.get("status"), current.get("statusCategory")), request
+
+    def _thread(self, ticket: Ticket, attachments: list[Attachment]) -> list[Comment]:
+        """The description as the first comment, then the comments (with their attachments)."""
+        comments = [_comment(c) for c in self._paged(f"{SD}/request/{quote(ticket.id)}/comment", expand="attachment")]
+        # Files attached at create arrive as comments with nothing but the files: they belong to
+        # the opening message, with any file no comment carries.
+        opening: list[Attachment] = []
+        while comments and not comments[0].body and comments[0].attachments:
+            opening.extend(comments.pop(0).attachments)
+        on_comments = {(a.filename, a.size) for c in comments for a in c.attachments}
+        seen = {(a.filename, a.size) for a in opening}
+        opening += [a for a in attachments if (a.filename, a.size) not in on_comments | seen]
+        first = Comment(None, ticket.requester, ticket.description or "", True, ticket.created_at, opening)
+        return [first, *comments]
+
+    def list(self, query: ListQuery) -> list[Ticket]:
+        if query.limit <= 0:
+            return []
+        if query.scope == "mine" and query.user.lower() == self.email and self._requests_api_answers(query):
+            return self._list_requests(query, ("OWNED_REQUESTS",))
+        try:
+            return list(self._search(self._jql(query), query.limit, query.since))
+        except AuthError:
+            # A customer-only account cannot search: --all is then the portal's "all requests"
+            # (its own, those it participates in, its organisations'), where /request can say it.
+            if query.scope != "all" or not self._requests_api_answers(query):
+                raise
+            return self._list_requests(query, ("OWNED_REQUESTS", "PARTICIPATED_REQUESTS", "ALL_ORGANIZATIONS"))
+
+    def _requests_api_answers(self, query: ListQuery) -> bool:
+        """Whether /request (the portal's request list) expresses the query's filters and order."""
+        return (
+            _request_status(query.statuses) is not None
+            and not (query.priority or query.requester or query.assignee or query.search or query.since)
+            and query.sort == "updated"  # /request is ordered by latest activity
+        )
+
+    def _list_requests(self, query: ListQuery, ownership: tuple[str, ...]) -> list[Ticket]:
+        params = {
+            "requestOwnership": list(ownership),
+            "requestStatus": _request_status(query.statuses),
+            "serviceDeskId": self._desk_id(),
+            "expand": "participant,requestType",
+        }
+        if query.type:
+            params["requestTypeId"] = str(self._request_type(query.type)["id"])
+        found: list[dict] = []
+        while len(found) < query.limit:
+            limit = min(PAGE, query.limit - len(found))
+            page = self._get(f"{SD}/request", start=len(found), limit=limit, **params)
+            found.extend(page.get("values") or [])
+            if page.get("isLastPage", True) or not page.get("values"):
+                break
+        found = found[: query.limit]
+        # One search adds what /request lacks (priority, labels, updated...) to a whole page.
+        extra: dict[str, dict] = {}
+        for i in range(0, len(found), PAGE):
+            keys = [_need(r, "issueKey") for r in found[i : i + PAGE]]
+            try:
+                issues, _ = self._search_page(f"key in ({jql_list(keys)})", EXTRA_FIELDS, len(keys))
+            except (AuthError, NotFoundError):
+                break  # a customer-only account cannot search
+            extra.update({_need(issue, "key"): issue.get("fields") or {} for issue in issues})
+        return [self._ticket_from_request(r, extra.get(r["issueKey"])) for r in found]
+
+    def _jql(self, query: ListQuery) -> str:
+        clauses = [f"project = {jql_string(self._project_key())}"]
+        if query.scope == "mine" and not (query.requester or query.assignee):
+            clauses.append(self._user_clause("reporter", query.user))
+        if query.requester:
+            clauses.append(self._user_clause("reporter", query.requester))
+        if query.assignee:
+            clauses.append(self._user_clause("assignee", query.assignee))
+        statuses = self.workflow.jql_statuses(query.statuses)
+        if statuses:
+            clauses.append(statuses)
+        if query.type:
+            field = self._custom_fields()["request_type"]
+            names = [n for n in (field or {}).get("clauseNames") or [] if not n.lower().startswith("cf[")]
+            clause_name = names[0] if names else "Request Type"
+            clauses.append(f"{jql_string(clause_name)} = {jql_string(self._request_type(query.type)['name'])}")
+        if query.priority:
+            clauses.append(f"priority = {jql_string(self.priorities.jira_name(query.priority))}")
+        if query.since:
+            clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
+        if query.search:
+            terms = jql_text_terms(query.search)
+            if not terms:
+                raise InvalidInputError("--search needs at least one word that is not a stop word ('the', 'a'...)")
+            clauses.extend(terms)
+        order = {
+            "updated": "updated DESC, key DESC",
+            "created": "created DESC, key DESC",
+            "priority": "priority DESC, updated DESC, key DESC",
+        }[query.sort]
+        return " AND ".join(clauses) + f" ORDER BY {order}"
+
+    def _user_clause(self, field: str, email: str) -> str:
+        if email.lower() == self.email:
+            return f"{field} = currentUser()"
+        return f"{field} = {jql_string(self._account_id(email))}"
+
+    def _jql_time(self, since: datetime) -> str:
+        """JQL compares minutes in the account's time zone: floor, then filter the seconds here."""
+        return since.astimezone(self._timezone()).strftime("%Y-%m-%d %H:%M")
+
+    def _search_page(
+        self, jql: str, fields, max_results: int = PAGE, token: str | None = None, reconcile=()
+    ) -> tuple[list[dict], str | None]:
+        """One page of /rest/api/3/search/jql: (issues, the next page's token or None)."""
+        params = {"jql": jql, "fields": ",".join(fields), "maxResults": max_results, "nextPageToken": token}
+        if reconcile:
+            params["reconcileIssues"] = ",".join(reconcile)
+        page = self._get(f"{API}/search/jql", **params)
+        issues = page.get("issues") or []
+        next_token = page.get("nextPageToken")
+        if page.get("isLast", next_token is None) or not issues:
+            next_token = None
+        return issues, next_token
+
+    def _search(self, jql: str, limit: int, since: datetime | None = None) -> Iterator[Ticket]:
+        fields = self._search_fields()
+        token, count = None, 0
+        while True:
+            issues, token = self._search_page(jql, fields, min(PAGE, limit - count), token)
+            for issue in issues:
+                ticket = self._ticket_from_issue(issue)
+                if since and ticket.updated_at and ticket.updated_at < to_iso(since):
+                    continue
+                yield ticket
+                count += 1
+                if count >= limit:
+                    return
+            if token is None:
+                return
+
+    def _search_fields(self) -> tuple[str, ...]:
+        custom = [f["id"] for f in self._custom_fields().values() if f]
+        return (*SEARCH_FIELDS, *custom)
+
+    def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
+        """Every request of the service desk with its thread, oldest first, a page at a time.
+
+        A cursor is (the page's nextPageToken, the position on that page, since): resuming asks
+        for that page again and skips what was already exported. One search per 100 requests,
+        and one comments call per request.
+        """
+        if cursor is not None:
+            token, done, since_iso = _decode_cursor(cursor)
+            since = datetime.fromisoformat(since_iso) if since_iso else None
+        else:
+            token, done, since_iso = None, -1, to_iso(since) if since else None
+        jql = f"project = {jql_string(self._project_key())}"
+        if since:
+            jql += f" AND updated >= {jql_string(self._jql_time(since))}"
+        jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
+        fields = self._search_fields()
+        while True:
+            issues, next_token = self._search_page(jql, fields, PAGE, token)
+            for index, issue in enumerate(issues):
+                if index <= done:
+                    continue
+                ticket = self._ticket_from_issue(issue)
+                if since and ticket.updated_at and ticket.updated_at < to_iso(since):
+                    continue
+                attachments = [_attachment(a) for a in (issue.get("fields") or {}).get("attachment") or []]
+                ticket.comments = self._thread(ticket, attachments)
+                yield ExportItem(ticket, _encode_cursor(token, index, since_iso))
+            if next_token is None:
+                return
+            token, done = next_token, -1
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create(self, new: NewTicket) -> CreateResult:
+        """One POST /request (never repeated after a failure that may have created it).
+
+        What the request type's form lacks (priority, labels) is set by one issue edit after.
+        A dedupe key is the label `tixcli-dedupe-KEY`; a non-closed request carrying it gets the
+        body as a comment instead (reopened when solved). Best-effort: the search index lags, so
+        creates with the same key from two runs at the same moment can both create a request.
+        """
+        label = dedupe_label(new.dedupe_key) if new.dedupe_key else None
+        if label:
+            existing = self._find_by_label(label)
+            if existing:
+                reply = Reply(body=new.body, author=new.author, cc=new.cc, attachments=new.attachments)
+                return CreateResult(self.reply(existing, reply), created=False)
+        request_type = self._request_type(new.type)
+        form = self._form_fields(str(request_type["id"]))
+        values: dict = {"summary": new.subject, "description": new.body}
+        edit: dict = {}
+        labels = list(dict.fromkeys([*new.tags, *([label] if label else [])]))
+        if labels:
+            if "labels" in form:
+                values["labels"] = labels
+            else:
+                edit["update"] = {"labels": [{"add": x} for x in labels]}
+        if new.priority:
+            priority = {"name": self.priorities.jira_name(new.priority)}
+            if "priority" in form:
+                values["priority"] = priority
+            else:
+                edit["fields"] = {"priority": priority}
+        body: dict = {
+            "serviceDeskId": self._desk_id(),
+            "requestTypeId": str(request_type["id"]),
+            "requestFieldValues": values,
+        }
+        if new.requester and new.requester.lower() != self.email:
+            body["raiseOnBehalfOf"] = self._account_id(new.requester)
+        if new.cc:
+            body["requestParticipants"] = [self._account_id(e) for e in new.cc]
+        created = self._call("POST", f"{SD}/request", json=body, retry_safe=False)
+        key = _need(created, "issueKey")
+        if created.get("issueId"):
+            self._created_ids.append(str(created["issueId"]))
+        if edit:
+            self._call("PUT", f"{API}/issue/{quote(key)}", json=edit, retry_safe=True)  # idempotent
+        if new.attachments:
+            self._attach(key, new.attachments, public=True, comment=None)
+        return CreateResult(self._load(key), created=True)
+
+    def _find_by_label(self, label: str) -> str | None:
+        """The newest non-closed request carrying the label (a closed one is final)."""
+        jql = f"project = {jql_string(self._project_key())} AND labels = {jql_string(label)} ORDER BY created DESC"
+        # Search is eventually consistent: name the requests this run created.
+        issues, _ = self._search_page(jql, ("status",), 20, reconcile=self._created_ids[-50:])
+        for issue in issues:
+            status = (issue.get("fields") or {}).get("status") or {}
+            category = (status.get("statusCategory") or {}).get("key")
+            if self.workflow.status(status.get("name"), category) != "closed":
+                return _need(issue, "key")
+        return None
+
+    def reply(self, ticket_id: str, reply: Reply) -> Ticket:
+        """Comment, then hold the request to the status tixcli's lifecycle gives it.
+
+        Site automation moves a request when someone comments (an agent's comment to "Waiting for
+        customer", a customer's back); the status is re-read after the comment and, where it is
+        not the lifecycle's, set with a transition (reopen, back to support, respond to customer).
+        """
+        key = _issue_key(ticket_id)
+        current, request = self._status_of(key)
+        requester = _email(request.get("reporter"))
+        target = status_after_reply(key, current, reply, requester)  # refuses a closed request
+        if target != current and not self.workflow.reachable(target):
+            raise RefusedError(
+                f"ticket {key}: this JSM workflow has no {target!r} status",
+                hint=f"name it under statuses.{target} (and its transition under transitions.{target})",
+            )
+        account_ids = [self._account_id(e) for e in reply.cc]
+        if reply.attachments:
+            self._attach(key, reply.attachments, reply.public, reply.body)
+        else:
+            self._call("POST", f"{SD}/request/{quote(key)}/comment", json={"body": reply.body, "public": reply.public})
+        if account_ids:
+            self._call("POST", f"{SD}/request/{quote(key)}/participant", json={"accountIds": account_ids})
+        ticket = self._load(key)
+        if ticket.status != target and reply.public:
+            self._transition(key, {"open": "reopen"}.get(target, target))
+            ticket = self._load(key)
+        return ticket
+
+    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
+        key = _issue_key(ticket_id)
+        current, _ = self._status_of(key)
+        check_solve(key, current)
+        self._transition(key, "solve", comment=body)
+        return self._load(key)
+
+    def close(self, ticket_id: str) -> Ticket:
+        key = _issue_key(ticket_id)
+        current, _ = self._status_of(key)
+        check_close(key, current)
+        self._transition(key, "close")
+        return self._load(key)
+
+    def _transitions(self, key: str) -> list[Transition]:
+        """The workflow's transitions with their fields (agents), else the portal's (customers)."""
+        try:
+            data = self._get(f"{API}/issue/{quote(key)}/transitions", expand="transitions.fields")
+        except AuthError:
+            return [
+                Transition(str(_need(t, "id")), str(t.get("name", "")))
+                for t in self._paged(f"{SD}/request/{quote(key)}/transition")
+            ]
+        result = []
+        for t in data.get("transitions") or []:
+            to = t.get("to") or {}
+            result.append(
+                Transition(
+                    id=str(_need(t, "id")),
+                    name=str(t.get("name", "")),
+                    to_name=to.get("name"),
+                    to_category=(to.get("statusCategory") or {}).get("key"),
+                    fields=t.get("fields") or {},
+                    platform=True,
+                )
+            )
+        return result
+
+    def _transition(self, key: str, verb: str, comment: str | None = None) -> None:
+        """Perform the transition for `verb` (RefusedError naming the available ones if none)."""
+        transition = self.workflow.pick(verb, key, self._transitions(key))
+        if not transition.platform:
+            body: dict = {"id": transition.id}
+            if comment:
+                body["additionalComment"] = {"body": comment}
+            self._call("POST", f"{SD}/request/{quote(key)}/transition", json=body)
+            return
+        body = {"transition": {"id": transition.id}}
+        fields = self.workflow.resolution_field(transition)
+        if fields:
+            body["fields"] = fields
+        if comment:  # through the servicedeskapi: the text as written, and public for sure
+            self._call("POST", f"{SD}/request/{quote(key)}/comment", json={"body": comment, "public": True})
+        self._call("POST", f"{API}/issue/{quote(key)}/transitions", json=body)
+
+    def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
+        """Add and remove participants; the answer to the last change lists them (first page)."""
+        key = _issue_key(ticket_id)
+        path = f"{SD}/request/{quote(key)}/participant"
+        page = None
+        if add or remove:
+            current, _ = self._status_of(key)
+            ensure_not_closed(key, current, "changing CCs")
+            if add:  # adding a participant twice changes nothing
+                page = self._call("POST", path, json={"accountIds": [self._account_id(e) for e in add]})
+            if remove:
+                page = self._call("DELETE", path, json={"accountIds": [self._account_id(e) for e in remove]})
+        if page is None or not page.get("isLastPage", True):
+            users = list(self._paged(path))
+        else:
+            users = page.get("values") or []
+        return sorted({e for e in map(_email, users) if e})
+
+    def _attach(self, key: str, files: list[FileUpload], public: bool, comment: str | None) -> None:
+        """Upload each file to the desk's temporary store, then attach them in one comment."""
+        temp_ids = []
+        for upload in files:
+            try:
+                data = upload.read()
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read {upload.path}: {exc.strerror}") from None
+            answer = self._call(
+                "POST",
+                f"{SD}/servicedesk/{self._desk_id()}/attachTemporaryFile",
+                files={"file": (upload.filename, data, upload.content_type)},
+                # No JSON content type (requests writes the multipart one); the XSRF opt-out.
+                headers={"Content-Type": None, "X-Atlassian-Token": "no-check"},
+                retry_safe=True,  # an unused temporary file expires by itself
+            )
+            temp_ids += [_need(t, "temporaryAttachmentId") for t in (answer or {}).get("temporaryAttachments") or []]
+        body: dict = {"temporaryAttachmentIds": temp_ids, "public": public}
+        if comment:
+            body["additionalComment"] = {"body": comment}
+        self._call("POST", f"{SD}/request/{quote(key)}/attachment", json=body)
+
+    # -- mapping --------------------------------------------------------------------------
+
+    def _ticket_from_request(self, request: dict, fields: dict | None) -> Ticket:
+        """A servicedeskapi request (+ platform fields where readable) → Ticket."""
+        values = {v.get("fieldId"): v.get("value") for v in request.get("requestFieldValues") or []}
+        status = request.get("currentStatus") or {}
+        type_name = (request.get("requestType") or {}).get("name")
+        fields = fields or {}
+        participants = (request.get("participants") or {}).get("values") or []
+        key = _need(request, "issueKey")
+        return self._ticket(
+            key,
+            fields,
+            subject=values.get("summary"),
+            description=values.get("description"),
+            status=(status.get("status"), status.get("statusCategory")),
+            request_type=(type_name, request.get("requestTypeId")),
+            requester=_email(request.get("reporter")),
+            cc=participants,
+            created_at=_date(request.get("createdDate")),
+            url=(request.get("_links") or {}).get("web"),
+        )
+
+    def _ticket_from_issue(self, issue: dict) -> Ticket:
+        """A search result (platform issue with the request type and participants fields) → Ticket."""
+        fields = issue.get("fields") or {}
+        status = fields.get("status") or {}
+        custom = {k: (f or {}).get("id") for k, f in self._custom_fields().items()}
+        origin = fields.get(custom["request_type"]) or {} if custom["request_type"] else {}
+        request_type = origin.get("requestType") or {}
+        return self._ticket(
+            _need(issue, "key"),
+            fields,
+            subject=fields.get("summary"),
+            description=fields.get("description"),
+            status=(status.get("name"), (status.get("statusCategory") or {}).get("key")),
+            request_type=(request_type.get("name"), request_type.get("id")),
+            requester=_email(fields.get("reporter")),
+            cc=fields.get(custom["participants"]) or [] if custom["participants"] else [],
+            created_at=to_iso(fields["created"]) if fields.get("created") else None,
+            url=(origin.get("_links") or {}).get("web"),
+        )
+
+    def _ticket(self, key, fields, *, subject, description, status, request_type, requester, cc, created_at, url):
+        tags, external_id = _split_labels(fields.get("labels") or [])
+        return Ticket(
+            id=key,
+            backend=self.name,
+            subject=str(subject or ""),
+            description=_text(description),
+            status=self.workflow.status(*status),
+            raw_status=status[0],
+            priority=self.priorities.tixcli((fields.get("priority") or {}).get("name")),
+            type=self.types.type_of(*request_type),
+            raw_type=request_type[0],
+            requester=requester,
+            assignee=_email(fields.get("assignee")),
+            cc=sorted({e for e in map(_email, cc) if e}),
+            tags=tags,
+            external_id=external_id,
+            created_at=created_at,
+            updated_at=to_iso(fields["updated"]) if fields.get("updated") else None,
+            solved_at=to_iso(fields["resolutiondate"]) if fields.get("resolutiondate") else None,
+            url=url or f"{self.url}/servicedesk/customer/portal/{self._portal_id()}/{key}",
+        )
+
+    def _portal_id(self) -> str:
+        return self.desk_setting if self.desk_setting.isdigit() else str((self._desk or {}).get("id") or "")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _need(answer: dict, key: str):
+    """A value the service must send: its absence is a malformed answer (exit 8), not a bug."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if value is None or value == "":
+        raise UnavailableError(f"{SERVICE} sent a malformed answer (no {key!r})")
+    return value
+
+
+def _object(answer) -> dict:
+    if not isinstance(answer, dict):
+        raise UnavailableError(f"{SERVICE} sent a malformed answer (not a JSON object)")
+    return answer
+
+
+def _array(answer) -> list[dict]:
+    if not isinstance(answer, list) or not all(isinstance(x, dict) for x in answer):
+        raise UnavailableError(f"{SERVICE} sent a malformed answer (not a JSON array of objects)")
+    return answer
+
+
+def _issue_key(ticket_id: str) -> str:
+    key = str(ticket_id).strip().upper()
+    if not ISSUE_KEY.match(key):
+        raise NotFoundError(f"ticket {ticket_id!r} not found", hint="JSM ticket ids are issue keys like SUP-12")
+    return key
+
+
+def _request_status(statuses: tuple[str, ...] | None) -> str | None:
+    """The /request `requestStatus` selecting exactly these tixcli statuses, if there is one."""
+    wanted = set(statuses) if statuses is not None else None
+    if wanted is None or wanted >= {*ACTIVE_STATUSES, "solved", "closed"}:
+        return "ALL_REQUESTS"
+    if wanted == set(ACTIVE_STATUSES):
+        return "OPEN_REQUESTS"  # JSM: not in the DONE category
+    if wanted == {"solved", "closed"}:
+        return "CLOSED_REQUESTS"
+    return None
+
+
+def _email(user: dict | None) -> str | None:
+    email = (user or {}).get("emailAddress")
+    return str(email).lower() if email else None
+
+
+def _date(value: dict | None) -> str | None:
+    """A servicedeskapi DateDTO → ISO 8601 UTC."""
+    if not value:
+        return None
+    if value.get("epochMillis") is not None:
+        return to_iso(datetime.fromtimestamp(value["epochMillis"] / 1000, tz=timezone.utc))
+    return to_iso(value.get("iso8601") or value.get("jira"))
+
+
+def _text(value) -> str | None:
+    """A description: wiki text as is, or the plain text of an Atlassian Document (REST v3)."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        return str(value)
+    kind = value.get("type")
+    if kind == "text":
+        return value.get("text", "")
+    if kind == "hardBreak":
+        return "\n"
+    parts = [_text(child) or "" for child in value.get("content") or []]
+    return ("\n\n" if kind == "doc" else "").join(parts)
+
+
+def _comment(c: dict) -> Comment:
+    attachments = [_attachment(a) for a in (c.get("attachments") or {}).get("values") or []]
+    return Comment(
+        id=str(c["id"]) if c.get("id") is not None else None,
+        author=_email(c.get("author")),
+        body=_strip_attachment_links(str(c.get("body") or ""), attachments),
+        public=bool(c.get("public", True)),
+        created_at=_date(c.get("created")),
+        attachments=attachments,
+    )
+
+
+def _strip_attachment_links(body: str, attachments: list[Attachment]) -> str:
+    """JSM appends wiki links to a comment's files (`!a.png|thumbnail! [^b.log] _(2 kB)_`): drop them."""
+    if not attachments:
+        return body
+    names = "|".join(re.escape(a.filename) for a in attachments)
+    links = rf"(?:!(?:{names})(?:\|[^!\n]*)?!|\[\^(?:{names})\])(?:\s*_\([^)\n]*\)_)?"
+    return re.sub(rf"(?:\s*{links})+\s*$", "", body)
+
+
+def _attachment(a: dict) -> Attachment:
+    """A servicedeskapi AttachmentDTO or a platform attachment → Attachment (id from the link)."""
+    link = a.get("content") or (a.get("_links") or {}).get("content") or ""
+    m = re.search(r"/attachment/(?:content/)?(\d+)", link)
+    return Attachment(
+        id=str(a["id"]) if a.get("id") else (m.group(1) if m else None),
+        filename=str(a.get("filename") or ""),
+        size=a.get("size"),
+        content_type=a.get("mimeType"),
+    )
+
+
+def _split_labels(labels: list[str]) -> tuple[list[str], str | None]:
+    """Labels → (tags, the dedupe key carried by a `tixcli-dedupe-` label)."""
+    tags, external_id = [], None
+    for label in labels:
+        key = dedupe_key_of(label)
+        if key is None:
+            tags.append(label)
+        else:
+            external_id = key
+    return tags, external_id
+
+
+def _encode_cursor(token: str | None, index: int, since: str | None) -> str:
+    raw = json.dumps({"t": token, "i": index, "s": since}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str | None, int, str | None]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        token, index, since = data["t"], int(data["i"]), data["s"]
+        if not all(v is None or isinstance(v, str) for v in (token, since)):
+            raise ValueError(cursor)
+        if since:
+            datetime.fromisoformat(since)
+        return token, index, since
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInputError("invalid --cursor", hint="use the token a JSM export printed after resume:") from None
+
+
+def _refusal(response: requests.Response) -> TixError:
+    """A 4xx HttpClient leaves to the caller → a tixcli error with the service's own message."""
+    status = response.status_code
+    detail = _error_text(response)
+    detail = f": {detail}" if detail else ""
+    if status == 410:
+        return UnavailableError(f"{SERVICE}: this API was removed (HTTP 410){detail}")
+    if status in (400, 422):
+        return InvalidInputError(f"{SERVICE} refused the request (HTTP {status}){detail}")
+    if status == 409:
+        return RefusedError(f"{SERVICE} refused the change (HTTP 409){detail}")
+    return UnavailableError(f"{SERVICE} answered HTTP {status}{detail}")
+
+
+def _error_text(response: requests.Response) -> str:
+    """The error message in a response body (never its headers), shortened."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    messages = [str(data["errorMessage"])] if data.get("errorMessage") else []
+    messages += [str(m) for m in data.get("errorMessages") or []]
+    if isinstance(data.get("errors"), dict):
+        messages += [f"{k}: {v}" for k, v in data["errors"].items()]
+    return "; ".join(messages)[:300]

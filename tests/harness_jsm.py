@@ -1,0 +1,57 @@
+"""The JSM backend under test: the stateful JSM stand-in server on loopback (one per session)."""
+
+from __future__ import annotations
+
+import pytest
+from harness import Harness
+from standins.jsm import JSMStandIn
+
+JSM_EMAIL = "agent@example.com"
+JSM_TOKEN = "jsm-test-token-456"
+
+
+@pytest.fixture(scope="session")
+def jsm_server():
+    server = JSMStandIn(email=JSM_EMAIL, token=JSM_TOKEN, agent=True).start()
+    yield server
+    server.stop()
+
+
+def write_jsm_config(path, server, **overrides) -> None:
+    """A config.yaml whose default profile is a JSM profile on the stand-in."""
+    import yaml
+
+    profile = {
+        "backend": "jsm",
+        "url": server.url,
+        "email": JSM_EMAIL,
+        "token_env": "JSM_TEST_TOKEN",
+        "service_desk": "1",
+        "request_types": {"question": "General", "incident": "Technical", "default": "General"},
+        "transitions": {
+            "solve": "Resolve this issue",
+            "close": "Close request",
+            "reopen": ["Reopen", "Back to support"],
+            "pending": "Respond to customer",
+        },
+        "timeout": 2,
+        "max_retry_wait": 1,
+        "retry_budget": 2,
+        **overrides,
+    }
+    path.write_text(yaml.safe_dump({"default_profile": "jsm", "profiles": {"jsm": profile}}, sort_keys=False))
+
+
+@pytest.fixture
+def jsm_harness(jsm_server, tmp_path, monkeypatch):
+    jsm_server.reset()
+    monkeypatch.setenv("JSM_TEST_TOKEN", JSM_TOKEN)
+    config = tmp_path / "config.yaml"
+    write_jsm_config(config, jsm_server)
+    return Harness(
+        name="jsm",
+        config_path=config,
+        env={"JSM_TEST_TOKEN": JSM_TOKEN},
+        server=jsm_server,
+        missing_id="SUP-999999",
+    )
