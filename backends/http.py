@@ -71,7 +71,8 @@ class HttpClient:
             try:
                 self.request_count += 1
                 response = self.session.request(method, url, **kwargs)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError: the answer was cut short, i.e. the connection dropped mid-body.
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 log.debug("%s %s: %s after %.2fs", method, _path_only(url), kind, time.monotonic() - started)
                 if retry_safe and self._backoff(attempt):
@@ -105,9 +106,10 @@ class HttpClient:
                 raise AuthError(
                     f"{self.service} rejected the credentials (HTTP 401)",
                     hint="check the profile's email and the token its token_env names",
+                    status=401,
                 )
             if status == 403:
-                raise AuthError(f"{self.service} denied permission (HTTP 403)")
+                raise AuthError(f"{self.service} denied permission (HTTP 403)", status=403)
             if status == 404:
                 raise NotFoundError(f"not found on {self.service}: {_path_only(url)}")
             if status < 400 and _looks_like_html(response):
@@ -116,11 +118,6 @@ class HttpClient:
                     hint="check the url and sign in again",
                 )
             return response
-
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """`request` that requires a JSON body in a 2xx answer."""
-        response = self.request(method, path, **kwargs)
-        return self.decode(response)
 
     def decode(self, response: requests.Response) -> Any:
         if response.status_code == 204 or not response.content:

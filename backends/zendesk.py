@@ -100,7 +100,9 @@ class ZendeskBackend(Backend):
         from zenpy import Zenpy
 
         base = self.base_url
-        session = _transport_session()
+        import requests
+
+        session = requests.Session()
         session.headers.update({"User-Agent": f"tixcli/{__version__}", "Accept": "application/json"})
         oauth = self.profile.secret("oauth_token", required=False)
         if oauth is not None:
@@ -511,25 +513,6 @@ def zendesk_base_url(profile: Profile) -> str:
         # zenpy joins `subdomain.domain`; a host without a dot cannot be written that way.
         raise ConfigError(f"profile {profile.name!r}: Zendesk url needs a host name with a dot")
     return f"{parts.scheme}://{netloc}"
-
-
-def _transport_session():
-    """The session that sends: an answer cut short counts as a dropped connection.
-
-    requests raises ChunkedEncodingError for a body cut short, which HttpClient does not retry;
-    as a ConnectionError it is retried when safe (reads, and a create with its idempotency key,
-    whose ticket may exist already: the key makes Zendesk answer with it instead of a second).
-    """
-    import requests
-
-    class TransportSession(requests.Session):
-        def request(self, *args, **kwargs):
-            try:
-                return super().request(*args, **kwargs)
-            except requests.exceptions.ChunkedEncodingError:
-                raise requests.ConnectionError("connection dropped in the middle of the answer") from None
-
-    return TransportSession()
 
 
 def _routed_session(client, zenpy_origin: str, real_origin: str):

@@ -60,7 +60,7 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
                 data = _incremental_page(backend, start, page_cursor)
                 mode = INCREMENTAL
             except AuthError as exc:
-                if mode is not None or "403" not in exc.message:
+                if mode is not None or exc.status != 403:
                     raise
                 mode = SEARCH  # an agent's token: the incremental export is for admins
                 continue

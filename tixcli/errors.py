@@ -54,6 +54,10 @@ class InvalidInputError(TixError):
 class AuthError(TixError):
     exit_status = ExitStatus.AUTH
 
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status  # the HTTP status (401, 403) where one caused it
+
 
 class UnavailableError(TixError):
     """The backend cannot be reached, answered nonsense, or kept rate-limiting us."""
