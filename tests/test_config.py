@@ -119,3 +119,19 @@ def test_token_from_the_keyring(tmp_path, monkeypatch):
     )
     with pytest.raises(ConfigError):
         load_config(path2).profile("zd").secret()
+
+
+def test_config_example_documents_valid_profiles_for_every_backend(monkeypatch):
+    from pathlib import Path
+
+    from tixcli.backends.jsm_workflow import Workflow
+    from tixcli.registry import open_backend
+
+    example = Path(__file__).parents[1] / "config.example.yaml"
+    config = load_config(example)
+    assert {p["backend"] for p in config.profiles.values()} == {"sqlite", "zendesk", "jsm"}
+    for name in config.profiles:
+        backend = open_backend(config.profile(name))  # constructors never touch the network
+        assert backend.name == config.profile(name).backend
+    Workflow(config.profile("jsm"))
+    assert config.profile("local").attachment_limits().allowed_types[-1] == "har"
