@@ -39,27 +39,32 @@ TICKET_COLUMNS = (
     "id, subject, description, status, priority, type, requester, assignee, grp, tags, "
     "external_id, created_at, updated_at, solved_at"
 )
-# One ticket's public JSON (the field order of Ticket.to_dict) with its thread, built in SQL.
+# The public JSON of one comment (attachments included), stored with it when it is written.
+COMMENT_JSON_SQL = """
+UPDATE comments SET json = json_object(
+    'id', CAST(id AS TEXT), 'author', author, 'body', body,
+    'public', json(CASE WHEN public THEN 'true' ELSE 'false' END), 'created_at', created_at,
+    'attachments', (
+        SELECT json_group_array(json_object(
+            'id', CAST(a.id AS TEXT), 'filename', a.filename, 'size', a.size,
+            'content_type', a.content_type, 'sha256', a.sha256))
+        FROM (SELECT id, filename, size, content_type, sha256 FROM attachments
+              WHERE attachments.ticket_id = comments.ticket_id AND comment_id = comments.id ORDER BY id) AS a))
+"""
+
+# One ticket's public JSON (the field order of Ticket.to_dict) with its thread: SQLite builds the
+# ticket's fields and concatenates the comments' stored JSON, so 1M tickets export in seconds.
 EXPORT_SQL = """
-SELECT json_object(
+SELECT rtrim(json_object(
     'id', CAST(t.id AS TEXT), 'backend', 'sqlite', 'subject', t.subject, 'description', t.description,
     'status', t.status, 'raw_status', t.status, 'priority', t.priority, 'type', t.type, 'raw_type', t.type,
     'requester', t.requester, 'assignee', t.assignee, 'group', t.grp,
     'cc', (SELECT json_group_array(email) FROM (SELECT email FROM ticket_cc WHERE ticket_id = t.id ORDER BY email)),
     'tags', json(t.tags), 'external_id', t.external_id,
-    'created_at', t.created_at, 'updated_at', t.updated_at, 'solved_at', t.solved_at, 'url', NULL,
-    'comments', (
-        SELECT json_group_array(json_object(
-            'id', CAST(c.id AS TEXT), 'author', c.author, 'body', c.body,
-            'public', json(CASE WHEN c.public THEN 'true' ELSE 'false' END), 'created_at', c.created_at,
-            'attachments', (
-                SELECT json_group_array(json_object(
-                    'id', CAST(a.id AS TEXT), 'filename', a.filename, 'size', a.size,
-                    'content_type', a.content_type, 'sha256', a.sha256))
-                FROM (SELECT id, filename, size, content_type, sha256 FROM attachments
-                      WHERE ticket_id = t.id AND comment_id = c.id ORDER BY id) AS a)))
-        FROM (SELECT id, author, body, public, created_at FROM comments WHERE ticket_id = t.id ORDER BY id) AS c)
-)
+    'created_at', t.created_at, 'updated_at', t.updated_at, 'solved_at', t.solved_at, 'url', NULL
+), '}') || ',"comments":[' || coalesce(
+    (SELECT group_concat(json, ',') FROM (SELECT json FROM comments WHERE ticket_id = t.id ORDER BY id)), ''
+) || ']}'
 FROM tickets t"""
 
 
@@ -409,6 +414,7 @@ class SQLiteBackend(Backend):
                     data,
                 ),
             )
+        db.execute(COMMENT_JSON_SQL + " WHERE id = ?", (comment_id,))
         if index:
             db.execute("UPDATE ticket_search SET text = text || char(10) || ? WHERE rowid = ?", (body, tid))
         return comment_id

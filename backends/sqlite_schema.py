@@ -49,7 +49,10 @@ MIGRATIONS: list[str] = [
         author TEXT,
         body TEXT NOT NULL,
         public INTEGER NOT NULL,
-        created_at TEXT NOT NULL
+        created_at TEXT NOT NULL,
+        -- The comment's public JSON, attachments included, built once when it is written
+        -- (comments never change): `export` then only concatenates text.
+        json TEXT NOT NULL DEFAULT '{}'
     );
     CREATE INDEX comments_ticket ON comments(ticket_id, id);
 

@@ -26,6 +26,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from tixcli.backends.sqlite import COMMENT_JSON_SQL
+
 HERE = Path(__file__).resolve().parent
 PYTHON = Path(sys.executable)
 TIXCLI = PYTHON.with_name("tixcli")
@@ -99,9 +101,13 @@ def build_store(path: Path, tickets: int, comments_per_ticket: int = 3) -> None:
                 crows.append((comment_id, tid, requester, text, 1, c_iso))
             srows.append((tid, subject + "\n" + "\n".join(texts)))
         db.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", trows)
-        db.executemany("INSERT INTO comments VALUES (?,?,?,?,?,?)", crows)
+        db.executemany(
+            "INSERT INTO comments (id, ticket_id, author, body, public, created_at) VALUES (?,?,?,?,?,?)", crows
+        )
         db.executemany("INSERT INTO ticket_search (rowid, text) VALUES (?,?)", srows)
         print(f"\r  loaded {min(first + batch - 1, tickets):,} tickets", end="", file=sys.stderr, flush=True)
+    print("\n  building each comment's stored JSON", file=sys.stderr)
+    db.execute(COMMENT_JSON_SQL)
     # A store in steady state has a recently solved ticket, not one overdue for the auto-close.
     db.execute(
         "UPDATE tickets SET solved_at = ? WHERE status = 'solved'",
@@ -163,7 +169,7 @@ def main() -> None:
 
     cache = HERE / ".cache"
     cache.mkdir(exist_ok=True)
-    big = cache / f"store-v2-{args.tickets}.db"  # v2: words with a long tail, as real tickets have
+    big = cache / f"store-v3-{args.tickets}.db"  # v2: words with a long tail, as real tickets have
     if not big.exists():
         print(
             f"building a store of {args.tickets:,} tickets with {3 * args.tickets:,} comments (cached) ...",
