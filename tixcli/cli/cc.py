@@ -27,7 +27,7 @@ def cc(
         typer.Option("--format", "-f", help="json: print the participants (or the ticket) as JSON."),
     ] = None,
 ) -> None:
-    """Without options print the participants, one email a line; --add / --remove change them."""
+    """List, add or remove a ticket's CC participants (no option: print them, one email a line)."""
     state = get_state(ctx)
     to_add, to_remove = validate_emails(add or []), validate_emails(remove or [])
     if fmt is not None and fmt.lower() != "json":

@@ -1,3 +1,7 @@
-"""Import every command module so each registers itself on the app, in help order."""
+"""Import every command module so each registers itself on the app.
 
-from . import cc, create, export, list_cmd, reply, schema, show, status  # noqa: F401
+The import order is the order `tixcli --help` lists the commands in.
+"""
+
+# ruff: noqa: I001, F401
+from . import create, list_cmd, show, reply, status, cc, export, schema
