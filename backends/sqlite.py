@@ -52,17 +52,18 @@ UPDATE comments SET json = json_object(
               WHERE attachments.ticket_id = comments.ticket_id AND comment_id = comments.id ORDER BY id) AS a))
 """
 
-# One ticket's public JSON (the field order of Ticket.to_dict) with its thread: SQLite builds the
-# ticket's fields and concatenates the comments' stored JSON, so 1M tickets export in seconds.
+# One ticket's public JSON (the field order of Ticket.to_dict) with its thread. SQLite builds the
+# scalar fields and splices in the text it stored as JSON already (cc, tags, each comment), so
+# 1M tickets export in seconds. The rtrim/ltrim drop the braces where the pieces join.
 EXPORT_SQL = """
 SELECT rtrim(json_object(
     'id', CAST(t.id AS TEXT), 'backend', 'sqlite', 'subject', t.subject, 'description', t.description,
     'status', t.status, 'raw_status', t.status, 'priority', t.priority, 'type', t.type, 'raw_type', t.type,
-    'requester', t.requester, 'assignee', t.assignee, 'group', t.grp,
-    'cc', (SELECT json_group_array(email) FROM (SELECT email FROM ticket_cc WHERE ticket_id = t.id ORDER BY email)),
-    'tags', json(t.tags), 'external_id', t.external_id,
-    'created_at', t.created_at, 'updated_at', t.updated_at, 'solved_at', t.solved_at, 'url', NULL
-), '}') || ',"comments":[' || coalesce(
+    'requester', t.requester, 'assignee', t.assignee, 'group', t.grp
+), '}') || ',"cc":' || t.cc || ',"tags":' || t.tags || ',' || rtrim(ltrim(json_object(
+    'external_id', t.external_id, 'created_at', t.created_at, 'updated_at', t.updated_at,
+    'solved_at', t.solved_at, 'url', NULL
+), '{'), '}') || ',"comments":[' || coalesce(
     (SELECT group_concat(json, ',') FROM (SELECT json FROM comments WHERE ticket_id = t.id ORDER BY id)), ''
 ) || ']}'
 FROM tickets t"""
@@ -311,7 +312,7 @@ class SQLiteBackend(Backend):
                 (ticket_id, f"{new.subject}\n{new.body}"),
             )
             self._add_comment(db, ticket_id, new.author, new.body, True, new.attachments, now, index=False)
-            self._add_cc(db, ticket_id, new.cc)
+            self._change_cc(db, ticket_id, new.cc)
             self._history(db, ticket_id, new.author, "create", {"subject": new.subject})
             return CreateResult(self._load(db, ticket_id), created=True)
 
@@ -355,12 +356,7 @@ class SQLiteBackend(Backend):
         with self._write() as db:
             tid = _int_id(ticket_id)
             ensure_not_closed(ticket_id, self._status(db, tid), "changing CCs")
-            self._add_cc(db, tid, add)
-            if remove:
-                db.executemany(
-                    "DELETE FROM ticket_cc WHERE ticket_id = ? AND email = ?",
-                    [(tid, email) for email in remove],
-                )
+            self._change_cc(db, tid, add, remove)
             db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (to_iso(utcnow()), tid))
             self._history(db, tid, self.profile.user, "cc", {"add": add, "remove": remove})
             return self._ccs(db, [tid]).get(tid, [])
@@ -375,7 +371,7 @@ class SQLiteBackend(Backend):
         new_status = status_after_reply(str(tid), current, reply, requester)
         now = to_iso(utcnow())
         self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
-        self._add_cc(db, tid, reply.cc)
+        self._change_cc(db, tid, reply.cc)
         db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (new_status, now, tid))
         self._history(db, tid, reply.author, action, {"public": reply.public})
         if new_status != current:
@@ -419,8 +415,16 @@ class SQLiteBackend(Backend):
             db.execute("UPDATE ticket_search SET text = text || char(10) || ? WHERE rowid = ?", (body, tid))
         return comment_id
 
-    def _add_cc(self, db, tid: int, emails: list[str]) -> None:
-        db.executemany("INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in emails])
+    def _change_cc(self, db, tid: int, add: list[str], remove: list[str] = ()) -> None:
+        if not add and not remove:
+            return
+        db.executemany("INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in add])
+        db.executemany("DELETE FROM ticket_cc WHERE ticket_id = ? AND email = ?", [(tid, e) for e in remove])
+        db.execute(
+            "UPDATE tickets SET cc = (SELECT json_group_array(email) FROM "
+            "(SELECT email FROM ticket_cc WHERE ticket_id = ?1 ORDER BY email)) WHERE id = ?1",
+            (tid,),
+        )
 
     def _history(self, db, tid: int, actor: str | None, action: str, detail: dict) -> None:
         db.execute(

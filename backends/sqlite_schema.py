@@ -19,6 +19,7 @@ MIGRATIONS: list[str] = [
         assignee TEXT,
         grp TEXT,
         tags TEXT NOT NULL DEFAULT '[]',      -- JSON array
+        cc TEXT NOT NULL DEFAULT '[]',        -- JSON array of ticket_cc's emails, sorted (for export)
         external_id TEXT,                     -- the dedupe key
         created_at TEXT NOT NULL,             -- ISO 8601, +00:00, sorts as text
         updated_at TEXT NOT NULL,

@@ -100,7 +100,11 @@ def build_store(path: Path, tickets: int, comments_per_ticket: int = 3) -> None:
                 texts.append(text)
                 crows.append((comment_id, tid, requester, text, 1, c_iso))
             srows.append((tid, subject + "\n" + "\n".join(texts)))
-        db.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", trows)
+        db.executemany(
+            "INSERT INTO tickets (id, subject, description, status, priority, type, requester, assignee, grp, tags, "
+            "external_id, created_at, updated_at, solved_at, priority_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            trows,
+        )
         db.executemany(
             "INSERT INTO comments (id, ticket_id, author, body, public, created_at) VALUES (?,?,?,?,?,?)", crows
         )
@@ -169,7 +173,7 @@ def main() -> None:
 
     cache = HERE / ".cache"
     cache.mkdir(exist_ok=True)
-    big = cache / f"store-v3-{args.tickets}.db"  # v2: words with a long tail, as real tickets have
+    big = cache / f"store-v4-{args.tickets}.db"  # v2: words with a long tail, as real tickets have
     if not big.exists():
         print(
             f"building a store of {args.tickets:,} tickets with {3 * args.tickets:,} comments (cached) ...",
