@@ -37,8 +37,11 @@ from tixcli.model import (
 
 TICKET_COLUMNS = (
     "id, subject, description, status, priority, type, requester, assignee, grp, tags, "
-    "external_id, created_at, updated_at, solved_at"
+    "external_id, created_at, updated_at, solved_at, cc"
 )
+# Above this many matches a word is common: scanning tickets in sort order and probing the
+# index beats collecting every match and sorting them (1M tickets: 17 ms instead of 600 ms).
+DENSE_MATCHES = 50_000
 # The public JSON of one comment (attachments included), stored with it when it is written.
 COMMENT_JSON_SQL = """
 UPDATE comments SET json = json_object(
@@ -245,23 +248,31 @@ class SQLiteBackend(Backend):
         if query.since:
             where.append("t.updated_at >= ?")
             params.append(to_iso(query.since))
-        if query.search:
-            where.append("t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)")
-            params.append(fts_query(query.search))
         order = {
             "updated": "t.updated_at DESC, t.id DESC",
             "created": "t.created_at DESC, t.id DESC",
             "priority": "t.priority_rank, t.updated_at DESC, t.id DESC",
         }[query.sort]
-        sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} LIMIT ?"
-        params.append(query.limit)
         with self._read() as db:
-            rows = db.execute(sql, params).fetchall()
-            ccs = self._ccs(db, [r[0] for r in rows])
-            return [self._ticket(r, ccs.get(r[0], [])) for r in rows]
+            if query.search:
+                match = fts_query(query.search)
+                where.append(self._search_clause(db, match))
+                params.append(match)
+            sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += f" ORDER BY {order} LIMIT ?"
+            return [self._ticket(r) for r in db.execute(sql, [*params, query.limit])]
+
+    def _search_clause(self, db: sqlite3.Connection, match: str) -> str:
+        """The cheaper of two plans, chosen by counting matches up to DENSE_MATCHES (a few ms)."""
+        count = db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM ticket_search WHERE ticket_search MATCH ? LIMIT ?)",
+            (match, DENSE_MATCHES),
+        ).fetchone()[0]
+        if count >= DENSE_MATCHES:
+            return "EXISTS (SELECT 1 FROM ticket_search s WHERE s.rowid = t.id AND ticket_search MATCH ?)"
+        return "t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)"
 
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory."""
@@ -351,15 +362,14 @@ class SQLiteBackend(Backend):
         if not add and not remove:
             with self._read() as db:
                 tid = _int_id(ticket_id)
-                self._status(db, tid)  # 404 for an unknown ticket
-                return self._ccs(db, [tid]).get(tid, [])
+                return self._load(db, tid).cc
         with self._write() as db:
             tid = _int_id(ticket_id)
             ensure_not_closed(ticket_id, self._status(db, tid), "changing CCs")
             self._change_cc(db, tid, add, remove)
             db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (to_iso(utcnow()), tid))
             self._history(db, tid, self.profile.user, "cc", {"add": add, "remove": remove})
-            return self._ccs(db, [tid]).get(tid, [])
+            return self._load(db, tid).cc
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -442,9 +452,9 @@ class SQLiteBackend(Backend):
         row = db.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?", (tid,)).fetchone()
         if row is None:
             raise NotFoundError(f"ticket {tid} not found")
-        return self._ticket(row, self._ccs(db, [tid]).get(tid, []))
+        return self._ticket(row)
 
-    def _ticket(self, row: tuple, cc: list[str]) -> Ticket:
+    def _ticket(self, row: tuple) -> Ticket:
         (
             tid,
             subject,
@@ -460,6 +470,7 @@ class SQLiteBackend(Backend):
             created_at,
             updated_at,
             solved_at,
+            cc,
         ) = row
         return Ticket(
             id=str(tid),
@@ -474,7 +485,7 @@ class SQLiteBackend(Backend):
             requester=requester,
             assignee=assignee,
             group=grp,
-            cc=cc,
+            cc=json.loads(cc),
             tags=json.loads(tags),
             external_id=external_id,
             created_at=created_at,
@@ -482,17 +493,6 @@ class SQLiteBackend(Backend):
             solved_at=solved_at,
             url=None,
         )
-
-    def _ccs(self, db, ids: list[int]) -> dict[int, list[str]]:
-        result: dict[int, list[str]] = {}
-        for chunk in _chunks(ids, 500):
-            sql = (
-                f"SELECT ticket_id, email FROM ticket_cc WHERE ticket_id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY ticket_id, email"
-            )
-            for tid, email in db.execute(sql, chunk):
-                result.setdefault(tid, []).append(email)
-        return result
 
     def _comments(self, db, ids: list[int]) -> dict[int, list[Comment]]:
         """The threads of a run of tickets, in two range queries (ids are ascending)."""
@@ -545,11 +545,6 @@ def _int_id(ticket_id: str) -> int:
 
 def _prefixed(columns: str) -> str:
     return ", ".join(f"t.{c.strip()}" for c in columns.split(","))
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _split_sql(script: str) -> list[str]:

@@ -213,3 +213,16 @@ def test_list_mine_uses_the_profile_user(db_path, monkeypatch):
     monkeypatch.setenv("TIXCLI_USER", "y@example.com")
     assert json.loads(run("list", "-f", "json").out) == []
     backend.shutdown()
+
+
+def test_common_and_rare_words_give_the_same_answer_whichever_plan_runs(db_path, monkeypatch):
+    import tixcli.backends.sqlite as sqlite_backend
+
+    for i in range(12):
+        create(f"printer {i}", "toner" if i % 3 else "toner jam")
+    expected = json.loads(run("list", "--search", "toner jam", "-f", "json", "--sort", "created").out)
+    assert len(expected) == 4
+    monkeypatch.setattr(sqlite_backend, "DENSE_MATCHES", 2)  # every word now counts as common
+    dense = json.loads(run("list", "--search", "toner jam", "-f", "json", "--sort", "created").out)
+    assert [t["id"] for t in dense] == [t["id"] for t in expected]
+    assert json.loads(run("list", "--search", "toner absent", "-f", "json").out) == []
