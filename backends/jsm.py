@@ -324,14 +324,18 @@ class JSMBackend(Backend):
         }
         if query.type:
             params["requestTypeId"] = str(self._request_type(query.type)["id"])
-        found: list[dict] = []
-        while len(found) < query.limit:
-            limit = min(PAGE, query.limit - len(found))
-            page = self._get(f"{SD}/request", start=len(found), limit=limit, **params)
-            found.extend(page.get("values") or [])
-            if page.get("isLastPage", True) or not page.get("values"):
+        by_key: dict[str, dict] = {}  # offset pages shift when requests change while we read
+        start = 0
+        while len(by_key) < query.limit:
+            limit = min(PAGE, query.limit - len(by_key))
+            page = self._get(f"{SD}/request", start=start, limit=limit, **params)
+            values = page.get("values") or []
+            start += len(values)
+            for request in values:
+                by_key.setdefault(_need(request, "issueKey"), request)
+            if page.get("isLastPage", True) or not values:
                 break
-        found = found[: query.limit]
+        found = list(by_key.values())[: query.limit]
         # One search adds what /request lacks (priority, labels, updated...) to a whole page.
         extra: dict[str, dict] = {}
         for i in range(0, len(found), PAGE):
@@ -401,12 +405,16 @@ class JSMBackend(Backend):
     def _search(self, jql: str, limit: int, since: datetime | None = None) -> Iterator[Ticket]:
         fields = self._search_fields()
         token, count = None, 0
+        seen: set[str] = set()  # pages can shift when issues change while we read: no id twice
         while True:
             issues, token = self._search_page(jql, fields, min(PAGE, limit - count), token)
             for issue in issues:
                 ticket = self._ticket_from_issue(issue)
                 if since and ticket.updated_at and ticket.updated_at < to_iso(since):
                     continue
+                if ticket.id in seen:
+                    continue
+                seen.add(ticket.id)
                 yield ticket
                 count += 1
                 if count >= limit:
@@ -491,7 +499,14 @@ class JSMBackend(Backend):
             body["raiseOnBehalfOf"] = self._account_id(new.requester)
         if new.cc:
             body["requestParticipants"] = [self._account_id(e) for e in new.cc]
-        created = self._call("POST", f"{SD}/request", json=body, retry_safe=False)
+        try:
+            created = self._call("POST", f"{SD}/request", json=body, retry_safe=False)
+        except UnavailableError as exc:
+            # The request may have been made before the answer was lost: a blind rerun could
+            # make a second one, so say how to rerun safely.
+            raise UnavailableError(
+                exc.message, hint="the request may exist already: look before retrying, or create with --dedupe-key"
+            ) from None
         key = _need(created, "issueKey")
         if created.get("issueId"):
             self._created_ids.append(str(created["issueId"]))

@@ -151,7 +151,7 @@ class ZendeskBackend(Backend):
         }
         sort_by = {"updated": "updated_at", "created": "created_at", "priority": "priority"}[query.sort]
         params.update(sort_by=sort_by, sort_order="desc")
-        found: list[dict] = []
+        found: dict[int, dict] = {}  # by id: offset pages shift when tickets change while we read
         url: str | None = f"{API}/search.json"
         seen = 0
         while url and len(found) < query.limit and seen < SEARCH_MAX:
@@ -159,9 +159,11 @@ class ZendeskBackend(Backend):
             self._remember(data)
             results = data.get("results") or []
             seen += len(results)
-            found.extend(r for r in results if r.get("result_type", "ticket") == "ticket")
+            for r in results:
+                if r.get("result_type", "ticket") == "ticket":
+                    found.setdefault(r.get("id"), r)
             url, params = (data.get("next_page") if results else None), None
-        tickets = self._tickets(found[: query.limit])
+        tickets = self._tickets(list(found.values())[: query.limit])
         return sort_tickets(tickets, query.sort)
 
     def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:

@@ -428,14 +428,7 @@ def test_a_create_under_faults_makes_at_most_one_ticket(remote, fault, times):
 
 # -- pages that change while they are read -------------------------------------------------------
 
-LIST_BUG = (
-    "list pages by offset (Zendesk search `page`, JSM search/jql nextPageToken and /request `start`) and "
-    "keeps every result: tickets created or updated between two pages push already-listed ones onto the "
-    "next page, which are listed twice (ZendeskBackend.list, JSMBackend._search / _list_requests)"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=LIST_BUG)
 @pytest.mark.parametrize("scope", ["--all", "--mine"])
 def test_list_while_tickets_are_created_and_updated_between_pages(remote, monkeypatch, scope):
     ids = remote.seed(160)
@@ -457,15 +450,7 @@ def test_list_while_tickets_are_created_and_updated_between_pages(remote, monkey
     assert len(listed) == limit
 
 
-def test_export_while_tickets_are_created_and_updated_between_pages(remote, monkeypatch, request):
-    if remote.name == "zendesk":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the incremental export is ordered by updated_at: a ticket changed after it was "
-                "exported comes again later in the same stream and zendesk_export._pages yields it twice",
-            )
-        )
+def test_export_while_tickets_are_created_and_updated_between_pages(remote, monkeypatch):
     remote.small_pages(monkeypatch, 4)
     ids = remote.seed(10)
 
