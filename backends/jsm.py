@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import requests
 from jira import JIRA
+
 from tixcli.backends.base import Backend, CreateResult, ExportItem
 from tixcli.backends.http import HttpClient
 from tixcli.backends.jsm_workflow import (
@@ -41,7 +42,6 @@ from tixcli.backends.jsm_workflow import (
     jql_string,
     jql_text_terms,
 )
-
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,

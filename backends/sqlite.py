@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 from tixcli.backends.base import Backend, CreateResult, ExportItem
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-
 from tixcli.config import Profile, default_db_path
 from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
 from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply

@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tixcli.backends.base import Backend, CreateResult, ExportItem
-
 from tixcli import __version__
+from tixcli.backends.base import Backend, CreateResult, ExportItem
 from tixcli.config import Profile
 from tixcli.errors import (
     ConfigError,
@@ -96,8 +95,9 @@ class ZendeskBackend(Backend):
         return self._zenpy
 
     def _connect(self) -> None:
-        from tixcli.backends.http import HttpClient
         from zenpy import Zenpy
+
+        from tixcli.backends.http import HttpClient
 
         base = self.base_url
         import requests

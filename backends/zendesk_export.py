@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from tixcli.backends.base import ExportItem
-
 from tixcli.config import warn
 from tixcli.errors import AuthError, InvalidInputError
 from tixcli.model import to_iso

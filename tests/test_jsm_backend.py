@@ -17,6 +17,7 @@ from cli import run
 from harness import CUSTOMER, DEV, LEAD
 from harness_jsm import JSM_EMAIL, JSM_TOKEN
 from standins.jsm import ACCOUNT_IDS
+
 from tixcli.backends.jsm import JSMBackend
 from tixcli.backends.jsm_workflow import (
     Transition,
@@ -26,7 +27,6 @@ from tixcli.backends.jsm_workflow import (
     jql_string,
     jql_text_terms,
 )
-
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,

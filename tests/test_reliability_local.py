@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cli import run
+
 from tixcli.backends.sqlite_schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import tixcli.backends.jsm as jsm_module
-import tixcli.backends.zendesk_export as zendesk_export
 import yaml
 from cli import Result, run
+
+import tixcli.backends.jsm as jsm_module
+import tixcli.backends.zendesk_export as zendesk_export
 
 # Small waits: a 0.5 s timeout (0.3 s where the timeout is what is tested: HANG_TIMEOUT), single
 # waits up to 1 s, 0.5 s of waiting per command (room for one backoff). Tests of successful

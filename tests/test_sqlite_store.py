@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from cli import run
+
 from tixcli.backends.sqlite import SQLiteBackend, fts_query
 from tixcli.backends.sqlite_schema import SCHEMA_VERSION
-
 from tixcli.config import Profile
 from tixcli.errors import StoreError
 from tixcli.model import ListQuery, NewTicket, to_iso, utcnow

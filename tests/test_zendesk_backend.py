@@ -11,12 +11,12 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-import tixcli.backends.zendesk_export as zendesk_export
 from cli import run
 from harness import CUSTOMER, DEV, LEAD
 from harness_zendesk import AGENT, TOKEN, TOKEN_ENV, write_config
-from tixcli.backends.zendesk import ZendeskBackend, zendesk_base_url
 
+import tixcli.backends.zendesk_export as zendesk_export
+from tixcli.backends.zendesk import ZendeskBackend, zendesk_base_url
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,
