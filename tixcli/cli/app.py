@@ -1,7 +1,5 @@
 """The Typer application, its global options and the state every command shares."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

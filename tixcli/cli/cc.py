@@ -1,7 +1,5 @@
 """`tixcli cc`: list, add and remove a ticket's CC participants."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

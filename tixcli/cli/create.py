@@ -1,7 +1,5 @@
 """`tixcli create`: open a ticket (or, with --dedupe-key, add to the open one)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

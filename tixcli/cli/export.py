@@ -1,7 +1,5 @@
 """`tixcli export`: every ticket with its comments, streamed in constant memory."""
 
-from __future__ import annotations
-
 import contextlib
 import os
 import sys

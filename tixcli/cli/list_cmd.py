@@ -1,7 +1,5 @@
 """`tixcli list`: my tickets, or everyone's, filtered."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`tixcli reply` and `tixcli attach`: add to a ticket's thread."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

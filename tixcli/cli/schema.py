@@ -1,7 +1,5 @@
 """`tixcli schema`: the JSON Schema of the ticket model, the public contract of --format json."""
 
-from __future__ import annotations
-
 from tixcli.model import json_schema
 from tixcli.output import dumps_json
 

@@ -1,7 +1,5 @@
 """`tixcli show`: one ticket with its whole thread."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

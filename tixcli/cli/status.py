@@ -1,7 +1,5 @@
 """`tixcli solve` and `tixcli close`: move a ticket along its lifecycle."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
