@@ -103,8 +103,7 @@ def _jsonl_writer(out: IO[str]):
             return json.dumps(data, ensure_ascii=False)
 
     def write(item) -> None:
-        out.write(item.json_line or dump(item.ticket.to_dict(with_comments=True)))
-        out.write("\n")
+        out.write((item.json_line or dump(item.ticket.to_dict(with_comments=True))) + "\n")
 
     return write
 
