@@ -30,12 +30,12 @@ class ExportItem:
     `cursor`: a token that resumes the export just after this ticket, where the backend pages
     with a cursor (printed as `resume: --cursor=TOKEN`); None otherwise.
     A backend that can serialise faster than Python (SQLite's json functions) gives `json_line`,
-    the ticket's public JSON; `ticket` is then built from it only if someone asks.
+    the ticket's public JSON (str, or UTF-8 bytes); `ticket` is then built from it only if asked.
     """
 
     __slots__ = ("_ticket", "cursor", "json_line")
 
-    def __init__(self, ticket: Ticket | None = None, cursor: str | None = None, json_line: str | None = None):
+    def __init__(self, ticket: Ticket | None = None, cursor: str | None = None, json_line: str | bytes | None = None):
         if ticket is None and json_line is None:
             raise ValueError("an ExportItem needs a ticket or its json_line")
         self._ticket = ticket

@@ -282,8 +282,12 @@ class SQLiteBackend(Backend):
             sql += " WHERE t.updated_at >= ?"
             params.append(to_iso(since))
         with self._read() as db:
-            for (line,) in db.execute(sql + " ORDER BY t.id", params):
-                yield ExportItem(json_line=line)
+            db.text_factory = bytes  # the lines stay UTF-8 bytes: nothing to decode and encode again
+            try:
+                for (line,) in db.execute(sql + " ORDER BY t.id", params):
+                    yield ExportItem(json_line=line)
+            finally:
+                db.text_factory = str
 
     # -- writes --------------------------------------------------------------------------
 

@@ -102,8 +102,20 @@ def _jsonl_writer(out: IO[str]):
         def dump(data: dict) -> str:
             return json.dumps(data, ensure_ascii=False)
 
+    # Lines a backend gives as UTF-8 bytes (SQLite) go to the byte stream as they are: decoding
+    # and re-encoding a gigabyte of JSON costs more than building it.
+    binary = getattr(out, "buffer", None)
+    out.flush()
+
     def write(item) -> None:
-        out.write((item.json_line or dump(item.ticket.to_dict(with_comments=True))) + "\n")
+        line = item.json_line
+        if line is None:
+            line = dump(item.ticket.to_dict(with_comments=True))
+        if binary is not None:
+            binary.write(line if isinstance(line, bytes) else line.encode())  # no copy of a long line
+            binary.write(b"\n")
+        else:
+            out.write((line.decode() if isinstance(line, bytes) else line) + "\n")
 
     return write
 
