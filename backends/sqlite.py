@@ -210,6 +210,8 @@ class SQLiteBackend(Backend):
         ).fetchone()
         if not due:
             return
+        # A read does not wait long for the write lock: the next command will close them.
+        db.execute("PRAGMA busy_timeout = 1000")
         try:
             db.execute("BEGIN IMMEDIATE")
             self._auto_close(db)
@@ -217,6 +219,8 @@ class SQLiteBackend(Backend):
         except sqlite3.OperationalError:
             if db.in_transaction:
                 db.execute("ROLLBACK")  # read-only or busy store: the read goes on without it
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     # -- reads ---------------------------------------------------------------------------
 

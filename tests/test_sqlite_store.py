@@ -226,3 +226,21 @@ def test_common_and_rare_words_give_the_same_answer_whichever_plan_runs(db_path,
     dense = json.loads(run("list", "--search", "toner jam", "-f", "json", "--sort", "created").out)
     assert [t["id"] for t in dense] == [t["id"] for t in expected]
     assert json.loads(run("list", "--search", "toner absent", "-f", "json").out) == []
+
+
+def test_a_read_does_not_wait_long_on_a_busy_store_for_due_closes(db_path):
+    import time
+
+    ticket_id = create()
+    run("solve", ticket_id)
+    age_solved(db_path, ticket_id, 30)
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another tixcli is writing
+    try:
+        started = time.monotonic()
+        shown = run("show", ticket_id, "-f", "json")
+        assert shown.code == 0 and json.loads(shown.out)["status"] == "solved"
+        assert time.monotonic() - started < 5  # not the 60 s busy timeout of writes
+    finally:
+        locker.execute("ROLLBACK")
+    assert json.loads(run("show", ticket_id, "-f", "json").out)["status"] == "closed"
