@@ -3,6 +3,7 @@ a one-line error, and the store stays intact (hypothesis, fixed seed, bounded ex
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -171,3 +172,18 @@ def test_odd_file_names_and_contents_attach_or_fail_cleanly(store, monkeypatch, 
     check(result)
     if result.code == 0:
         assert run("show", "2", "-f", "json").code == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"x" * 2_000_000, b"\x00\x01binary\xff" * 1000, ("line \u202e\n" * 100_000).encode(), b""],
+    ids=["2MB", "binary", "unicode-lines", "empty"],
+)
+def test_large_and_odd_body_files(store, monkeypatch, tmp_path, content):
+    monkeypatch.setenv("TIXCLI_DB", str(store))
+    body = tmp_path / "body.txt"
+    body.write_bytes(content)
+    result = run("reply", "3", "--body-file", str(body))
+    check(result)
+    if result.code == 0:
+        assert json.loads(run("show", "3", "-f", "json").out)["comments"][-1]["body"] == content.decode()
