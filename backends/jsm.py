@@ -19,8 +19,6 @@ transitions: `jsm_workflow`.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -42,6 +40,7 @@ from tixcli.backends.jsm_workflow import (
     jql_string,
     jql_text_terms,
 )
+from tixcli.backends.remote import decode_cursor, encode_cursor
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,
@@ -839,13 +838,13 @@ def _split_labels(labels: list[str]) -> tuple[list[str], str | None]:
 
 
 def _encode_cursor(token: str | None, index: int, since: str | None) -> str:
-    raw = json.dumps({"t": token, "i": index, "s": since}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"t": token, "i": index, "s": since})
 
 
 def _decode_cursor(cursor: str) -> tuple[str | None, int, str | None]:
+    invalid = InvalidInputError("invalid --cursor", hint="use the token a JSM export printed after resume:")
+    data = decode_cursor(cursor, invalid)
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         token, index, since = data["t"], int(data["i"]), data["s"]
         if not all(v is None or isinstance(v, str) for v in (token, since)):
             raise ValueError(cursor)
@@ -853,7 +852,7 @@ def _decode_cursor(cursor: str) -> tuple[str | None, int, str | None]:
             datetime.fromisoformat(since)
         return token, index, since
     except (ValueError, KeyError, TypeError):
-        raise InvalidInputError("invalid --cursor", hint="use the token a JSM export printed after resume:") from None
+        raise invalid from None
 
 
 def _refusal(response: requests.Response) -> TixError:

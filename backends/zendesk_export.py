@@ -13,14 +13,12 @@ tickets were done (or the next page's cursor once a page is finished).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from tixcli.backends import remote
 from tixcli.backends.base import ExportItem
 from tixcli.config import warn
 from tixcli.errors import AuthError, InvalidInputError
@@ -174,22 +172,16 @@ def encode_cursor(mode: str, start: int, page_cursor: str | None, index: int, la
     payload = {"v": 1, "m": mode, "s": start, "c": page_cursor, "i": index}
     if last_id is not None:
         payload["t"] = last_id
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return remote.encode_cursor(payload)
 
 
 def decode_cursor(token: str) -> dict:
     bad = InvalidInputError(
         "invalid export cursor", hint="pass the token from a `resume: --cursor=TOKEN` line of a Zendesk export"
     )
-    try:
-        raw = base64.urlsafe_b64decode(token.strip() + "=" * (-len(token.strip()) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise bad from None
+    data = remote.decode_cursor(token.strip(), bad)
     if (
-        not isinstance(data, dict)
-        or data.get("v") != 1
+        data.get("v") != 1
         or data.get("m") not in (INCREMENTAL, SEARCH)
         or not isinstance(data.get("s"), int)
         or not isinstance(data.get("i"), int)
