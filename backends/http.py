@@ -41,7 +41,8 @@ class HttpClient:
         service: str = "service",
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
-        self.host = urlsplit(base_url).netloc
+        # host[:port] for messages: never the user:password a URL may carry before the host
+        self.host = urlsplit(base_url).netloc.rpartition("@")[2]
         self.timeout = timeout
         self.max_retry_wait = max_retry_wait
         self.retry_budget = retry_budget
