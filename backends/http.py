@@ -15,12 +15,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from tixcli.errors import AuthError, NotFoundError, RateLimitedError, UnavailableError
+
+if TYPE_CHECKING:
+    from tixcli.config import Profile
 
 log = logging.getLogger("tixcli.http")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,6 +54,18 @@ class HttpClient:
         self.sleep = time.sleep  # tests may replace it
         self.request_count = 0
         self._waited = 0.0
+
+    @classmethod
+    def for_profile(cls, profile: Profile, base_url: str, *, session: Any, service: str) -> HttpClient:
+        """A client bounded by the profile's `timeout`, `max_retry_wait` and `retry_budget`."""
+        return cls(
+            base_url,
+            timeout=profile.timeout,
+            max_retry_wait=profile.max_retry_wait,
+            retry_budget=profile.retry_budget,
+            session=session,
+            service=service,
+        )
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))

@@ -116,13 +116,8 @@ class JSMBackend(Backend):
                 logging=False,
                 options={"check_update": False},
             )
-            self._http = HttpClient(
-                self._jira.server_url,
-                timeout=self.profile.timeout,
-                max_retry_wait=self.profile.max_retry_wait,
-                retry_budget=self.profile.retry_budget,
-                session=_LibrarySession(self._jira._session),
-                service=SERVICE,
+            self._http = HttpClient.for_profile(
+                self.profile, self._jira.server_url, session=_LibrarySession(self._jira._session), service=SERVICE
             )
         return self._http
 

@@ -111,14 +111,7 @@ class ZendeskBackend(Backend):
             email = str(self.profile.require("email"))
             token = self.profile.secret("token")
             session.auth = (f"{email}/token", token.reveal())
-        self._http = HttpClient(
-            base,
-            timeout=self.profile.timeout,
-            max_retry_wait=self.profile.max_retry_wait,
-            retry_budget=self.profile.retry_budget,
-            session=session,
-            service="Zendesk",
-        )
+        self._http = HttpClient.for_profile(self.profile, base, session=session, service="Zendesk")
         parts = urlsplit(base)
         subdomain, _, domain = parts.netloc.partition(".")
         self._zenpy = Zenpy(
