@@ -628,10 +628,7 @@ class JSMBackend(Backend):
         """Upload each file to the desk's temporary store, then attach them in one comment."""
         temp_ids = []
         for upload in files:
-            try:
-                data = upload.read()
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read {upload.path}: {exc.strerror}") from None
+            data = upload.read()
             answer = self._call(
                 "POST",
                 f"{SD}/servicedesk/{self._desk_id()}/attachTemporaryFile",

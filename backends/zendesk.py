@@ -320,10 +320,7 @@ class ZendeskBackend(Backend):
         """Upload the files under one token (the comment then takes `uploads: [token]`)."""
         token = None
         for upload in files:
-            try:
-                data = upload.read()
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read {upload.path}: {exc.strerror}") from None
+            data = upload.read()
             name = quote(upload.filename, safe="")  # zenpy puts the name in the URL as it is
 
             def send(data=data, name=name, ctype=upload.content_type, token=token):

@@ -157,7 +157,11 @@ class FileUpload:
     content_type: str
 
     def read(self) -> bytes:
-        return self.path.read_bytes()
+        """The file's bytes; InvalidInputError when it cannot be read (gone since the check)."""
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {self.path}: {exc.strerror}") from None
 
 
 @dataclass
