@@ -413,7 +413,7 @@ class SQLiteBackend(Backend):
         if files:
             import hashlib
         for upload in files:
-            data = _read_upload(upload)
+            data = upload.read()
             db.execute(
                 "INSERT INTO attachments (comment_id, ticket_id, filename, size, content_type, sha256, data) "
                 "VALUES (?,?,?,?,?,?,?)",
@@ -534,13 +534,6 @@ def fts_query(text: str) -> str:
     if not words:
         raise InvalidInputError("--search needs at least one word with letters or digits")
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
-
-
-def _read_upload(upload: FileUpload) -> bytes:
-    try:
-        return upload.read()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {upload.path}: {exc.strerror}") from None
 
 
 def _int_id(ticket_id: str) -> int:
