@@ -52,7 +52,18 @@ from tixcli.errors import (
     UnavailableError,
 )
 from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
-from tixcli.model import ACTIVE_STATUSES, Attachment, Comment, FileUpload, ListQuery, NewTicket, Reply, Ticket, to_iso
+from tixcli.model import (
+    ACTIVE_STATUSES,
+    STATUSES,
+    Attachment,
+    Comment,
+    FileUpload,
+    ListQuery,
+    NewTicket,
+    Reply,
+    Ticket,
+    to_iso,
+)
 
 SD = "rest/servicedeskapi"
 API = "rest/api/3"
@@ -746,7 +757,7 @@ def _issue_key(ticket_id: str) -> str:
 def _request_status(statuses: tuple[str, ...] | None) -> str | None:
     """The /request `requestStatus` selecting exactly these tixcli statuses, if there is one."""
     wanted = set(statuses) if statuses is not None else None
-    if wanted is None or wanted >= {*ACTIVE_STATUSES, "solved", "closed"}:
+    if wanted is None or wanted >= set(STATUSES):
         return "ALL_REQUESTS"
     if wanted == set(ACTIVE_STATUSES):
         return "OPEN_REQUESTS"  # JSM: not in the DONE category

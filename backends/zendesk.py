@@ -56,7 +56,6 @@ API = "/api/v2"
 PAGE_SIZE = 100  # the largest page of tickets, comments, users, search results
 SEARCH_MAX = 1000  # the Search API stops after 1,000 results
 INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
-ALL_STATUSES = ("new", "open", "pending", "hold", "solved", "closed")  # Zendesk's order for `status<x`
 
 
 class ZendeskBackend(Backend):
@@ -563,17 +562,20 @@ def search_query(query: ListQuery) -> str:
 
 
 def status_terms(statuses: Iterable[str]) -> list[str]:
-    """`status<solved` for the active statuses (one term), else one `status:x` per status (OR)."""
-    wanted = [s for s in ALL_STATUSES if s in set(statuses)]
+    """`status<solved` for the active statuses (one term), else one `status:x` per status (OR).
+
+    tixcli's STATUSES are in Zendesk's order, the one `status<x` and `status>x` compare in.
+    """
+    wanted = [s for s in STATUSES if s in set(statuses)]
     if not wanted:
         return ["status:none"]
-    if len(wanted) == len(ALL_STATUSES):
+    if len(wanted) == len(STATUSES):
         return []
     n = len(wanted)
-    if wanted == list(ALL_STATUSES[:n]):
-        return [f"status<{ALL_STATUSES[n]}"]
-    if wanted == list(ALL_STATUSES[-n:]):
-        return [f"status>{ALL_STATUSES[-n - 1]}"]
+    if wanted == list(STATUSES[:n]):
+        return [f"status<{STATUSES[n]}"]
+    if wanted == list(STATUSES[-n:]):
+        return [f"status>{STATUSES[-n - 1]}"]
     return [f"status:{s}" for s in wanted]
 
 
