@@ -477,8 +477,7 @@ class JSMBackend(Backend):
         if label:
             existing = self._find_by_label(label)
             if existing:
-                reply = Reply(body=new.body, author=new.author, cc=new.cc, attachments=new.attachments)
-                return CreateResult(self.reply(existing, reply), created=False)
+                return CreateResult(self.reply(existing, new.as_reply()), created=False)
         request_type = self._request_type(new.type)
         form = self._form_fields(str(request_type["id"]))
         values: dict = {"summary": new.subject, "description": new.body}

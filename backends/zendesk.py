@@ -169,8 +169,7 @@ class ZendeskBackend(Backend):
         if new.dedupe_key:
             existing = self._find_external(new.dedupe_key)
             if existing is not None:
-                reply = Reply(body=new.body, author=new.author, cc=new.cc, attachments=new.attachments)
-                return CreateResult(self._reply(existing, reply), created=False)
+                return CreateResult(self._reply(existing, new.as_reply()), created=False)
         comment: dict[str, Any] = {"body": new.body, "public": True}
         fields: dict[str, Any] = {
             "subject": new.subject,

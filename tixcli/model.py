@@ -178,6 +178,10 @@ class NewTicket:
     attachments: list[FileUpload] = field(default_factory=list)
     dedupe_key: str | None = None
 
+    def as_reply(self) -> Reply:
+        """The create as a public reply: what `--dedupe-key` adds to the ticket it matched."""
+        return Reply(body=self.body, author=self.author, cc=self.cc, attachments=self.attachments)
+
 
 @dataclass
 class Reply:
