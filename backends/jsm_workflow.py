@@ -63,11 +63,19 @@ def _names(value, what: str, profile: Profile) -> tuple[str, ...]:
     raise ConfigError(f"profile {profile.name!r}: {what} must be a name or a list of names")
 
 
-def _mapping(profile: Profile, key: str) -> dict:
+def _mapping(profile: Profile, key: str, allowed, hint: str | None = None) -> dict:
+    """The profile's mapping under `key` ({} when absent), whose keys must be in `allowed`."""
     raw = profile.get(key) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"profile {profile.name!r}: {key} must be a mapping", hint=profile._hint())
+    _check_keys(profile, key, raw, allowed, hint)
     return raw
+
+
+def _check_keys(profile: Profile, key: str, raw: dict, allowed, hint: str | None = None) -> None:
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise ConfigError(f"profile {profile.name!r}: {key} has unknown keys {sorted(unknown)}", hint=hint)
 
 
 @dataclass
@@ -87,26 +95,19 @@ class Workflow:
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
-        statuses = _mapping(profile, "statuses")
-        unknown = set(statuses) - set(DEFAULT_STATUSES)
-        if unknown:
-            raise ConfigError(
-                f"profile {profile.name!r}: statuses has unknown keys {sorted(unknown)}",
-                hint="use new, pending, hold, solved, closed (other statuses count as open)",
-            )
+        statuses = _mapping(
+            profile,
+            "statuses",
+            DEFAULT_STATUSES,
+            hint="use new, pending, hold, solved, closed (other statuses count as open)",
+        )
         self.status_names: dict[str, tuple[str, ...]] = {}
         for status, default in DEFAULT_STATUSES.items():
             names = _names(statuses.get(status), f"statuses.{status}", profile) if status in statuses else default
             self.status_names[status] = names
         self._by_name = {n.lower(): s for s, names in self.status_names.items() for n in names}
 
-        transitions = _mapping(profile, "transitions")
-        unknown = set(transitions) - set(VERBS)
-        if unknown:
-            raise ConfigError(
-                f"profile {profile.name!r}: transitions has unknown keys {sorted(unknown)}",
-                hint="use solve, close, reopen, pending, hold",
-            )
+        transitions = _mapping(profile, "transitions", VERBS, hint="use solve, close, reopen, pending, hold")
         self.configured = {v: _names(transitions.get(v), f"transitions.{v}", profile) for v in transitions}
         resolution = profile.get("resolution", "Done")
         if not isinstance(resolution, str) or not resolution:
@@ -197,12 +198,7 @@ class TypeMap:
                 f"profile {profile.name!r}: request_types must map tixcli types to request type names",
                 hint="e.g. request_types: {question: General, incident: Technical, default: General}",
             )
-        unknown = set(raw) - set(TYPES) - {"default"}
-        if unknown:
-            raise ConfigError(
-                f"profile {profile.name!r}: request_types has unknown keys {sorted(unknown)}",
-                hint="use " + ", ".join(TYPES) + " or default",
-            )
+        _check_keys(profile, "request_types", raw, (*TYPES, "default"), hint="use " + ", ".join(TYPES) + " or default")
         self.names = {k: str(v) for k, v in raw.items()}
 
     def name_for(self, type_: str | None) -> str | None:
@@ -219,10 +215,7 @@ class TypeMap:
 
 class PriorityMap:
     def __init__(self, profile: Profile) -> None:
-        raw = _mapping(profile, "priorities")
-        unknown = set(raw) - set(PRIORITIES)
-        if unknown:
-            raise ConfigError(f"profile {profile.name!r}: priorities has unknown keys {sorted(unknown)}")
+        raw = _mapping(profile, "priorities", PRIORITIES)
         self.to_jira = {**DEFAULT_PRIORITIES, **{k: str(v) for k, v in raw.items()}}
         self.from_jira = {**READ_PRIORITIES, **{v.lower(): k for k, v in self.to_jira.items()}}
 
