@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tixcli.backends import remote
 from tixcli.backends.base import ExportItem
+from tixcli.backends.zendesk import people_ids
 from tixcli.config import warn
 from tixcli.errors import AuthError, InvalidInputError
 from tixcli.model import to_iso
@@ -92,7 +93,7 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
             after = meta.get("after_cursor")
             done = not meta.get("has_more") or not after
         backend._remember(data)
-        backend._resolve(_people(tickets))
+        backend._resolve(people_ids(tickets))  # the whole page's people at once
         for index in range(_resume_at(tickets, skip, last_id), len(tickets)):
             raw = tickets[index]
             if index + 1 == len(tickets) and after:
@@ -106,7 +107,7 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
                 continue
             if since_iso and raw.get("updated_at") and to_iso(raw["updated_at"]) < since_iso:
                 continue  # changed by the system only: its updated_at is older than `since`
-            ticket = backend._tickets([raw])[0]
+            ticket = backend._ticket(raw)
             ticket.comments = backend.comments(raw["id"])
             yield ExportItem(ticket, token)
         if done:
@@ -159,13 +160,6 @@ def _start_time(since: datetime | None) -> int:
 
 def _iso(timestamp: int) -> str:
     return to_iso(datetime.fromtimestamp(timestamp, tz=timezone.utc))
-
-
-def _people(tickets: list[dict]) -> list:
-    ids: list = []
-    for raw in tickets:
-        ids += [raw.get("requester_id"), raw.get("assignee_id"), *(raw.get("email_cc_ids") or [])]
-    return ids
 
 
 def encode_cursor(mode: str, start: int, page_cursor: str | None, index: int, last_id=None) -> str:
