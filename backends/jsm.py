@@ -408,6 +408,7 @@ class JSMBackend(Backend):
         return issues, next_token
 
     def _search(self, jql: str, limit: int, since: datetime | None = None) -> Iterator[Ticket]:
+        since_cut = to_iso(since) if since else None
         fields = self._search_fields()
         token, count = None, 0
         seen: set[str] = set()  # pages can shift when issues change while we read: no id twice
@@ -415,7 +416,7 @@ class JSMBackend(Backend):
             issues, token = self._search_page(jql, fields, min(PAGE, limit - count), token)
             for issue in issues:
                 ticket = self._ticket_from_issue(issue)
-                if since and ticket.updated_at and ticket.updated_at < to_iso(since):
+                if _before(ticket, since_cut):
                     continue
                 if ticket.id in seen:
                     continue
@@ -448,13 +449,14 @@ class JSMBackend(Backend):
             jql += f" AND updated >= {jql_string(self._jql_time(since))}"
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
         fields = self._search_fields()
+        since_cut = to_iso(since) if since else None
         while True:
             issues, next_token = self._search_page(jql, fields, PAGE, token)
             for index, issue in enumerate(issues):
                 if index <= done:
                     continue
                 ticket = self._ticket_from_issue(issue)
-                if since and ticket.updated_at and ticket.updated_at < to_iso(since):
+                if _before(ticket, since_cut):
                     continue
                 attachments = [_attachment(a) for a in (issue.get("fields") or {}).get("attachment") or []]
                 ticket.comments = self._thread(ticket, attachments)
@@ -763,6 +765,11 @@ def _request_status(statuses: tuple[str, ...] | None) -> str | None:
     if wanted == {"solved", "closed"}:
         return "CLOSED_REQUESTS"
     return None
+
+
+def _before(ticket: Ticket, since_cut: str | None) -> bool:
+    """Updated before `since` (JQL compares whole minutes: the seconds are filtered here)."""
+    return bool(since_cut and ticket.updated_at and ticket.updated_at < since_cut)
 
 
 def _email(user: dict | None) -> str | None:
