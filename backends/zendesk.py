@@ -36,7 +36,7 @@ from tixcli.errors import (
     TixError,
     UnavailableError,
 )
-from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
+from tixcli.lifecycle import check_close, check_solve, closed_refusal, ensure_not_closed, status_after_reply
 from tixcli.model import (
     PRIORITIES,
     PRIORITY_RANK,
@@ -595,10 +595,7 @@ def api_error(status: int, body: Any, action: str, tid: str | None = None) -> Ti
     text = " ".join(details).lower()
     what = f"ticket {tid}" if tid else "the ticket"
     if "closed prevents ticket update" in text:
-        return RefusedError(
-            f"{what} is closed: {action} is not allowed",
-            hint="a closed ticket is final; open a new ticket instead",
-        )
+        return closed_refusal(what, action)
     if action in ("solve", "close") and "assignee" in text:
         return RefusedError(
             f"Zendesk refused to {action} {what}: it has no assignee",

@@ -12,12 +12,16 @@ from .model import Reply
 REPLY_STATUSES = ("open", "pending", "hold")
 
 
+def closed_refusal(what: str, action: str) -> RefusedError:
+    """The refusal of `action` on a closed ticket (`what`: "ticket 12"), also when a service refuses it."""
+    return RefusedError(
+        f"{what} is closed: {action} is not allowed", hint="a closed ticket is final; open a new ticket instead"
+    )
+
+
 def ensure_not_closed(ticket_id: str, status: str, action: str) -> None:
     if status == "closed":
-        raise RefusedError(
-            f"ticket {ticket_id} is closed: {action} is not allowed",
-            hint="a closed ticket is final; open a new ticket instead",
-        )
+        raise closed_refusal(f"ticket {ticket_id}", action)
 
 
 def status_after_reply(ticket_id: str, current: str, reply: Reply, requester: str | None) -> str:
