@@ -62,6 +62,7 @@ from tixcli.model import (
     NewTicket,
     Reply,
     Ticket,
+    from_epoch,
     to_iso,
 )
 
@@ -782,7 +783,7 @@ def _date(value: dict | None) -> str | None:
     if not value:
         return None
     if value.get("epochMillis") is not None:
-        return to_iso(datetime.fromtimestamp(value["epochMillis"] / 1000, tz=timezone.utc))
+        return from_epoch(value["epochMillis"] / 1000)
     return to_iso(value.get("iso8601") or value.get("jira"))
 
 

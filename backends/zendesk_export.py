@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tixcli.backends import remote
@@ -23,7 +23,7 @@ from tixcli.backends.base import ExportItem
 from tixcli.backends.zendesk import people_ids
 from tixcli.config import warn
 from tixcli.errors import AuthError, InvalidInputError
-from tixcli.model import to_iso
+from tixcli.model import from_epoch, to_iso
 
 if TYPE_CHECKING:
     from tixcli.backends.zendesk import ZendeskBackend
@@ -72,7 +72,7 @@ class IdBitmap:
 
 def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
     mode, start, page_cursor, skip, last_id = state["m"], state["s"], state["c"], state["i"], state.get("t")
-    since_iso = _iso(start) if start else None
+    since_iso = from_epoch(start) if start else None
     while True:
         if mode in (None, INCREMENTAL):
             try:
@@ -144,7 +144,7 @@ def _search_page(backend: ZendeskBackend, start: int, page_cursor: str | None) -
     # The search export takes the type in filter[type] (a `type:` term is an error) and needs
     # a query: every ticket updated since the start (the epoch by default).
     params: dict = {
-        "query": "updated>=" + _iso(start).replace("+00:00", "Z"),
+        "query": "updated>=" + from_epoch(start).replace("+00:00", "Z"),
         "filter[type]": "ticket",
         "page[size]": EXPORT_PAGE,
         "include": "tickets(users,groups)",
@@ -156,10 +156,6 @@ def _search_page(backend: ZendeskBackend, start: int, page_cursor: str | None) -
 
 def _start_time(since: datetime | None) -> int:
     return max(0, int(since.timestamp())) if since is not None else 0
-
-
-def _iso(timestamp: int) -> str:
-    return to_iso(datetime.fromtimestamp(timestamp, tz=timezone.utc))
 
 
 def encode_cursor(mode: str, start: int, page_cursor: str | None, index: int, last_id=None) -> str:

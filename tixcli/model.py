@@ -262,6 +262,11 @@ def to_iso(value: datetime | str | None) -> str | None:
     return value.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def from_epoch(seconds: float) -> str:
+    """Seconds since the Unix epoch (as services send them) in tixcli's ISO 8601."""
+    return to_iso(datetime.fromtimestamp(seconds, tz=timezone.utc))
+
+
 def parse_iso(value: str) -> datetime:
     v = value.strip()
     if v.endswith("Z") or v.endswith("z"):
