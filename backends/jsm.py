@@ -40,7 +40,7 @@ from tixcli.backends.jsm_workflow import (
     jql_string,
     jql_text_terms,
 )
-from tixcli.backends.remote import decode_cursor, encode_cursor
+from tixcli.backends.remote import decode_cursor, encode_cursor, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,
@@ -62,7 +62,6 @@ from tixcli.model import (
     NewTicket,
     Reply,
     Ticket,
-    from_epoch,
     to_iso,
 )
 
@@ -695,7 +694,7 @@ class JSMBackend(Backend):
             request_type=(request_type.get("name"), request_type.get("id")),
             requester=_email(fields.get("reporter")),
             cc=fields.get(custom["participants"]) or [] if custom["participants"] else [],
-            created_at=to_iso(fields["created"]) if fields.get("created") else None,
+            created_at=service_time(fields.get("created"), SERVICE),
             url=(origin.get("_links") or {}).get("web"),
         )
 
@@ -717,8 +716,8 @@ class JSMBackend(Backend):
             tags=tags,
             external_id=external_id,
             created_at=created_at,
-            updated_at=to_iso(fields["updated"]) if fields.get("updated") else None,
-            solved_at=to_iso(fields["resolutiondate"]) if fields.get("resolutiondate") else None,
+            updated_at=service_time(fields.get("updated"), SERVICE),
+            solved_at=service_time(fields.get("resolutiondate"), SERVICE),
             url=url or f"{self.url}/servicedesk/customer/portal/{self._portal_id()}/{key}",
         )
 
@@ -783,8 +782,8 @@ def _date(value: dict | None) -> str | None:
     if not value:
         return None
     if value.get("epochMillis") is not None:
-        return from_epoch(value["epochMillis"] / 1000)
-    return to_iso(value.get("iso8601") or value.get("jira"))
+        return service_time(value["epochMillis"], SERVICE, epoch_divisor=1000)
+    return service_time(value.get("iso8601") or value.get("jira"), SERVICE)
 
 
 def _text(value) -> str | None:

@@ -1,4 +1,5 @@
-"""What the remote backends share beyond HTTP (``http.py``): the opaque `export` resume cursor.
+"""What the remote backends share beyond HTTP (``http.py``): the opaque `export` resume cursor,
+and reading times out of a service's answers.
 
 A cursor is a JSON object in unpadded URL-safe base64: one word for the shell, and opaque to
 the user. Each backend decides what the object holds and checks its fields after decoding.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import base64
 import json
 
-from tixcli.errors import TixError
+from tixcli.errors import InvalidInputError, TixError, UnavailableError
+from tixcli.model import from_epoch, to_iso
 
 
 def encode_cursor(payload: dict) -> str:
@@ -26,3 +28,21 @@ def decode_cursor(token: str, invalid: TixError) -> dict:
     if not isinstance(data, dict):
         raise invalid
     return data
+
+
+def service_time(value, service: str, epoch_divisor: float | None = None) -> str | None:
+    """A time from a service's answer as tixcli's ISO 8601 (None when absent).
+
+    A malformed one is the service's fault: exit 8 with one line, never a raw Python error.
+    `epoch_divisor`: the value is a number of epoch units (1000 for milliseconds).
+    """
+    if value is None or value == "":
+        return None
+    try:
+        if epoch_divisor is not None:
+            return from_epoch(float(value) / epoch_divisor)
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return to_iso(value)
+    except (TypeError, ValueError, OverflowError, OSError, InvalidInputError):
+        raise UnavailableError(f"{service} sent a malformed time: {str(value)[:40]!r}") from None

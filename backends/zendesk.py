@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from tixcli import __version__
 from tixcli.backends.base import Backend, CreateResult, ExportItem
+from tixcli.backends.remote import service_time
 from tixcli.config import Profile
 from tixcli.errors import (
     ConfigError,
@@ -449,9 +450,9 @@ class ZendeskBackend(Backend):
             cc=sorted({e for e in (self._email(i) for i in _cc_ids(raw)) if e}),
             tags=list(raw.get("tags") or []),
             external_id=raw.get("external_id"),
-            created_at=to_iso(raw.get("created_at")),
-            updated_at=to_iso(raw.get("updated_at")),
-            solved_at=to_iso(raw.get("solved_at") or self._solved_at.get(raw["id"])),
+            created_at=service_time(raw.get("created_at"), "Zendesk"),
+            updated_at=service_time(raw.get("updated_at"), "Zendesk"),
+            solved_at=service_time(raw.get("solved_at") or self._solved_at.get(raw["id"]), "Zendesk"),
             url=f"{self.base_url}/agent/tickets/{raw['id']}",
         )
 
@@ -461,7 +462,7 @@ class ZendeskBackend(Backend):
             author=self._email(raw.get("author_id")),
             body=raw.get("body") or raw.get("plain_body") or "",
             public=bool(raw.get("public", True)),
-            created_at=to_iso(raw.get("created_at")),
+            created_at=service_time(raw.get("created_at"), "Zendesk"),
             attachments=[
                 Attachment(
                     id=str(a["id"]) if a.get("id") is not None else None,

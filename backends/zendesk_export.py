@@ -23,7 +23,7 @@ from tixcli.backends.base import ExportItem
 from tixcli.backends.zendesk import people_ids
 from tixcli.config import warn
 from tixcli.errors import AuthError, InvalidInputError
-from tixcli.model import from_epoch, to_iso
+from tixcli.model import from_epoch
 
 if TYPE_CHECKING:
     from tixcli.backends.zendesk import ZendeskBackend
@@ -105,7 +105,7 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
             if raw.get("status") == "deleted":
                 yield None
                 continue
-            if since_iso and raw.get("updated_at") and to_iso(raw["updated_at"]) < since_iso:
+            if since_iso and raw.get("updated_at") and remote.service_time(raw["updated_at"], "Zendesk") < since_iso:
                 continue  # changed by the system only: its updated_at is older than `since`
             ticket = backend._ticket(raw)
             ticket.comments = backend.comments(raw["id"])

@@ -374,6 +374,33 @@ def test_malformed_json_exits_8(remote, name):
     assert timed.seconds < BOUND
 
 
+@pytest.mark.parametrize("name", ["show", "list"])
+def test_well_formed_json_with_malformed_times_exits_8(remote, monkeypatch, name):
+    """A service's nonsense time is its fault (exit 8, one line), never a raw Python error."""
+    tid = remote.seed(1)[0]
+    time_keys = {"created_at", "updated_at", "created", "updated", "iso8601", "jira", "epochMillis"}
+
+    def spoil(value):
+        if isinstance(value, dict):
+            return {k: ("13/45/2026 noon" if k in time_keys else spoil(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [spoil(v) for v in value]
+        return value
+
+    original = remote.server._dispatch
+
+    def dispatch(request):
+        response = original(request)
+        if response.json is not None and response.status == 200:
+            response.json = spoil(response.json)
+        return response
+
+    monkeypatch.setattr(remote.server, "_dispatch", dispatch)
+    timed = remote.cli(*command(remote, name, tid))
+    assert timed.code == 8, timed.result.err
+    assert "malformed time" in error_line(timed.result)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_a_200_html_sign_in_page_exits_7(remote, name):
     tid = remote.seed(1)[0]
