@@ -66,6 +66,8 @@ def test_remote_urls_must_be_https_except_on_loopback(tmp_path):
         ("http://example.com", False),
         ("ftp://example.com", False),
         ("https://example.com", True),
+        ("https://user:pass@example.com", False),
+        ("https://token@example.com", False),
         ("http://127.0.0.1:8080", True),
         ("http://localhost:9", True),
         ("http://[::1]:9", True),

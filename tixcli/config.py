@@ -187,6 +187,9 @@ def check_remote_url(url: str, profile_name: str) -> None:
         raise ConfigError(
             f"profile {profile_name!r}: url must use https (http only on loopback)",
         )
+    if parts.username or parts.password:
+        # It would be printed in every ticket's url and sent as Basic auth: secrets go in token_env.
+        raise ConfigError(f"profile {profile_name!r}: the url must not hold a user name or password")
 
 
 def _is_loopback(host: str) -> bool:
