@@ -887,7 +887,8 @@ def _error_text(response: requests.Response) -> str:
     if not isinstance(data, dict):
         return ""
     messages = [str(data["errorMessage"])] if data.get("errorMessage") else []
-    messages += [str(m) for m in data.get("errorMessages") or []]
+    listed = data.get("errorMessages") or []
+    messages += [str(m) for m in (listed if isinstance(listed, list) else [listed])]
     if isinstance(data.get("errors"), dict):
         messages += [f"{k}: {v}" for k, v in data["errors"].items()]
     return "; ".join(messages)[:300]

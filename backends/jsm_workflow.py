@@ -75,7 +75,7 @@ def _mapping(profile: Profile, key: str, allowed, hint: str | None = None) -> di
 def _check_keys(profile: Profile, key: str, raw: dict, allowed, hint: str | None = None) -> None:
     unknown = set(raw) - set(allowed)
     if unknown:
-        raise ConfigError(f"profile {profile.name!r}: {key} has unknown keys {sorted(unknown)}", hint=hint)
+        raise ConfigError(f"profile {profile.name!r}: {key} has unknown keys {sorted(map(str, unknown))}", hint=hint)
 
 
 @dataclass
