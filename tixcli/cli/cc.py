@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from tixcli.errors import InvalidInputError
 from tixcli.model import validate_emails
 from tixcli.output import clean, dumps_json, print_ticket
 
@@ -29,8 +30,6 @@ def cc(
     state = get_state(ctx)
     to_add, to_remove = validate_emails(add or []), validate_emails(remove or [])
     if fmt is not None and fmt.lower() != "json":
-        from tixcli.errors import InvalidInputError
-
         raise InvalidInputError(f"unknown format {fmt!r}", hint="cc prints plain lines, or json")
     backend = state.backend
     participants = backend.update_cc(ticket_id, to_add, to_remove)

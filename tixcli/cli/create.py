@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from tixcli.attachments import prepare_uploads
+from tixcli.errors import InvalidInputError
 from tixcli.model import (
     TYPES,
     NewTicket,
@@ -65,8 +66,6 @@ def create(
     output = check_write_format(fmt)
     subject = check_text(subject, "subject")
     if "\n" in subject.strip():
-        from tixcli.errors import InvalidInputError
-
         raise InvalidInputError("the subject must be one line")
     text = read_body(body, body_file)
     if dedupe_key is not None:
