@@ -70,6 +70,20 @@ class HttpClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
 
+    def same_origin(self, url: str, what: str = "a paging link") -> str:
+        """`url` (absolute, or relative to the base URL) when it points at the profile's own origin.
+
+        A link a server sends (next page) is followed with our credentials only when its scheme,
+        host and port equal the base URL's; anything else is a hostile or broken answer (exit 8).
+        """
+        absolute = urljoin(self.base_url, url)
+        if _origin(absolute) != _origin(self.base_url):
+            host = urlsplit(absolute).netloc.rpartition("@")[2] or "(none)"
+            raise UnavailableError(
+                f"{self.service} sent {what} to another origin ({clean_host(host)}); not followed"
+            )
+        return absolute
+
     def request(self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs: Any) -> requests.Response:
         """Send with retries; returns any response below 400 and 4xx the caller must judge.
 
@@ -179,6 +193,24 @@ def _looks_like_html(response: requests.Response) -> bool:
         return True
     head = response.content[:64].lstrip().lower()
     return head.startswith(b"<!doctype html") or head.startswith(b"<html")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port made explicit."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # a malformed port never equals ours
+    scheme = parts.scheme.lower()
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def clean_host(host: str) -> str:
+    """A host from a server's answer, safe to print: printable ASCII, bounded."""
+    return "".join(ch if " " < ch < "\x7f" else "?" for ch in host[:100])
 
 
 def _path_only(url: str) -> str:

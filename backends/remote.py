@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 from tixcli.errors import InvalidInputError, TixError, UnavailableError
 from tixcli.model import from_epoch, to_iso
@@ -46,3 +47,32 @@ def service_time(value, service: str, epoch_divisor: float | None = None) -> str
         return to_iso(value)
     except (TypeError, ValueError, OverflowError, OSError, InvalidInputError):
         raise UnavailableError(f"{service} sent a malformed time: {str(value)[:40]!r}") from None
+
+
+# Ids that go into a URL path. A Zendesk id is decimal digits; a JSM key is PROJECT-123.
+_ZENDESK_ID = re.compile(r"[0-9]{1,20}")
+_JSM_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-[0-9]{1,20}")
+
+
+def service_id(value, service: str, what: str = "id") -> str:
+    """A numeric id from a service's answer (ticket, comment, attachment, user), as text.
+
+    Anything but 1-20 ASCII digits is a malformed answer (exit 8): it would go into a URL path.
+    """
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _ZENDESK_ID.fullmatch(text):
+        raise UnavailableError(f"{service} sent a malformed {what}: {_shown(value)}")
+    return text
+
+
+def service_key(value, service: str, what: str = "issue key") -> str:
+    """A Jira issue key from a service's answer (PROJECT-123); anything else is exit 8."""
+    if not isinstance(value, str) or not _JSM_KEY.fullmatch(value):
+        raise UnavailableError(f"{service} sent a malformed {what}: {_shown(value)}")
+    return value
+
+
+def _shown(value) -> str:
+    """A bounded, printable rendering of a hostile value for an error message."""
+    text = repr(value)[:40]
+    return "".join(ch if " " <= ch < "\x7f" else "?" for ch in text)
