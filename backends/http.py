@@ -78,10 +78,9 @@ class HttpClient:
         """
         absolute = urljoin(self.base_url, url)
         if _origin(absolute) != _origin(self.base_url):
-            host = urlsplit(absolute).netloc.rpartition("@")[2] or "(none)"
-            raise UnavailableError(
-                f"{self.service} sent {what} to another origin ({clean_host(host)}); not followed"
-            )
+            parts = urlsplit(absolute)
+            where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            raise UnavailableError(f"{self.service} sent {what} to another origin ({clean_host(where)}); not followed")
         return absolute
 
     def request(self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs: Any) -> requests.Response:
