@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -18,7 +20,7 @@ from urllib.parse import quote
 
 from tixcli.backends.base import Backend, CreateResult, ExportItem
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from tixcli.config import Profile, default_db_path
+from tixcli.config import Profile, default_db_path, warn
 from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
 from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
 from tixcli.model import (
@@ -91,10 +93,10 @@ class SQLiteBackend(Backend):
         return self._db
 
     def _open(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the store's folder {self.path.parent}: {exc.strerror}") from None
+        # A read-only profile never creates anything: a missing store is an error there.
+        created = not self.profile.get("read_only") and _private_store_file(self.path)
+        if not created:
+            _warn_if_readable_by_others(self.path)
         read_only = bool(self.profile.get("read_only")) or (self.path.exists() and not os.access(self.path, os.W_OK))
         target = f"file:{quote(str(self.path))}?mode=ro" if read_only else str(self.path)
         try:
@@ -103,9 +105,9 @@ class SQLiteBackend(Backend):
             raise StoreError(f"cannot open the store {self.path}: {exc}") from None
         with _store_errors(self.path):
             db.execute("PRAGMA foreign_keys = ON")
-            self._check_identity(db)
+            version = self._check_identity(db)
             if read_only:
-                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                if version != SCHEMA_VERSION:
                     raise StoreError(f"the store {self.path} is read-only and needs a schema upgrade")
                 return db
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -114,18 +116,24 @@ class SQLiteBackend(Backend):
                 except sqlite3.OperationalError:
                     pass  # a read-only store can still be read
             db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(db)
+            if version != SCHEMA_VERSION:
+                self._migrate(db)
         return db
 
-    def _check_identity(self, db: sqlite3.Connection) -> None:
-        """Refuse a file that is not a tixcli store, or one from a newer tixcli."""
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+    def _check_identity(self, db: sqlite3.Connection) -> int:
+        """Refuse a file that is not a tixcli store, or one from a newer tixcli; returns its schema version.
+
+        The three facts are read in one statement, i.e. one read transaction: read one by one,
+        another process could commit the schema in between, and a new store would look foreign.
+        """
+        app_id, version, tables = db.execute(
+            "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version),"
+            " (SELECT count(*) FROM sqlite_master)"
+        ).fetchone()
         if app_id == 0 and version == 0:
-            has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if has_tables:
+            if tables:
                 raise StoreError(f"{self.path} is an SQLite file but not a tixcli store")
-            return  # a new, empty file
+            return 0  # a new, empty file
         if app_id != APPLICATION_ID:
             raise StoreError(f"{self.path} is an SQLite file but not a tixcli store")
         if version > SCHEMA_VERSION:
@@ -133,13 +141,13 @@ class SQLiteBackend(Backend):
                 f"{self.path} was written by a newer tixcli (schema {version} > {SCHEMA_VERSION})",
                 hint="upgrade tixcli",
             )
+        return version
 
     def _migrate(self, db: sqlite3.Connection) -> None:
-        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
         db.execute("BEGIN IMMEDIATE")
         try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            # Under the write lock, look again: another process may have migrated (or the file changed).
+            version = self._check_identity(db)
             for script in MIGRATIONS[version:]:
                 for statement in _split_sql(script):
                     db.execute(statement)
@@ -536,11 +544,63 @@ def fts_query(text: str) -> str:
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
+_ASCII_ID = re.compile(r"[0-9]{1,18}")
+
+
 def _int_id(ticket_id: str) -> int:
     text = str(ticket_id).strip().lstrip("#")
-    if not text.isdigit() or len(text) > 18:
+    if not _ASCII_ID.fullmatch(text):  # str.isdigit() takes '²' and '١' too
         raise NotFoundError(f"ticket {ticket_id!r} not found", hint="sqlite ticket ids are numbers")
     return int(text)
+
+
+def _private_store_file(path: Path) -> bool:
+    """Create the store's folders (0700) and file (0600) whatever the umask; True if we made the file.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so they stay private too.
+    A folder or file that already exists keeps its mode: tixcli changes only what it created.
+    """
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        for created in reversed(missing):
+            try:
+                os.mkdir(created, 0o700)
+            except FileExistsError:
+                continue  # another tixcli made it at the same moment
+            os.chmod(created, 0o700)  # the umask may have taken bits off
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if path.exists():
+            return False
+        raise StoreError(f"cannot create the store {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _warn_if_readable_by_others(path: Path) -> None:
+    """An existing store that group or others can read: say so (once: a run opens the store once)."""
+    readable = []
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = candidate.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o044:
+            readable.append(f"{candidate.name} ({stat.filemode(mode)})")
+    if readable:
+        warn(
+            f"the store {path} can be read by other local users: {', '.join(readable)}; "
+            f"fix: chmod 600 '{path}'*  (and chmod 700 its folder)"
+        )
 
 
 def _prefixed(columns: str) -> str:
