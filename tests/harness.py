@@ -26,6 +26,7 @@ class Harness:
     env: dict[str, str] = field(default_factory=dict)  # env vars the CLI needs (tokens...)
     server: object | None = None  # the stand-in server (remote backends)
     missing_id: str = "999999"  # a well-formed id no ticket has
+    group: str | None = "Support"  # a group the backend accepts on create; None: it takes none
 
     @property
     def profile(self) -> Profile:

@@ -54,4 +54,5 @@ def jsm_harness(jsm_server, tmp_path, monkeypatch):
         env={"JSM_TEST_TOKEN": JSM_TOKEN},
         server=jsm_server,
         missing_id="SUP-999999",
+        group=None,  # JSM has no group on create (refused with exit 6)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 import jsonschema
@@ -76,6 +77,30 @@ def test_ticket_json_has_every_field_and_matches_the_published_schema(harness, b
     jsonschema.validate(listed, json_schema())
 
 
+def test_tags_and_group_are_kept_through_create_reply_and_list(harness, backend):
+    group = {"group": harness.group} if harness.group else {}
+    made = backend.create(new(harness, tags=["build", "nightly"], priority="low", type="incident", **group)).ticket
+    backend.reply(made.id, reply(harness, body="still here"))
+    shown = backend.get(made.id)
+    listed = backend.list(query(harness))[0]
+    for ticket in (made, shown, listed):
+        assert sorted(ticket.tags) == ["build", "nightly"]
+        assert ticket.group == harness.group
+        assert (ticket.priority, ticket.type) == ("low", "incident")
+
+
+def test_a_reply_moves_updated_at_and_nothing_else(harness, backend):
+    made = backend.create(new(harness, tags=["keep"], priority="high", type="incident")).ticket
+    before = backend.get(made.id)
+    time.sleep(1.1)  # services stamp times in whole seconds
+    backend.reply(made.id, reply(harness, body="later"))
+    after = backend.get(made.id)
+    assert after.updated_at > before.updated_at
+    assert after.created_at == before.created_at
+    unchanged = ("subject", "description", "priority", "type", "requester", "assignee", "group", "tags", "cc")
+    assert {f: getattr(after, f) for f in unchanged} == {f: getattr(before, f) for f in unchanged}
+
+
 def test_get_unknown_ticket_is_not_found(harness, backend):
     with pytest.raises(NotFoundError):
         backend.get(harness.missing_id)
@@ -128,6 +153,15 @@ def test_list_limit_and_sort(harness, backend):
     assert ids(backend.list(query(harness, sort="created", limit=2))) == list(reversed(made))[:2]
 
 
+def test_list_sort_priority_puts_the_most_urgent_first(harness, backend):
+    made = {}
+    for priority in ("low", "urgent", "normal", "high"):
+        made[priority] = backend.create(new(harness, subject=f"{priority} one", priority=priority)).ticket.id
+    order = ids(backend.list(query(harness, sort="priority")))
+    assert order == [made[p] for p in ("urgent", "high", "normal", "low")]
+    assert ids(backend.list(query(harness, sort="priority", limit=2))) == [made["urgent"], made["high"]]
+
+
 def test_list_since_filters_on_updated(harness, backend):
     backend.create(new(harness))
     future = datetime.now(timezone.utc) + timedelta(days=1)
@@ -147,6 +181,16 @@ def test_public_reply_opens_a_new_ticket_and_an_internal_note_changes_nothing(ha
     assert replied.status == "open"
     thread = backend.get(ticket.id).comments
     assert [(c.body, c.public) for c in thread[1:]] == [("internal only", False), ("on it", True)]
+
+
+def test_an_internal_note_with_an_explicit_status_applies_it(harness, backend):
+    ticket = backend.create(new(harness)).ticket
+    backend.solve(ticket.id)
+    noted = backend.reply(ticket.id, reply(harness, body="reopening quietly", public=False, status="open"))
+    assert noted.status == "open"
+    shown = backend.get(ticket.id)
+    assert shown.status == "open"
+    assert (shown.comments[-1].body, shown.comments[-1].public) == ("reopening quietly", False)
 
 
 def test_reply_to_a_solved_ticket_reopens_it(harness, backend):
@@ -257,6 +301,26 @@ def test_export_streams_every_ticket_with_comments(harness, backend):
     assert [c.body for c in exported[b.id].comments] == ["It is really on fire", "second"]
     future = datetime.now(timezone.utc) + timedelta(days=1)
     assert list(backend.export(since=future)) == []
+
+
+def test_export_gives_each_ticket_exactly_as_show_does(harness, backend, tmp_path):
+    from tixcli.attachments import prepare_uploads
+    from tixcli.config import AttachmentLimits
+
+    log = tmp_path / "build.log"
+    log.write_bytes(b"failed\n")
+    group = {"group": harness.group} if harness.group else {}
+    a = backend.create(
+        new(harness, subject="full", priority="high", type="incident", tags=["x", "y"], cc=[LEAD], **group)
+    ).ticket
+    backend.reply(a.id, reply(harness, body="with a file", attachments=prepare_uploads([str(log)], AttachmentLimits())))
+    backend.reply(a.id, reply(harness, body="note", public=False))
+    b = backend.create(new(harness, subject="plain", requester=CUSTOMER)).ticket
+    backend.solve(b.id, body="done")
+    exported = {item.ticket.id: item.ticket.to_dict() for item in backend.export()}
+    assert set(exported) == {a.id, b.id}
+    for ticket_id in (a.id, b.id):
+        assert exported[ticket_id] == backend.get(ticket_id).to_dict()
 
 
 # -- through the command line: limits are checked before anything is sent -------------------

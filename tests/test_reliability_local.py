@@ -228,7 +228,8 @@ import io, json, os, sys, time
 from contextlib import redirect_stdout, redirect_stderr
 from tixcli.__main__ import main
 
-folder, rounds, start, step, worker = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+folder, rounds, worker = sys.argv[1], int(sys.argv[2]), int(sys.argv[5])
+start, step = float(sys.argv[3]), float(sys.argv[4])
 failures = []
 for r in range(rounds):
     os.environ["TIXCLI_DB"] = os.path.join(folder, str(r), "tickets.db")

@@ -29,10 +29,10 @@ def status_after_reply(ticket_id: str, current: str, reply: Reply, requester: st
     ensure_not_closed(ticket_id, current, "reply")
     if reply.status is not None and reply.status not in REPLY_STATUSES:
         raise InvalidInputError(f"reply cannot set status {reply.status!r}", hint="use open, pending or hold")
-    if not reply.public:
-        return current  # an internal note never changes the status
     if reply.status is not None:
-        return reply.status
+        return reply.status  # asked for explicitly: applied with the comment, public or internal
+    if not reply.public:
+        return current  # an internal note on its own never changes the status
     if current in ("new", "solved"):
         return "open"  # the first public reply opens; a reply to a solved ticket reopens it
     if current == "pending" and requester and reply.author.lower() == requester.lower():
