@@ -558,7 +558,7 @@ class JSMBackend(Backend):
         if account_ids:
             self._call("POST", f"{SD}/request/{quote(key)}/participant", json={"accountIds": account_ids})
         ticket = self._load(key)
-        if ticket.status != target and reply.public:
+        if ticket.status != target and (reply.public or reply.status is not None):
             self._transition(key, {"open": "reopen"}.get(target, target))
             ticket = self._load(key)
         return ticket
@@ -814,12 +814,22 @@ def _comment(c: dict) -> Comment:
 
 
 def _strip_attachment_links(body: str, attachments: list[Attachment]) -> str:
-    """JSM appends wiki links to a comment's files (`!a.png|thumbnail! [^b.log] _(2 kB)_`): drop them."""
+    """JSM appends wiki links to a comment's files (`!a.png|thumbnail! [^b.log] _(2 kB)_`): drop them.
+
+    What goes is the tail of the body made of such links (each optionally followed by a size
+    note) and whitespace. The tail is matched on the reversed body with a pattern anchored
+    at its start, so the work is linear in the body: a pattern ending in `$` searched forwards
+    is tried at every position of a long run of spaces (seconds for 32,000 of them).
+    """
     if not attachments:
         return body
-    names = "|".join(re.escape(a.filename) for a in attachments)
-    links = rf"(?:!(?:{names})(?:\|[^!\n]*)?!|\[\^(?:{names})\])(?:\s*_\([^)\n]*\)_)?"
-    return re.sub(rf"(?:\s*{links})+\s*$", "", body)
+    # The reverse of (?:\s*LINK(?:\s*NOTE)?)+\s*$ where LINK is !NAME! or !NAME|params! or [^NAME]
+    # and NOTE is _(size)_; names are reversed before they are escaped, the longest tried first.
+    reversed_names = sorted({a.filename[::-1] for a in attachments}, key=len, reverse=True)
+    names = "|".join(map(re.escape, reversed_names))
+    link = rf"(?:_\)[^)\n]*\(_\s*)?(?:!(?:[^!\n]*\|)?(?:{names})!|\](?:{names})\^\[)"
+    tail = re.match(rf"\s*(?:{link}\s*)+", body[::-1])
+    return body[: len(body) - tail.end()] if tail else body
 
 
 def _attachment(a: dict) -> Attachment:
