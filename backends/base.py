@@ -58,6 +58,7 @@ class Backend(abc.ABC):
     name: str = ""
     #: the Python package whose absence means the backend cannot load (install hint)
     requires: tuple[str, ...] = ()
+    max_comment_chars: int = 1_000_000  # the longest comment (body) in characters; refused before sending
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile

@@ -90,6 +90,7 @@ class _LibrarySession:
 
 class JSMBackend(Backend):
     name = "jsm"
+    max_comment_chars = 32_767  # Jira: a text field (description, comment) holds at most 32,767 characters
     requires = ("jira",)
 
     def __init__(self, profile: Profile) -> None:

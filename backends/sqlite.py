@@ -75,6 +75,7 @@ FROM tickets t"""
 
 class SQLiteBackend(Backend):
     name = "sqlite"
+    max_comment_chars = 4_000_000  # tixcli's own bound for the local store: at most 16 MB of UTF-8
 
     def __init__(self, profile: Profile) -> None:
         super().__init__(profile)
