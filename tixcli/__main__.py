@@ -29,7 +29,13 @@ def run(args: list[str]) -> int:
     import click
 
     from tixcli.cli import app
+    from tixcli.output import clean
     from tixcli.secrets import redact
+
+    def say(text: str, one_line: bool = True) -> None:
+        """Text on stderr, cleaned like ticket text (errors and hints carry what services sent:
+        a 422 description can hold escape sequences), secrets redacted before and after."""
+        print(redact(clean(redact(text), one_line=one_line)), file=sys.stderr)
 
     debug = "--debug" in args or os.environ.get("TIXCLI_DEBUG", "").lower() in ("1", "true", "yes")
     try:
@@ -37,15 +43,19 @@ def run(args: list[str]) -> int:
         return result if isinstance(result, int) else ExitStatus.OK
     except TixError as err:
         if debug:
-            _print_traceback(redact)
-        print(redact(f"error: {err.message}"), file=sys.stderr)
+            _print_traceback(say)
+        say(f"error: {err.message}")
         if err.hint:
-            print(redact(f"hint: {err.hint}"), file=sys.stderr)
+            say(f"hint: {err.hint}")
         return err.exit_status
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)
+        say(shown.getvalue().rstrip("\n"), one_line=False)
         return exc.exit_code  # usage errors: 2, in click's own format
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
@@ -59,16 +69,16 @@ def run(args: list[str]) -> int:
         return ExitStatus.OK
     except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
         if debug:
-            _print_traceback(redact)
-        print(redact(f"error: unexpected {type(exc).__name__}: {exc}"), file=sys.stderr)
+            _print_traceback(say)
+        say(f"error: unexpected {type(exc).__name__}: {exc}")
         print("hint: run with --debug for details, and report it", file=sys.stderr)
         return ExitStatus.ERROR
 
 
-def _print_traceback(redact) -> None:
+def _print_traceback(say) -> None:
     import traceback
 
-    print(redact(traceback.format_exc()), file=sys.stderr, end="")
+    say(traceback.format_exc().rstrip("\n"), one_line=False)
 
 
 def _silence_stdout() -> None:

@@ -1,18 +1,23 @@
 """The Typer application, its global options and the state every command shares."""
 
+import re
 import sys
 from typing import Annotated
 
+import click
 import typer
 
 from tixcli import __version__
 from tixcli.config import Profile, load_config
-from tixcli.errors import InvalidInputError
-from tixcli.output import READ_FORMATS, WRITE_FORMATS
+from tixcli.errors import InvalidInputError, NotFoundError
+from tixcli.output import READ_FORMATS, WRITE_FORMATS, clean
 
 app = typer.Typer(
     name="tixcli",
     no_args_is_help=True,
+    # click 8.4+ suggests a close command name itself ("Did you mean 'list'?"): Typer must not
+    # add the same suggestion again.
+    suggest_commands=not hasattr(click.exceptions, "NoSuchCommand"),
     # A pretty traceback would print local variables, and with them tokens.
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -90,7 +95,7 @@ def main(
 
         class RedactingFormatter(logging.Formatter):
             def format(self, record: logging.LogRecord) -> str:
-                return redact(super().format(record))
+                return redact(clean(redact(super().format(record))))
 
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(RedactingFormatter("debug: %(name)s: %(message)s"))
@@ -100,6 +105,31 @@ def main(
 
 
 # -- options shared by several commands ------------------------------------------------------
+
+# Every ticket id any backend uses (SQLite and Zendesk numbers, JSM keys like SUP-12), in ASCII
+# only: `\d` would take other scripts' digits (Arabic-Indic "١" is int() 1). Backends check more.
+_TICKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
+
+
+def check_ticket_id(ctx: typer.Context, value: str) -> str:
+    """The one core check of every ID argument: anything else is no ticket (exit 4)."""
+    if ctx.resilient_parsing or value is None or _TICKET_ID.fullmatch(value):
+        return value
+    shown = ascii(value if len(value) <= 70 else value[:70] + "...")
+    raise NotFoundError(
+        f"ticket {shown} not found", hint="a ticket id is ASCII letters, digits, '-' and '_' (at most 64)"
+    )
+
+
+TicketId = Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.", callback=check_ticket_id)]
+CsvRawOption = Annotated[
+    bool,
+    typer.Option(
+        "--csv-raw",
+        envvar="TIXCLI_CSV_RAW",
+        help="CSV cells as they are: no ' before a cell a spreadsheet would run as a formula ($TIXCLI_CSV_RAW=1).",
+    ),
+]
 
 
 def read_format_option(

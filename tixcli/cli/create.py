@@ -14,7 +14,7 @@ from tixcli.model import (
     validate_email,
     validate_emails,
 )
-from tixcli.output import print_ticket
+from tixcli.output import clean, print_ticket
 
 from .app import (
     AttachOption,
@@ -89,4 +89,4 @@ def create(
     if output:
         print_ticket(result.ticket, output, extra={"created": result.created})
     else:
-        print(result.ticket.id)
+        print(clean(result.ticket.id, one_line=True))

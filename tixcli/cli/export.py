@@ -11,9 +11,9 @@ import typer
 
 from tixcli.errors import InvalidInputError, TixError
 from tixcli.model import TICKET_FIELDS, parse_since
-from tixcli.output import clean, flat_row, message
+from tixcli.output import clean, csv_row, escape_invisible_utf8, message
 
-from .app import app, get_state
+from .app import CsvRawOption, app, get_state
 
 EXPORT_FORMATS = ("jsonl", "csv")
 CSV_FIELDS = [*TICKET_FIELDS, "comment_count"]
@@ -33,6 +33,7 @@ def export(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Resume an export from the token its `resume:` line gave.")
     ] = None,
+    csv_raw: CsvRawOption = False,
 ) -> None:
     """Export every ticket (all statuses, all requesters) with its comments."""
     state = get_state(ctx)
@@ -40,10 +41,11 @@ def export(
     if fmt not in EXPORT_FORMATS:
         raise InvalidInputError(f"unknown export format {fmt!r}", hint="use jsonl or csv")
     since_time = parse_since(since)
-    backend = state.backend
     last_cursor: str | None = None
+    # The output file is checked (and its temporary file made) before the backend does any work.
     with _destination(output) as out:
-        write = _jsonl_writer(out) if fmt == "jsonl" else _csv_writer(out)
+        backend = state.backend
+        write = _jsonl_writer(out) if fmt == "jsonl" else _csv_writer(out, csv_raw)
         count = 0
         try:
             for item in backend.export(since=since_time, cursor=cursor):
@@ -55,12 +57,26 @@ def export(
             out.flush()
             if last_cursor:
                 message(f"exported {count} tickets before the failure")
-                message(f"resume: --cursor={last_cursor}")
+                message(f"resume: --cursor={clean(last_cursor, one_line=True)}")
             raise
     if output:
-        message(f"exported {count} tickets to {output}")
+        message(f"exported {count} tickets to {clean(output, one_line=True)}")
     if last_cursor:
-        message(f"resume: --cursor={last_cursor}")
+        message(f"resume: --cursor={clean(last_cursor, one_line=True)}")
+
+
+def _check_target(output: str, target: Path, folder: Path) -> None:
+    """Refuse an output that cannot be written before any work: a folder, a missing folder..."""
+    if target.is_dir():
+        raise InvalidInputError(
+            f"cannot write {output}: it is a directory", hint=f"name a file in it: --output {output}/export.jsonl"
+        )
+    if not folder.exists():
+        raise InvalidInputError(f"cannot write {output}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise InvalidInputError(f"cannot write {output}: {folder} is not a folder")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise InvalidInputError(f"cannot write {output}: permission denied")
 
 
 @contextlib.contextmanager
@@ -72,35 +88,56 @@ def _destination(output: str | None) -> Iterator[IO[str]]:
         return
     target = Path(output)
     folder = target.parent if str(target.parent) else Path(".")
-    import tempfile
-
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {output}: {exc.strerror}") from None
+    _check_target(output, target, folder)
+    fd, tmp_name = _temporary_file(output, target, folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp_name, target)
+        try:
+            os.replace(tmp_name, target)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {output}: {exc.strerror}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
 
 
+def _temporary_file(output: str, target: Path, folder: Path) -> tuple[int, Path]:
+    """A new file beside the target, readable by its owner only (0600) whatever the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp_name = folder / f".{target.name}.{os.urandom(6).hex()}.part"
+        try:
+            fd = os.open(tmp_name, flags, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {output}: {exc.strerror}") from None
+        try:
+            os.fchmod(fd, 0o600)  # the umask can only take bits away: 0o600 exactly
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        return fd, tmp_name
+    raise InvalidInputError(f"cannot write {output}: no free temporary name in {folder}")
+
+
 def _jsonl_writer(out: IO[str]):
     try:
         import orjson
 
-        def dump(data: dict) -> str:
-            return orjson.dumps(data).decode()
+        def dump(data: dict) -> bytes:
+            return orjson.dumps(data)
     except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
         import json
 
-        def dump(data: dict) -> str:
-            return json.dumps(data, ensure_ascii=False)
+        def dump(data: dict) -> bytes:
+            return json.dumps(data, ensure_ascii=False).encode()
 
     # Lines a backend gives as UTF-8 bytes (SQLite) go to the byte stream as they are: decoding
     # and re-encoding a gigabyte of JSON costs more than building it.
@@ -111,16 +148,21 @@ def _jsonl_writer(out: IO[str]):
         line = item.json_line
         if line is None:
             line = dump(item.ticket.to_dict(with_comments=True))
+        elif isinstance(line, str):
+            line = line.encode()
+        # C1 and bidi controls as \uXXXX escapes, like every JSON tixcli prints (a scan, no copy
+        # of a line that holds none).
+        line = escape_invisible_utf8(line)
         if binary is not None:
-            binary.write(line if isinstance(line, bytes) else line.encode())  # no copy of a long line
+            binary.write(line)
             binary.write(b"\n")
         else:
-            out.write((line.decode() if isinstance(line, bytes) else line) + "\n")
+            out.write(line.decode() + "\n")
 
     return write
 
 
-def _csv_writer(out: IO[str]):
+def _csv_writer(out: IO[str], raw: bool = False):
     import csv
 
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
@@ -128,8 +170,8 @@ def _csv_writer(out: IO[str]):
 
     def write(item) -> None:
         ticket = item.ticket
-        row = flat_row(ticket.to_dict(with_comments=False))
+        row = ticket.to_dict(with_comments=False)
         row["comment_count"] = len(ticket.comments or [])
-        writer.writerow({k: clean(v) if isinstance(v, str) else v for k, v in row.items()})
+        writer.writerow(csv_row(row, raw))
 
     return write

@@ -17,7 +17,7 @@ from tixcli.model import (
 )
 from tixcli.output import print_tickets
 
-from .app import app, check_read_format, get_state, read_format_option
+from .app import CsvRawOption, app, check_read_format, get_state, read_format_option
 
 SORTS = ("updated", "created", "priority")
 
@@ -60,6 +60,7 @@ def list_tickets(
     sort: Annotated[str, typer.Option("--sort", help="updated, created or priority.")] = "updated",
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many tickets.", min=1, max=100000)] = 50,
     fmt: Annotated[str | None, read_format_option()] = None,
+    csv_raw: CsvRawOption = False,
 ) -> None:
     """List tickets: mine by default, --all for everyone's; active ones unless --status says otherwise."""
     state = get_state(ctx)
@@ -81,4 +82,4 @@ def list_tickets(
         sort=normalize_choice(sort, SORTS, "sort order"),
         limit=limit,
     )
-    print_tickets(state.backend.list(query), output)
+    print_tickets(state.backend.list(query), output, csv_raw=csv_raw)

@@ -6,16 +6,17 @@ import typer
 
 from tixcli.output import print_ticket
 
-from .app import app, check_read_format, get_state, read_format_option
+from .app import CsvRawOption, TicketId, app, check_read_format, get_state, read_format_option
 
 
 @app.command()
 def show(
     ctx: typer.Context,
-    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    ticket_id: TicketId,
     fmt: Annotated[str | None, read_format_option()] = None,
+    csv_raw: CsvRawOption = False,
 ) -> None:
-    """Show a ticket with its comments, attachments and CCs."""
+    """Show a ticket with its comments, attachments and CCs (csv: one row, the thread as JSON in `comments`)."""
     state = get_state(ctx)
     output = check_read_format(fmt)
-    print_ticket(state.backend.get(ticket_id), output)
+    print_ticket(state.backend.get(ticket_id), output, csv_raw=csv_raw)
