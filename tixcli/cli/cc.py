@@ -8,13 +8,13 @@ from tixcli.errors import InvalidInputError
 from tixcli.model import validate_emails
 from tixcli.output import clean, dumps_json, print_ticket
 
-from .app import app, get_state
+from .app import TicketId, app, get_state
 
 
 @app.command()
 def cc(
     ctx: typer.Context,
-    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    ticket_id: TicketId,
     add: Annotated[
         list[str] | None, typer.Option("--add", help="Add this email (repeatable).", show_default=False)
     ] = None,

@@ -14,6 +14,7 @@ from .app import (
     BodyFileOption,
     BodyOption,
     CcOption,
+    TicketId,
     WriteFormat,
     app,
     check_write_format,
@@ -31,7 +32,7 @@ def send_reply(ctx: typer.Context, ticket_id: str, reply: Reply, fmt: str | None
 @app.command()
 def reply(
     ctx: typer.Context,
-    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    ticket_id: TicketId,
     body: BodyOption = None,
     body_file: BodyFileOption = None,
     attach: AttachOption = None,
@@ -63,7 +64,7 @@ def reply(
 @app.command()
 def attach(
     ctx: typer.Context,
-    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    ticket_id: TicketId,
     files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Files to attach (at most 5).")],
     body: BodyOption = None,
     internal: Annotated[bool, typer.Option("--internal", help="Attach in an internal note.")] = False,

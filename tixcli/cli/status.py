@@ -1,18 +1,16 @@
 """`tixcli solve` and `tixcli close`: move a ticket along its lifecycle."""
 
-from typing import Annotated
-
 import typer
 
 from tixcli.output import print_ticket
 
-from .app import BodyOption, WriteFormat, app, check_write_format, get_state, read_body
+from .app import BodyOption, TicketId, WriteFormat, app, check_write_format, get_state, read_body
 
 
 @app.command()
 def solve(
     ctx: typer.Context,
-    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    ticket_id: TicketId,
     body: BodyOption = None,
     fmt: WriteFormat = None,
 ) -> None:
@@ -28,7 +26,7 @@ def solve(
 @app.command()
 def close(
     ctx: typer.Context,
-    ticket_id: Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.")],
+    ticket_id: TicketId,
     fmt: WriteFormat = None,
 ) -> None:
     """Close a ticket for good: a closed ticket takes no more replies or changes."""
