@@ -47,7 +47,7 @@ def test_identity_comes_from_user_then_email_then_environment(tmp_path, monkeypa
 
 def test_an_inline_secret_in_a_group_readable_file_is_warned_about(tmp_path, capsys):
     path = write(tmp_path, ZENDESK.format(url="https://x.example.com", token="inline-secret-1"), mode=0o644)
-    load_config(path)
+    load_config(path).profile("zd")
     err = capsys.readouterr().err
     assert "readable by group or others" in err and "inline-secret-1" not in err
 
@@ -56,7 +56,7 @@ def test_strict_permissions_refuses_it(tmp_path):
     text = "strict_permissions: true\n" + ZENDESK.format(url="https://x.example.com", token="t0k3n-value")
     path = write(tmp_path, text, mode=0o640)
     with pytest.raises(ConfigError):
-        load_config(path)
+        load_config(path).profile("zd")
     path.chmod(0o600)
     assert load_config(path).profile("zd").backend == "zendesk"
 

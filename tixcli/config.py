@@ -17,6 +17,11 @@ from .secrets import Secret, register_basic_auth
 
 DEFAULT_PROFILE = "default"
 SECRET_KEYS = ("token", "oauth_token", "password")
+# Every setting that names a secret: inline (`token`), by environment variable (`token_env`) or by
+# keyring entry (`token_keyring`) -- the three forms Profile.secret reads.
+SECRET_SETTINGS = tuple(f"{key}{form}" for key in SECRET_KEYS for form in ("", "_env", "_keyring"))
+MAX_CONFIG_BYTES = 1_000_000  # a config file is a few KB; /dev/zero or a log named by mistake is refused
+MAX_ATTACHMENT_LIMIT = 1_000_000_000  # attachments are read into memory: a limit above 1 GB is a typo
 
 
 def config_home() -> Path:
@@ -216,6 +221,7 @@ def _login_name() -> str:
 class Config:
     path: Path | None
     data: dict[str, Any]
+    _checked_permissions: bool = field(default=False, repr=False, compare=False)
 
     @property
     def profiles(self) -> dict[str, Any]:
@@ -237,6 +243,12 @@ class Config:
         backend = settings.get("backend")
         if not backend or not isinstance(backend, str):
             raise ConfigError(f"profile {name!r} has no 'backend' (sqlite, zendesk or jsm)")
+        _check_types(f"profiles.{name}", settings, PROFILE_TYPES, self.path)
+        if isinstance(settings.get("attachments"), dict):
+            _check_types(f"profiles.{name}.attachments", settings["attachments"], ATTACHMENT_TYPES, self.path)
+        if not self._checked_permissions and self.path is not None:
+            self._checked_permissions = True  # warn once per run, not once per lookup
+            _check_permissions(self.path, self.data, settings)
         return Profile(name, backend, dict(settings), self.path)
 
 
@@ -249,39 +261,236 @@ def load_config(path: str | os.PathLike | None = None, strict_permissions: bool 
             raise ConfigError(f"config file not found: {config_path}")
         return Config(None, {})
     try:
-        text = config_path.read_text(encoding="utf-8")
+        with config_path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)  # bounded: a FIFO or /dev/zero must not fill memory
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {config_path} is larger than {MAX_CONFIG_BYTES:,} bytes")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {config_path}: {exc.__class__.__name__}") from None
-    import yaml  # imported here: a run with no config file never pays for it
-
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(f"invalid YAML in {config_path}{where}") from None
+    data = _parse_yaml(text, config_path)
     if not isinstance(data, dict) or not isinstance(data.get("profiles", {}), dict):
         raise ConfigError(f"{config_path}: expected a mapping with 'profiles:'")
-    _check_permissions(config_path, data)
+    _check_types("", data, TOP_TYPES, config_path)
     return Config(config_path, data)
 
 
+# -- YAML without aliases ----------------------------------------------------------------------
+
+_loader_class = None
+
+
+class _AliasRefused(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _no_alias_loader():
+    """yaml.SafeLoader refusing aliases (`*name`): nested aliases are the "billion laughs" bomb,
+    which expands a few hundred bytes into gigabytes once anything turns it into a string."""
+    global _loader_class
+    if _loader_class is None:
+        import yaml  # imported here: a run with no config file never pays for it
+
+        class NoAliasLoader(yaml.SafeLoader):
+            def compose_node(self, parent, index):
+                if self.check_event(yaml.AliasEvent):
+                    raise _AliasRefused(self.peek_event().start_mark.line + 1)
+                return super().compose_node(parent, index)
+
+        _loader_class = NoAliasLoader
+    return _loader_class
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    loader_class = _no_alias_loader()
+    import yaml
+
+    loader = loader_class(text)
+    try:
+        return loader.get_single_data() or {}
+    except _AliasRefused as exc:
+        raise ConfigError(
+            f"{path} (line {exc.line}): YAML aliases (*name) are not allowed in the config",
+            hint="write the value out in full",
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"invalid YAML in {path}{where}") from None
+    except RecursionError:
+        raise ConfigError(f"invalid YAML in {path}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+# -- the type of every known key -------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _name_or_id(value: Any) -> str | None:
+    ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    return None if ok else "must be a string or a number"
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _number(value: Any) -> str | None:
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if not math.isfinite(value):
+        return "must be a finite number"
+    return "must not be negative" if value < 0 else None
+
+
+def _byte_count(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be a whole number"
+    if value < 0:
+        return "must not be negative"
+    return f"must be at most {MAX_ATTACHMENT_LIMIT:,}" if value > MAX_ATTACHMENT_LIMIT else None
+
+
+def _mapping(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "must be a mapping"
+
+
+def _file_types(value: Any) -> str | None:
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, list) or len(items) > 200:
+        return "must be a list of file extensions"
+    for item in items:
+        if not isinstance(item, str) or not 0 < len(item.lstrip(".")) <= 32 or any(c.isspace() for c in item):
+            return "must be a list of file extensions (short words such as log or png)"
+    return None
+
+
+TOP_TYPES = {"default_profile": _string, "strict_permissions": _boolean, "profiles": _mapping}
+PROFILE_TYPES = {
+    "backend": _string,
+    "path": _string,
+    "user": _string,
+    "email": _string,
+    "url": _string,
+    "subdomain": _string,
+    "service_desk": _name_or_id,
+    "resolution": _string,
+    "read_only": _boolean,
+    "auto_close_days": _number,
+    "busy_timeout": _number,
+    "timeout": _number,
+    "max_retry_wait": _number,
+    "retry_budget": _number,
+    "attachments": _mapping,
+    "request_types": _mapping,
+    "transitions": _mapping,
+    "statuses": _mapping,
+    "priorities": _mapping,
+    **{key: _string for key in SECRET_SETTINGS},
+}
+ATTACHMENT_TYPES = {
+    "max_files": _byte_count,
+    "max_total_bytes": _byte_count,
+    "max_file_bytes": _byte_count,
+    "allowed_types": _file_types,
+}
+
+
+def _check_types(where: str, data: dict, types: dict, path: Path | None) -> None:
+    """One line naming the key whose value has the wrong type (never the value: it may be a secret)."""
+    for key, check in types.items():
+        value = data.get(key)
+        if value is None:  # absent, or `key:` with nothing: the default applies
+            continue
+        problem = check(value)
+        if problem:
+            name = f"{where}.{key}" if where else key
+            found = f", not {_kind(value)}" if problem.startswith("must be a") else ""
+            raise ConfigError(f"{path or 'config'}: {name} {problem}{found}", hint="see config.example.yaml")
+
+
+# -- who could read or change the file ----------------------------------------------------------
+
+
+def _names_secret(settings: dict) -> bool:
+    return any(settings.get(key) for key in SECRET_SETTINGS)
+
+
 def _holds_secret(data: dict) -> bool:
+    """Whether any profile holds a secret inline (the file itself then is the secret)."""
     for settings in (data.get("profiles") or {}).values():
         if isinstance(settings, dict) and any(settings.get(k) for k in SECRET_KEYS):
             return True
     return False
 
 
-def _check_permissions(path: Path, data: dict) -> None:
-    if not _holds_secret(data):
-        return
+def _writable_by_others(path: Path) -> tuple[str, str] | None:
+    """Why someone other than this user (or root) could change the file, and the fix; or None.
+
+    The file, or the folder holding it, is writable by group or others (a sticky folder such as
+    /tmp only lets others replace their own files), or is owned by another non-root user.
+    """
+    me = os.getuid()
+    real = Path(os.path.realpath(path))
+    targets = [(real, "it"), (real.parent, "its folder")]
+    link_folder = Path(os.path.abspath(path)).parent  # whoever can write there can replace a symlink
+    if link_folder != real.parent:
+        targets.append((link_folder, "the folder of its link"))
+    for target, what in targets:
+        try:
+            info = target.stat()
+        except OSError:
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o022 and not (target is not real and mode & stat.S_ISVTX):
+            return f"{what} is writable by group or others", f"chmod go-w {target}"
+        if info.st_uid not in (0, me):
+            return (
+                f"{what} is owned by uid {info.st_uid}, neither you (uid {me}) nor root",
+                f"chown {me} {target}, or run tixcli as uid {info.st_uid}",
+            )
+    return None
+
+
+def _check_permissions(path: Path, data: dict, settings: dict) -> None:
+    """Warn (strict_permissions: refuse) when the file could leak a secret or redirect one."""
+    problems, hints = [], []
     try:
-        mode = path.stat().st_mode
+        readable = stat.S_IMODE(path.stat().st_mode) & 0o044
     except OSError:
+        readable = 0
+    if readable and _holds_secret(data):
+        problems.append("holds a secret and is readable by group or others")
+        hints.append(f"chmod 600 {path}; better: token_env")
+    if _names_secret(settings):
+        found = _writable_by_others(path)
+        if found:
+            problems.append(f"could be changed by another user to redirect the token: {found[0]}")
+            hints.append(found[1])
+    if not problems:
         return
-    if stat.S_IMODE(mode) & 0o044:
-        message = f"{path} holds a secret and is readable by group or others"
-        if data.get("strict_permissions"):
-            raise ConfigError(message, hint=f"chmod 600 {path}")
-        warn(message + f" (chmod 600 {path}; better: token_env)")
+    message = f"{path} " + "; it ".join(problems)
+    if data.get("strict_permissions"):
+        raise ConfigError(message, hint="; ".join(hints))
+    warn(f"{message} ({'; '.join(hints)})")
