@@ -137,3 +137,29 @@ def test_a_mistyped_command_gets_one_suggestion(store):
         "\n"
         "Error: No such command 'lst'. Did you mean 'list'?\n"
     )
+
+
+# -- arguments that are not UTF-8 ----------------------------------------------------------
+
+NOT_UTF8 = "a\udc9b"  # how Python hands over the byte 0x9b of a non-UTF-8 argument
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["create", "--subject", NOT_UTF8, "--body", "b"], "subject"),
+        (["create", "--subject", "s", "--body", NOT_UTF8], "body"),
+        (["create", "--subject", "s", "--body", "b", "--tag", NOT_UTF8], "tag"),
+        (["create", "--subject", "s", "--body", "b", "--group", NOT_UTF8], "group"),
+        (["create", "--subject", "s", "--body", "b", "--dedupe-key", NOT_UTF8], "dedupe key"),
+        (["reply", "1", "--body", NOT_UTF8], "body"),
+        (["list", "--search", NOT_UTF8], "--search text"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_invalid_input(store, args, what):
+    make()
+    before = snapshot()
+    result = run(*args)
+    assert result.code == 6, result.err
+    assert result.err == f"error: the {what} is not valid UTF-8\n"
+    assert snapshot() == before

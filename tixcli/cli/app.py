@@ -199,6 +199,17 @@ def read_body(body: str | None, body_file: str | None, required: bool = True) ->
 def check_text(value: str, what: str) -> str:
     if "\x00" in value:
         raise InvalidInputError(f"the {what} contains a NUL byte")
+    check_utf8(value, what)
     if not value.strip():
         raise InvalidInputError(f"the {what} is empty")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_utf8(value: str, what: str) -> str:
+    """An argument that was not UTF-8 (Python keeps its bytes as lone surrogates) is refused."""
+    if _SURROGATE.search(value):
+        raise InvalidInputError(f"the {what} is not valid UTF-8")
     return value

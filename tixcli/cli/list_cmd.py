@@ -17,7 +17,7 @@ from tixcli.model import (
 )
 from tixcli.output import print_tickets
 
-from .app import CsvRawOption, app, check_read_format, get_state, read_format_option
+from .app import CsvRawOption, app, check_read_format, check_utf8, get_state, read_format_option
 
 SORTS = ("updated", "created", "priority")
 
@@ -69,6 +69,8 @@ def list_tickets(
         raise InvalidInputError("--search is empty")
     if search is not None and "\x00" in search:
         raise InvalidInputError("--search contains a NUL byte")
+    if search is not None:
+        check_utf8(search, "--search text")
     query = ListQuery(
         user=state.profile.user,
         scope="all" if (all_ or requester or assignee) else "mine",
