@@ -40,7 +40,7 @@ from tixcli.backends.jsm_workflow import (
     jql_string,
     jql_text_terms,
 )
-from tixcli.backends.remote import decode_cursor, encode_cursor, service_time
+from tixcli.backends.remote import decode_cursor, encode_cursor, service_id, service_key, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,
@@ -72,7 +72,11 @@ PAGE = 100  # the largest page of the servicedeskapi, and of search/jql when fie
 # What the servicedeskapi request lacks, read from the platform issue; and a search result's fields.
 EXTRA_FIELDS = ("priority", "labels", "assignee", "updated", "resolutiondate")
 SEARCH_FIELDS = ("summary", "description", "status", "reporter", "created", "attachment", *EXTRA_FIELDS)
-ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
+# What a user may name: an issue key in ASCII (checked before upper-casing: "ſ".upper() is "S").
+ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,19}")
+# `service_desk` in the profile: a numeric id, or a project key (ASCII only: "²".isdigit() is True).
+DESK_ID = re.compile(r"[0-9]{1,20}")
+PROJECT_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}")
 # The custom fields holding a request's type and participants (their ids differ per site).
 REQUEST_TYPE_FIELD = "com.atlassian.servicedesk:vp-origin"
 PARTICIPANTS_FIELD = "com.atlassian.servicedesk:sd-request-participants"
@@ -99,6 +103,12 @@ class JSMBackend(Backend):
         self.login = str(profile.require("email")).strip()  # as configured: the secret filter knows it
         self.email = self.login.lower()
         self.desk_setting = str(profile.require("service_desk")).strip()
+        self.desk_is_id = bool(DESK_ID.fullmatch(self.desk_setting))
+        if not (self.desk_is_id or PROJECT_KEY.fullmatch(self.desk_setting)):
+            raise ConfigError(
+                f"profile {profile.name!r}: service_desk must be a service desk id or a project key",
+                hint="for example service_desk: 1, or service_desk: SUP",
+            )
         self.workflow = Workflow(profile)
         self.types = TypeMap(profile)
         self.priorities = PriorityMap(profile)
@@ -167,25 +177,27 @@ class JSMBackend(Backend):
         """The profile's service desk, {"id", "projectKey", ...}: `service_desk` is an id or a key."""
         if self._desk is None:
             wanted = self.desk_setting
-            if wanted.isdigit():
-                self._desk = self._get(f"{SD}/servicedesk/{wanted}")
+            if self.desk_is_id:
+                desk = self._get(f"{SD}/servicedesk/{wanted}")
             else:
-                self._desk = next(
+                desk = next(
                     (d for d in self._paged(f"{SD}/servicedesk") if str(d.get("projectKey")).upper() == wanted.upper()),
                     None,
                 )
-                if self._desk is None:
+                if desk is None:
                     raise ConfigError(
                         f"no service desk with project key {wanted!r} is visible to {self.email}",
                         hint="set service_desk to the service desk's id or project key",
                     )
+            service_id(_need(desk, "id"), SERVICE, "service desk id")  # it goes into URL paths
+            self._desk = desk
         return self._desk
 
     def _desk_id(self) -> str:
-        return self.desk_setting if self.desk_setting.isdigit() else str(_need(self._service_desk(), "id"))
+        return self.desk_setting if self.desk_is_id else str(self._service_desk()["id"])
 
     def _project_key(self) -> str:
-        return _need(self._service_desk(), "projectKey") if self.desk_setting.isdigit() else self.desk_setting.upper()
+        return _need(self._service_desk(), "projectKey") if self.desk_is_id else self.desk_setting.upper()
 
     def _request_type(self, type_: str | None) -> dict:
         name = self.types.name_for(type_)
@@ -207,6 +219,7 @@ class JSMBackend(Backend):
 
     def _form_fields(self, request_type_id: str) -> set[str]:
         """The field ids a request type's form takes in `requestFieldValues`."""
+        service_id(request_type_id, SERVICE, "request type id")  # it goes into the URL path
         if request_type_id not in self._type_fields:
             meta = self._get(f"{SD}/servicedesk/{self._desk_id()}/requesttype/{request_type_id}/field")
             self._type_fields[request_type_id] = {f.get("fieldId") for f in meta.get("requestTypeFields") or []}
@@ -272,22 +285,22 @@ class JSMBackend(Backend):
 
     def _load_request(self, key: str) -> tuple[Ticket, dict]:
         """A request without its thread: the servicedeskapi request plus the platform fields."""
-        request = self._get(f"{SD}/request/{quote(key)}", expand="participant,requestType,attachment")
+        request = self._get(f"{SD}/request/{_seg(key)}", expand="participant,requestType,attachment")
         try:
-            fields = self._get(f"{API}/issue/{quote(key)}", fields=",".join(EXTRA_FIELDS)).get("fields")
+            fields = self._get(f"{API}/issue/{_seg(key)}", fields=",".join(EXTRA_FIELDS)).get("fields")
         except (AuthError, NotFoundError):
             fields = None  # a customer-only account cannot read the platform issue
         return self._ticket_from_request(request, fields), request
 
     def _status_of(self, key: str) -> tuple[str, dict]:
         """A request's tixcli status, and the request (one call)."""
-        request = self._get(f"{SD}/request/{quote(key)}")
+        request = self._get(f"{SD}/request/{_seg(key)}")
         current = request.get("currentStatus") or {}
         return self.workflow.status(current.get("status"), current.get("statusCategory")), request
 
     def _thread(self, ticket: Ticket, attachments: list[Attachment]) -> list[Comment]:
         """The description as the first comment, then the comments (with their attachments)."""
-        comments = [_comment(c) for c in self._paged(f"{SD}/request/{quote(ticket.id)}/comment", expand="attachment")]
+        comments = [_comment(c) for c in self._paged(f"{SD}/request/{_seg(ticket.id)}/comment", expand="attachment")]
         # Files attached at create arrive as comments with nothing but the files: they belong to
         # the opening message, with any file no comment carries.
         opening: list[Attachment] = []
@@ -338,19 +351,19 @@ class JSMBackend(Backend):
             values = page.get("values") or []
             start += len(values)
             for request in values:
-                by_key.setdefault(_need(request, "issueKey"), request)
+                by_key.setdefault(_key_of(request, "issueKey"), request)
             if page.get("isLastPage", True) or not values:
                 break
         found = list(by_key.values())[: query.limit]
         # One search adds what /request lacks (priority, labels, updated...) to a whole page.
         extra: dict[str, dict] = {}
         for i in range(0, len(found), PAGE):
-            keys = [_need(r, "issueKey") for r in found[i : i + PAGE]]
+            keys = [_key_of(r, "issueKey") for r in found[i : i + PAGE]]
             try:
                 issues, _ = self._search_page(f"key in ({jql_list(keys)})", EXTRA_FIELDS, len(keys))
             except (AuthError, NotFoundError):
                 break  # a customer-only account cannot search
-            extra.update({_need(issue, "key"): issue.get("fields") or {} for issue in issues})
+            extra.update({_key_of(issue, "key"): issue.get("fields") or {} for issue in issues})
         return [self._ticket_from_request(r, extra.get(r["issueKey"])) for r in found]
 
     def _jql(self, query: ListQuery) -> str:
@@ -514,11 +527,11 @@ class JSMBackend(Backend):
             raise UnavailableError(
                 exc.message, hint="the request may exist already: look before retrying, or create with --dedupe-key"
             ) from None
-        key = _need(created, "issueKey")
+        key = _key_of(created, "issueKey")  # it goes into the URL paths below
         if created.get("issueId"):
             self._created_ids.append(str(created["issueId"]))
         if edit:
-            self._call("PUT", f"{API}/issue/{quote(key)}", json=edit, retry_safe=True)  # idempotent
+            self._call("PUT", f"{API}/issue/{_seg(key)}", json=edit, retry_safe=True)  # idempotent
         if new.attachments:
             self._attach(key, new.attachments, public=True, comment=None)
         return CreateResult(self._load(key), created=True)
@@ -532,7 +545,7 @@ class JSMBackend(Backend):
             status = (issue.get("fields") or {}).get("status") or {}
             category = (status.get("statusCategory") or {}).get("key")
             if self.workflow.status(status.get("name"), category) != "closed":
-                return _need(issue, "key")
+                return _key_of(issue, "key")
         return None
 
     def reply(self, ticket_id: str, reply: Reply) -> Ticket:
@@ -555,9 +568,9 @@ class JSMBackend(Backend):
         if reply.attachments:
             self._attach(key, reply.attachments, reply.public, reply.body)
         else:
-            self._call("POST", f"{SD}/request/{quote(key)}/comment", json={"body": reply.body, "public": reply.public})
+            self._call("POST", f"{SD}/request/{_seg(key)}/comment", json={"body": reply.body, "public": reply.public})
         if account_ids:
-            self._call("POST", f"{SD}/request/{quote(key)}/participant", json={"accountIds": account_ids})
+            self._call("POST", f"{SD}/request/{_seg(key)}/participant", json={"accountIds": account_ids})
         ticket = self._load(key)
         if ticket.status != target and (reply.public or reply.status is not None):
             self._transition(key, {"open": "reopen"}.get(target, target))
@@ -581,11 +594,11 @@ class JSMBackend(Backend):
     def _transitions(self, key: str) -> list[Transition]:
         """The workflow's transitions with their fields (agents), else the portal's (customers)."""
         try:
-            data = self._get(f"{API}/issue/{quote(key)}/transitions", expand="transitions.fields")
+            data = self._get(f"{API}/issue/{_seg(key)}/transitions", expand="transitions.fields")
         except AuthError:
             return [
                 Transition(str(_need(t, "id")), str(t.get("name", "")))
-                for t in self._paged(f"{SD}/request/{quote(key)}/transition")
+                for t in self._paged(f"{SD}/request/{_seg(key)}/transition")
             ]
         result = []
         for t in data.get("transitions") or []:
@@ -609,20 +622,20 @@ class JSMBackend(Backend):
             body: dict = {"id": transition.id}
             if comment:
                 body["additionalComment"] = {"body": comment}
-            self._call("POST", f"{SD}/request/{quote(key)}/transition", json=body)
+            self._call("POST", f"{SD}/request/{_seg(key)}/transition", json=body)
             return
         body = {"transition": {"id": transition.id}}
         fields = self.workflow.resolution_field(transition)
         if fields:
             body["fields"] = fields
         if comment:  # through the servicedeskapi: the text as written, and public for sure
-            self._call("POST", f"{SD}/request/{quote(key)}/comment", json={"body": comment, "public": True})
-        self._call("POST", f"{API}/issue/{quote(key)}/transitions", json=body)
+            self._call("POST", f"{SD}/request/{_seg(key)}/comment", json={"body": comment, "public": True})
+        self._call("POST", f"{API}/issue/{_seg(key)}/transitions", json=body)
 
     def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         """Add and remove participants; the answer to the last change lists them (first page)."""
         key = _issue_key(ticket_id)
-        path = f"{SD}/request/{quote(key)}/participant"
+        path = f"{SD}/request/{_seg(key)}/participant"
         page = None
         if add or remove:
             current, _ = self._status_of(key)
@@ -654,7 +667,7 @@ class JSMBackend(Backend):
         body: dict = {"temporaryAttachmentIds": temp_ids, "public": public}
         if comment:
             body["additionalComment"] = {"body": comment}
-        self._call("POST", f"{SD}/request/{quote(key)}/attachment", json=body)
+        self._call("POST", f"{SD}/request/{_seg(key)}/attachment", json=body)
 
     # -- mapping --------------------------------------------------------------------------
 
@@ -665,7 +678,7 @@ class JSMBackend(Backend):
         type_name = (request.get("requestType") or {}).get("name")
         fields = fields or {}
         participants = (request.get("participants") or {}).get("values") or []
-        key = _need(request, "issueKey")
+        key = _key_of(request, "issueKey")
         return self._ticket(
             key,
             fields,
@@ -687,7 +700,7 @@ class JSMBackend(Backend):
         origin = fields.get(custom["request_type"]) or {} if custom["request_type"] else {}
         request_type = origin.get("requestType") or {}
         return self._ticket(
-            _need(issue, "key"),
+            _key_of(issue, "key"),
             fields,
             subject=fields.get("summary"),
             description=fields.get("description"),
@@ -723,7 +736,7 @@ class JSMBackend(Backend):
         )
 
     def _portal_id(self) -> str:
-        return self.desk_setting if self.desk_setting.isdigit() else str((self._desk or {}).get("id") or "")
+        return self.desk_setting if self.desk_is_id else str((self._desk or {}).get("id") or "")
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -735,6 +748,16 @@ def _need(answer: dict, key: str):
     if value is None or value == "":
         raise UnavailableError(f"{SERVICE} sent a malformed answer (no {key!r})")
     return value
+
+
+def _seg(key: str) -> str:
+    """An issue key (already checked) as one URL path segment."""
+    return quote(key, safe="")
+
+
+def _key_of(answer: dict, name: str) -> str:
+    """An issue key the service sent (it goes into URL paths): PROJECT-123, else exit 8."""
+    return service_key(_need(answer, name), SERVICE)
 
 
 def _object(answer) -> dict:
@@ -750,10 +773,11 @@ def _array(answer) -> list[dict]:
 
 
 def _issue_key(ticket_id: str) -> str:
-    key = str(ticket_id).strip().upper()
-    if not ISSUE_KEY.match(key):
+    """The issue key a user typed (any case), or not found: only ASCII letters and digits count."""
+    key = str(ticket_id).strip()
+    if not (key.isascii() and ISSUE_KEY.fullmatch(key.upper())):
         raise NotFoundError(f"ticket {ticket_id!r} not found", hint="JSM ticket ids are issue keys like SUP-12")
-    return key
+    return key.upper()
 
 
 def _request_status(statuses: tuple[str, ...] | None) -> str | None:
@@ -805,7 +829,7 @@ def _text(value) -> str | None:
 def _comment(c: dict) -> Comment:
     attachments = [_attachment(a) for a in (c.get("attachments") or {}).get("values") or []]
     return Comment(
-        id=str(c["id"]) if c.get("id") is not None else None,
+        id=service_id(c["id"], SERVICE, "comment id") if c.get("id") is not None else None,
         author=_email(c.get("author")),
         body=_strip_attachment_links(str(c.get("body") or ""), attachments),
         public=bool(c.get("public", True)),
@@ -836,9 +860,9 @@ def _strip_attachment_links(body: str, attachments: list[Attachment]) -> str:
 def _attachment(a: dict) -> Attachment:
     """A servicedeskapi AttachmentDTO or a platform attachment → Attachment (id from the link)."""
     link = a.get("content") or (a.get("_links") or {}).get("content") or ""
-    m = re.search(r"/attachment/(?:content/)?(\d+)", link)
+    m = re.search(r"/attachment/(?:content/)?([0-9]{1,20})(?![0-9])", str(link))
     return Attachment(
-        id=str(a["id"]) if a.get("id") else (m.group(1) if m else None),
+        id=service_id(a["id"], SERVICE, "attachment id") if a.get("id") else (m.group(1) if m else None),
         filename=str(a.get("filename") or ""),
         size=a.get("size"),
         content_type=a.get("mimeType"),

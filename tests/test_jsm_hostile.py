@@ -8,14 +8,16 @@ and checks that tixcli ends with the documented exit code after a bounded number
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from cli import run
-from harness_jsm import JSM_EMAIL
+from harness_jsm import JSM_EMAIL, write_jsm_config
 
 from tixcli.backends.jsm import JSMBackend
 from tixcli.config import Profile
+from tixcli.errors import NotFoundError
 from tixcli.model import FileUpload, NewTicket, Reply
 
 ME = JSM_EMAIL
@@ -70,3 +72,94 @@ def test_a_comment_of_32000_spaces_with_a_file_is_read_in_well_under_a_second(se
     assert [c.body for c in ticket.comments[1:]] == [body, " " * 32_000 + "x"]
     assert [a.filename for c in ticket.comments[1:] for a in c.attachments] == ["a.log", "a.log"]
     assert took < 1.0, f"show took {took:.2f} s"  # fixed: 0.01 s; the old pattern: 37 s
+
+
+# -- ids that go into URL paths ------------------------------------------------------------------
+
+# A key or id that climbs out of its path segment ("SUP-1/../../../../api/3/myself"): urljoin
+# resolves the dots, and the credentials go to another endpoint of the site.
+
+
+def test_a_key_a_user_types_in_another_script_is_not_found_and_nothing_is_sent(server, backend):
+    """ "ſ".upper() is "S": the old check upper-cased before matching, and `show ſup-1` opened SUP-1.
+    Other scripts' digits and letters never name an issue either. (The CLI's core now refuses
+    non-ASCII ids too; the backend does not rely on it.)"""
+    assert backend.create(new()).ticket.id == "SUP-1"
+    before = server.count()
+    for typed in ("ſup-1", "ſUP-1", "SUP-١", "ＳＵＰ-1", "SUP-1\u200b", "SUP-¹"):
+        for call in (backend.get, backend.close, lambda k: backend.reply(k, Reply("hi", ME))):
+            with pytest.raises(NotFoundError) as err:
+                call(typed)
+            assert "issue keys like SUP-12" in err.value.hint
+    assert server.count() == before
+    assert backend.get("sup-1").id == "SUP-1"
+
+
+def test_a_service_desk_setting_in_other_digits_is_a_config_error_before_any_request(jsm_harness, server, tmp_path):
+    """'²'.isdigit() is True: the old check sent GET /servicedesk/² (a 404, exit 4)."""
+    config = tmp_path / "desk.yaml"
+    for setting in ("²", "١", "S U P", "SUP/../1"):
+        write_jsm_config(config, server, service_desk=setting)
+        result = run("--config", str(config), "list", env=jsm_harness.env)
+        assert result.code == 3 and "service_desk" in result.err, (setting, result.err)
+    assert server.count() == 0
+
+
+def climb(field: str, where: str):
+    """A `tamper` for the stand-in: `field` of the answers to paths matching `where` (and of
+    every object in their `values` / `issues`) becomes a key or id climbing out of its path."""
+
+    def rewrite(request, data):
+        if not re.search(where, f"{request.method} {request.path}"):
+            return data
+        items = [data, *(data.get("values") or []), *(data.get("issues") or [])] if isinstance(data, dict) else data
+        for item in items:
+            if isinstance(item, dict) and field in item:
+                item[field] = f"{item[field]}/../../../../api/3/myself"
+        return data
+
+    return rewrite
+
+
+def test_a_created_key_that_climbs_out_of_its_path_is_exit_8_and_never_followed(jsm_harness, server):
+    server.tamper = climb("issueKey", r"^POST /rest/servicedeskapi/request$")
+    before = server.count()
+    # --priority on a type whose form lacks it: an issue edit (PUT) follows the create
+    result = cli(jsm_harness, "create", "--subject", "s", "--body", "b", "--priority", "high")
+    assert result.code == 8 and "malformed issue key" in result.err, result.err
+    sent = since(server, before)
+    assert sent[-1] == "POST /rest/servicedeskapi/request", sent  # nothing after the create
+
+
+@pytest.mark.parametrize("command", [["export"], ["create", "--subject", "s", "--body", "b", "--dedupe-key", "k"]])
+def test_keys_from_search_that_climb_out_of_their_path_are_exit_8(jsm_harness, server, backend, command):
+    backend.create(new(dedupe_key="k"))
+    server.tamper = climb("key", r"^GET /rest/api/3/search/jql$")
+    before = server.count()
+    result = cli(jsm_harness, *command)
+    assert result.code == 8 and "malformed issue key" in result.err, result.err
+    sent = since(server, before)
+    assert sent[-1] == "GET /rest/api/3/search/jql", sent  # no request with the key in its path
+
+
+@pytest.mark.parametrize(
+    "where",
+    [r"^GET /rest/servicedeskapi/servicedesk$", r"^GET /rest/servicedeskapi/servicedesk/[^/]+/requesttype$"],
+    ids=["service desk id", "request type id"],
+)
+def test_desk_and_request_type_ids_that_climb_out_of_their_path_are_exit_8(jsm_harness, server, tmp_path, where):
+    config = tmp_path / "by-key.yaml"
+    write_jsm_config(config, server, service_desk="SUP")  # the desk id then comes from the service
+    server.tamper = climb("id", where)
+    result = run("--config", str(config), "create", "--subject", "s", "--body", "b", env=jsm_harness.env)
+    assert result.code == 8 and "malformed" in result.err, result.err
+    assert not [p for p in since(server, 0) if "myself" in p or "/../" in p]
+    assert server.issue_count() == 0
+
+
+def test_a_comment_id_that_is_not_a_number_is_exit_8(jsm_harness, server, backend):
+    key = backend.create(new()).ticket.id
+    backend.reply(key, Reply("hello", ME))
+    server.tamper = climb("id", r"^GET /rest/servicedeskapi/request/[^/]+/comment$")
+    result = cli(jsm_harness, "show", key)
+    assert result.code == 8 and "malformed comment id" in result.err, result.err

@@ -13,6 +13,10 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
 - An eventually consistent search index: changes reach JQL search `index_lag` seconds later,
   except for issues named in `reconcileIssues`.
 - A clock tests can set (`set_clock`, `advance`); `updated` strictly increases on every change.
+
+For the hardening tests, a broken or hostile site: `stuck_paging` (every list and search page
+says more follows and repeats itself), and `tamper(request, data)`, a function that may rewrite
+any JSON answer before it is sent.
 """
 
 from __future__ import annotations
@@ -91,9 +95,7 @@ _OPEN = ("Waiting for support", "Waiting for customer", "In progress")
 TRANSITIONS = (
     Transition("11", "Respond to customer", "Waiting for customer", ("Waiting for support", "In progress")),
     Transition("21", "Start progress", "In progress", ("Waiting for support", "Waiting for customer")),
-    Transition(
-        "31", "Back to support", "Waiting for support", ("Waiting for customer", "In progress", "Resolved")
-    ),
+    Transition("31", "Back to support", "Waiting for support", ("Waiting for customer", "In progress", "Resolved")),
     Transition("41", "Resolve this issue", "Resolved", _OPEN, needs_resolution=True),
     Transition("51", "Reopen", "Waiting for support", ("Resolved",), customer=True),
     Transition("61", "Close request", "Closed", None, customer=True, resolution="Done"),
@@ -268,7 +270,8 @@ class JSMStandIn(StandInServer):
 
     For tests: `issues` (key -> Issue), `comments` / `attachments` (key -> list), `users`
     (accountId -> User), `issue_count()`, `seed_requests(n, **fields)`, `act_as(email)`,
-    `set_clock()` / `advance()`, and the switches `index_lag` and `reopen_on_comment`.
+    `set_clock()` / `advance()`, and the switches `index_lag`, `reopen_on_comment`, `stuck_paging`
+    and `tamper` (see the module docstring).
     `reset()` restores the seed state, the constructor's identity and the default switches.
     """
 
@@ -277,6 +280,8 @@ class JSMStandIn(StandInServer):
         self.email, self.token, self.agent = email, token, agent
         self.index_lag = 0.0  # seconds before a change is visible to JQL search
         self.reopen_on_comment = False  # a site rule: a public comment reopens a Resolved request
+        self.stuck_paging = False  # a broken site: every page says another follows, and repeats
+        self.tamper: Callable[[Request, object], object] | None = None  # rewrites JSON answers
         self._clock_offset_ms = 0
         self._frozen_at: int | None = None
         super().__init__()
@@ -294,6 +299,8 @@ class JSMStandIn(StandInServer):
         self.email, self.token, self.agent = self._identity
         self.index_lag = 0.0
         self.reopen_on_comment = False
+        self.stuck_paging = False
+        self.tamper = None
         self._clock_offset_ms = 0
         self._frozen_at = None
         self._last_tick = 0
@@ -313,9 +320,7 @@ class JSMStandIn(StandInServer):
         }
         for email, name in names.items():
             orgs = {ORGANIZATION_ID} if email in (CUSTOMER_EMAIL, LEAD_EMAIL) else set()
-            self.add_user(
-                email, name, agent=email == AGENT_EMAIL, account_id=ACCOUNT_IDS[email], organizations=orgs
-            )
+            self.add_user(email, name, agent=email == AGENT_EMAIL, account_id=ACCOUNT_IDS[email], organizations=orgs)
         self._ensure_me()
 
     @property
@@ -460,10 +465,7 @@ class JSMStandIn(StandInServer):
                 if values.get("assignee"):
                     issue.assignee = self._account(values["assignee"])
                 status = values.get("status", INITIAL_STATUS)
-                if (
-                    status not in STATUSES
-                    or values.get("priority", DEFAULT_PRIORITY) not in PRIORITIES.values()
-                ):
+                if status not in STATUSES or values.get("priority", DEFAULT_PRIORITY) not in PRIORITIES.values():
                     raise ValueError(f"unknown status {status!r} or priority {values.get('priority')!r}")
                 if status != INITIAL_STATUS:
                     issue.status = status
@@ -558,8 +560,7 @@ class JSMStandIn(StandInServer):
         return [
             t
             for t in TRANSITIONS
-            if (t.sources is None and t.to != issue.status)
-            or (t.sources is not None and issue.status in t.sources)
+            if (t.sources is None and t.to != issue.status) or (t.sources is not None and issue.status in t.sources)
         ]
 
     def _add_comment(self, issue: Issue, body: str, public: bool, automate: bool = True) -> Comment:
@@ -609,6 +610,12 @@ class JSMStandIn(StandInServer):
                 "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
             },
         )
+
+    def _dispatch(self, request: Request) -> Response:
+        response = super()._dispatch(request)
+        if self.tamper is not None and response.json is not None:
+            response.json = self.tamper(request, response.json)
+        return response
 
     def not_found(self, request: Request, path_matched: bool) -> Response:
         status = 405 if path_matched else 404
@@ -695,9 +702,7 @@ class JSMStandIn(StandInServer):
     def _desk(self, desk: str) -> dict:
         # The docs allow a project id or key in place of the service desk id.
         if desk not in (SERVICE_DESK_ID, PROJECT_ID, PROJECT_KEY):
-            raise _sd_error(
-                404, f"The service desk with ID {desk} does not exist.", "sd.servicedesk.error.notfound"
-            )
+            raise _sd_error(404, f"The service desk with ID {desk} does not exist.", "sd.servicedesk.error.notfound")
         return {
             "id": SERVICE_DESK_ID,
             "projectId": PROJECT_ID,
@@ -707,9 +712,7 @@ class JSMStandIn(StandInServer):
         }
 
     def list_service_desks(self, request: Request) -> Response:
-        return Response(
-            json=self._page(request, [self._desk(SERVICE_DESK_ID)], lambda d: d, default_limit=100)
-        )
+        return Response(json=self._page(request, [self._desk(SERVICE_DESK_ID)], lambda d: d, default_limit=100))
 
     def get_service_desk(self, request: Request, desk: str) -> Response:
         return Response(json=self._desk(desk))
@@ -732,9 +735,7 @@ class JSMStandIn(StandInServer):
     def _request_type(self, rtype_id: str) -> RequestType:
         rtype = REQUEST_TYPES.get(rtype_id)
         if rtype is None:
-            raise _sd_error(
-                404, f"The request type {rtype_id} does not exist.", "sd.requesttype.error.notfound"
-            )
+            raise _sd_error(404, f"The request type {rtype_id} does not exist.", "sd.requesttype.error.notfound")
         return rtype
 
     def list_request_types(self, request: Request, desk: str | None = None) -> Response:
@@ -859,9 +860,7 @@ class JSMStandIn(StandInServer):
         if "participant" in expand:
             dto["participants"] = self._paged(issue.participants, self._user_dto, base + "/participant")
         if "status" in expand:
-            dto["status"] = self._paged(
-                self._history(issue), lambda s: self._status_dto(*s), base + "/status"
-            )
+            dto["status"] = self._paged(self._history(issue), lambda s: self._status_dto(*s), base + "/status")
         if "sla" in expand and me.agent:
             dto["sla"] = self._paged(self._slas(issue), lambda s: s, base + "/sla")
         if "requestType" in expand:
@@ -912,9 +911,7 @@ class JSMStandIn(StandInServer):
             )
         summary = values.get("summary")
         if not isinstance(summary, str) or not summary.strip():
-            raise _sd_error(
-                400, "Summary: You must specify a summary of the issue.", "sd.request.create.error.summary"
-            )
+            raise _sd_error(400, "Summary: You must specify a summary of the issue.", "sd.request.create.error.summary")
         description = values.get("description")
         if description is not None and not isinstance(description, str):
             raise _sd_error(400, "Description: must be a string.", "sd.request.create.error.description")
@@ -931,9 +928,7 @@ class JSMStandIn(StandInServer):
                     "sd.request.create.error.onbehalf",
                 )
             if on_behalf not in self.users:  # an accountId, not an email
-                raise _sd_error(
-                    400, f"The user '{on_behalf}' does not exist.", "sd.request.create.error.onbehalf"
-                )
+                raise _sd_error(400, f"The user '{on_behalf}' does not exist.", "sd.request.create.error.onbehalf")
             reporter = on_behalf
         participants = body.get("requestParticipants") or []
         self._check_accounts(participants)
@@ -1043,9 +1038,7 @@ class JSMStandIn(StandInServer):
         issue = self._issue_for(key)
         public = _bool_arg(request, "public", True)
         internal = _bool_arg(request, "internal", True)
-        comments = [
-            c for c in self._visible_comments(issue) if (c.public and public) or (not c.public and internal)
-        ]
+        comments = [c for c in self._visible_comments(issue) if (c.public and public) or (not c.public and internal)]
         expand = set(_multi(request, "expand"))
         return Response(json=self._page(request, comments, lambda c: self._comment_dto(issue, c, expand)))
 
@@ -1130,9 +1123,7 @@ class JSMStandIn(StandInServer):
         try:
             parts = _multipart(request)
         except ValueError as err:
-            raise _sd_error(
-                400, f"Malformed multipart body: {err}", "sd.attachment.error.multipart"
-            ) from None
+            raise _sd_error(400, f"Malformed multipart body: {err}", "sd.attachment.error.multipart") from None
         files = [p for p in parts if p["name"] == "file" and p["filename"] is not None]
         if not files:
             raise _sd_error(400, "No file was found in the 'file' part.", "sd.attachment.error.nofile")
@@ -1151,13 +1142,10 @@ class JSMStandIn(StandInServer):
     def _attachment_dto(self, att: Attachment) -> dict:
         links = {
             "jiraRest": f"{self.url}/rest/api/2/attachment/{att.id}",
-            "content": f"{self.url}/servicedesk/customershim/secure/attachment/{att.id}/"
-            + quote(att.filename),
+            "content": f"{self.url}/servicedesk/customershim/secure/attachment/{att.id}/" + quote(att.filename),
         }
         if att.mime_type.startswith("image/"):
-            links["thumbnail"] = (
-                f"{self.url}/servicedesk/customershim/secure/thumbnail/{att.id}/_thumb_{att.id}.png"
-            )
+            links["thumbnail"] = f"{self.url}/servicedesk/customershim/secure/thumbnail/{att.id}/_thumb_{att.id}.png"
         return {
             "filename": att.filename,
             "author": self._user_dto(att.author),
@@ -1206,8 +1194,7 @@ class JSMStandIn(StandInServer):
         issue.attachments.extend(made)
         # JSM records the upload as a comment that links the files (after any additional text).
         refs = " ".join(
-            f"!{a.filename}|thumbnail!" if a.mime_type.startswith("image/") else f"[^{a.filename}]"
-            for a in made
+            f"!{a.filename}|thumbnail!" if a.mime_type.startswith("image/") else f"[^{a.filename}]" for a in made
         )
         text = f"{extra['body']}\n\n{refs}" if isinstance(extra, dict) and extra.get("body") else refs
         comment = self._add_comment(issue, text, public)
@@ -1255,14 +1242,10 @@ class JSMStandIn(StandInServer):
         body = _json_body(request, sd=True)
         tid = body.get("id")
         if not isinstance(tid, str):
-            raise _sd_error(
-                400, "The transition 'id' is required and must be a string.", "sd.transition.error.id"
-            )
+            raise _sd_error(400, "The transition 'id' is required and must be a string.", "sd.transition.error.id")
         transition = next((t for t in self._customer_transitions(issue) if t.id == tid), None)
         if transition is None:
-            raise _sd_error(
-                400, f"The transition {tid} is not valid for this request.", "sd.transition.error.invalid"
-            )
+            raise _sd_error(400, f"The transition {tid} is not valid for this request.", "sd.transition.error.invalid")
         extra = body.get("additionalComment")
         if isinstance(extra, dict) and extra.get("body"):
             self._add_comment(issue, extra["body"], True, automate=False)
@@ -1329,8 +1312,10 @@ class JSMStandIn(StandInServer):
         limit: int = 50,
         query: dict | None = None,
     ) -> dict:
+        if self.stuck_paging:
+            start = 0  # the same first page, whatever was asked
         page = items[start : start + limit]
-        is_last = start + len(page) >= len(items)
+        is_last = start + len(page) >= len(items) and not self.stuck_paging
         links = {"base": self.url + "/rest/servicedeskapi", "context": ""}
         extra = {k: v for k, v in (query or {}).items() if k not in ("start", "limit")}
 
@@ -1389,11 +1374,7 @@ class JSMStandIn(StandInServer):
             u
             for u in self.users.values()
             if (account is None or u.account_id == account)
-            and (
-                not q
-                or u.email.lower().startswith(q)
-                or any(w.startswith(q) for w in u.display_name.lower().split())
-            )
+            and (not q or u.email.lower().startswith(q) or any(w.startswith(q) for w in u.display_name.lower().split()))
         ]
         start, limit = _int_arg(request, "startAt", 0), _int_arg(request, "maxResults", 50)
         return Response(json=[self._user_json(u.account_id) for u in found[start : start + limit]])
@@ -1657,10 +1638,7 @@ class JSMStandIn(StandInServer):
         if bad:
             raise _jira_error(
                 400,
-                errors={
-                    f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown."
-                    for f in bad
-                },
+                errors={f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown." for f in bad},
             )
         labels = list(issue.labels)
         if "labels" in fields:
@@ -1718,10 +1696,7 @@ class JSMStandIn(StandInServer):
         if issue.status == "Closed":
             raise _jira_error(
                 400,
-                errors={
-                    "assignee": "Field 'assignee' cannot be set. It is not on the "
-                    "appropriate screen, or unknown."
-                },
+                errors={"assignee": "Field 'assignee' cannot be set. It is not on the appropriate screen, or unknown."},
             )
         self._check_assignee(body)
         issue.assignee = body.get("accountId")
@@ -1759,9 +1734,7 @@ class JSMStandIn(StandInServer):
         issue = self._issue_for(key, sd=False)
         with_fields = "transitions.fields" in _multi(request, "expand")
         only = request.arg("transitionId")
-        items = [
-            self._transition_json(t, with_fields) for t in self._available(issue) if only in (None, t.id)
-        ]
+        items = [self._transition_json(t, with_fields) for t in self._available(issue) if only in (None, t.id)]
         return Response(json={"expand": "transitions", "transitions": items})
 
     def do_transition(self, request: Request, v: str, key: str) -> Response:
@@ -1780,10 +1753,7 @@ class JSMStandIn(StandInServer):
         if bad:  # e.g. a resolution sent to Close or Reopen
             raise _jira_error(
                 400,
-                errors={
-                    f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown."
-                    for f in bad
-                },
+                errors={f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown." for f in bad},
             )
         resolution = None
         if transition.needs_resolution:
@@ -1884,15 +1854,16 @@ class JSMStandIn(StandInServer):
         if params["maxResults"] < 0:
             raise _jira_error(400, "maxResults must not be negative.")
         limit = max(1, min(params["maxResults"], cap))
+        if self.stuck_paging:
+            offset = 0  # the first page again, with the same token
         page = rows[offset : offset + limit]
-        is_last = offset + len(page) >= len(rows)
+        is_last = offset + len(page) >= len(rows) and not self.stuck_paging
         issues = [
-            {"id": str(i.id)} if wanted == {"id"} else self._issue_json(i, wanted - {"id", "key"}, v)
-            for i, _ in page
+            {"id": str(i.id)} if wanted == {"id"} else self._issue_json(i, wanted - {"id", "key"}, v) for i, _ in page
         ]
         data: dict = {"issues": issues, "isLast": is_last}
         if not is_last:  # absent on the last page (JRACLOUD-92184)
-            data["nextPageToken"] = _make_token(offset + limit, fingerprint)
+            data["nextPageToken"] = _make_token(0 if self.stuck_paging else offset + limit, fingerprint)
         return Response(json=data)
 
     def approximate_count(self, request: Request, v: str) -> Response:
@@ -2155,20 +2126,14 @@ class JQL:
         elif fld == "status":
             found = next((s for s, (sid, _) in STATUSES.items() if low in (s.lower(), sid)), None)
         elif fld == "statusCategory":
-            found = next(
-                (k for k, (cid, cname, _) in CATEGORIES.items() if low in (k, cname.lower(), str(cid))), None
-            )
+            found = next((k for k, (cid, cname, _) in CATEGORIES.items() if low in (k, cname.lower(), str(cid))), None)
         elif fld == "priority":
             found = next((p for pid, p in PRIORITIES.items() if low in (p.lower(), pid)), None)
         elif fld == "requesttype":
             found = next((r.id for r in REQUEST_TYPES.values() if low in (r.name.lower(), r.id)), None)
         elif fld == "issuetype":
             found = next(
-                (
-                    r.issue_type
-                    for r in REQUEST_TYPES.values()
-                    if low in (r.issue_type.lower(), r.issue_type_id)
-                ),
+                (r.issue_type for r in REQUEST_TYPES.values() if low in (r.issue_type.lower(), r.issue_type_id)),
                 None,
             )
         elif fld == "resolution":
@@ -2176,9 +2141,7 @@ class JQL:
                 return None
             found = next((r for rid, r in RESOLUTIONS.items() if low in (r.lower(), rid)), None)
         elif fld == "key":
-            issue = server.issues.get(text.upper()) or (
-                server._by_id.get(int(text)) if text.isdigit() else None
-            )
+            issue = server.issues.get(text.upper()) or (server._by_id.get(int(text)) if text.isdigit() else None)
             if issue is None:
                 raise JQLError(f"An issue with key '{text}' does not exist for field '{name}'.", False)
             return issue.key
@@ -2221,9 +2184,7 @@ class JQL:
             kind, name = self._next()
             fld = _FIELDS.get(name.lower())
             if fld is None:
-                raise JQLError(
-                    f"Field '{name}' does not exist or you do not have permission to view it.", False
-                )
+                raise JQLError(f"Field '{name}' does not exist or you do not have permission to view it.", False)
             if fld in _TEXT - {"summary"} or fld in _SETS:
                 raise JQLError(f"Field '{name}' does not support sorting.", False)
             descending = False
