@@ -96,8 +96,6 @@ class SQLiteBackend(Backend):
     def _open(self) -> sqlite3.Connection:
         # A read-only profile never creates anything: a missing store is an error there.
         created = not self.profile.get("read_only") and _private_store_file(self.path)
-        if not created:
-            _warn_if_readable_by_others(self.path)
         read_only = bool(self.profile.get("read_only")) or (self.path.exists() and not os.access(self.path, os.W_OK))
         target = f"file:{quote(str(self.path))}?mode=ro" if read_only else str(self.path)
         try:
@@ -107,6 +105,8 @@ class SQLiteBackend(Backend):
         with _store_errors(self.path):
             db.execute("PRAGMA foreign_keys = ON")
             version = self._check_identity(db)
+            if not created:  # only a tixcli store is worth the warning; a foreign file is refused
+                _warn_if_readable_by_others(self.path)
             if read_only:
                 if version != SCHEMA_VERSION:
                     raise StoreError(f"the store {self.path} is read-only and needs a schema upgrade")
