@@ -19,6 +19,7 @@ transitions: `jsm_workflow`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -161,14 +162,26 @@ class JSMBackend(Backend):
         return _object(answer or {})
 
     def _paged(self, path: str, **params) -> Iterator[dict]:
-        """Every value of a servicedeskapi list (start / limit / isLastPage)."""
+        """Every value of a servicedeskapi list (start / limit / isLastPage), each once.
+
+        A page that says more follows but brings nothing new would be asked for forever: exit 8.
+        """
         start = 0
+        seen: set[str] = set()
         while True:
             page = self._get(path, start=start, limit=PAGE, **params)
-            values = page.get("values") or []
-            yield from values
+            values = _array(page.get("values") or [])
+            fresh = False
+            for value in values:
+                identity = _identity(value)
+                if identity not in seen:
+                    seen.add(identity)
+                    fresh = True
+                    yield value
             if page.get("isLastPage", True) or not values:
                 return
+            if not fresh:
+                raise _endless(path)
             start += len(values)
 
     # -- the service desk, request types, users, fields (once per run) ---------------------
@@ -348,12 +361,15 @@ class JSMBackend(Backend):
         while len(by_key) < query.limit:
             limit = min(PAGE, query.limit - len(by_key))
             page = self._get(f"{SD}/request", start=start, limit=limit, **params)
-            values = page.get("values") or []
+            values = _array(page.get("values") or [])
             start += len(values)
+            had = len(by_key)
             for request in values:
                 by_key.setdefault(_key_of(request, "issueKey"), request)
             if page.get("isLastPage", True) or not values:
                 break
+            if len(by_key) == had:
+                raise _endless(f"{SD}/request")
         found = list(by_key.values())[: query.limit]
         # One search adds what /request lacks (priority, labels, updated...) to a whole page.
         extra: dict[str, dict] = {}
@@ -426,21 +442,26 @@ class JSMBackend(Backend):
         fields = self._search_fields()
         token, count = None, 0
         seen: set[str] = set()  # pages can shift when issues change while we read: no id twice
+        followed: set[str] = set()
         while True:
             issues, token = self._search_page(jql, fields, min(PAGE, limit - count), token)
+            fresh = False
             for issue in issues:
+                key = _key_of(issue, "key")
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh = True
                 ticket = self._ticket_from_issue(issue)
                 if _before(ticket, since_cut):
                     continue
-                if ticket.id in seen:
-                    continue
-                seen.add(ticket.id)
                 yield ticket
                 count += 1
                 if count >= limit:
                     return
             if token is None:
                 return
+            _follow(token, followed, fresh)
 
     def _search_fields(self) -> tuple[str, ...]:
         custom = [f["id"] for f in self._custom_fields().values() if f]
@@ -464,9 +485,17 @@ class JSMBackend(Backend):
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
         fields = self._search_fields()
         since_cut = to_iso(since) if since else None
+        seen: set[str] = set()
+        followed: set[str] = {token} if token else set()
         while True:
             issues, next_token = self._search_page(jql, fields, PAGE, token)
+            fresh = False
             for index, issue in enumerate(issues):
+                key = _key_of(issue, "key")
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh = True
                 if index <= done:
                     continue
                 ticket = self._ticket_from_issue(issue)
@@ -477,6 +506,7 @@ class JSMBackend(Backend):
                 yield ExportItem(ticket, _encode_cursor(token, index, since_iso))
             if next_token is None:
                 return
+            _follow(next_token, followed, fresh)
             token, done = next_token, -1
 
     # -- writes ---------------------------------------------------------------------------
@@ -758,6 +788,26 @@ def _seg(key: str) -> str:
 def _key_of(answer: dict, name: str) -> str:
     """An issue key the service sent (it goes into URL paths): PROJECT-123, else exit 8."""
     return service_key(_need(answer, name), SERVICE)
+
+
+def _identity(value: dict) -> str:
+    """What tells two values of a list apart: their id, else their whole content."""
+    for name in ("id", "accountId", "issueKey"):
+        if value.get(name) is not None:
+            return f"{name}:{value[name]}"
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _endless(path: str) -> UnavailableError:
+    return UnavailableError(f"{SERVICE} sent page after page with nothing new ({path}); stopped reading")
+
+
+def _follow(token: str, followed: set[str], fresh: bool) -> None:
+    """Check a search's next page token before following it: a token already followed, or one
+    after a page with nothing new, would page forever (exit 8)."""
+    if token in followed or not fresh:
+        raise _endless(f"{API}/search/jql")
+    followed.add(token)
 
 
 def _object(answer) -> dict:

@@ -8,6 +8,7 @@ and checks that tixcli ends with the documented exit code after a bounded number
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -163,3 +164,46 @@ def test_a_comment_id_that_is_not_a_number_is_exit_8(jsm_harness, server, backen
     server.tamper = climb("id", r"^GET /rest/servicedeskapi/request/[^/]+/comment$")
     result = cli(jsm_harness, "show", key)
     assert result.code == 8 and "malformed comment id" in result.err, result.err
+
+
+# -- pages that never end -----------------------------------------------------------------------
+
+STUCK = 30  # pages the stand-in repeats: a client that never notices reads them all, then stops
+
+
+def test_a_comment_list_that_repeats_its_page_forever_is_exit_8_after_two_pages(jsm_harness, server, backend):
+    key = backend.create(new()).ticket.id
+    backend.reply(key, Reply("hello", ME))
+    server.stuck_paging = STUCK
+    before = server.count()
+    result = cli(jsm_harness, "show", key)
+    assert result.code == 8 and "nothing new" in result.err, result.err
+    assert server.count("GET", r"/comment$") <= 2 and server.count() - before <= 5, since(server, before)
+
+
+@pytest.mark.parametrize("scope", ["mine", "all"], ids=["/request", "search/jql"])
+def test_a_list_whose_pages_never_end_is_exit_8_after_two_pages(jsm_harness, server, scope):
+    keys = [i.key for i in server.seed_requests(3, reporter=ME)]
+    args, path = (["--all"], "/search/jql") if scope == "all" else ([], "/servicedeskapi/request")
+    server.stuck_paging = STUCK
+    before = server.count()
+    result = cli(jsm_harness, "list", *args, "--format", "json")
+    assert result.code == 8 and "nothing new" in result.err, result.err
+    assert len([r for r in since(server, before) if r.endswith(path)]) == 2, since(server, before)
+    # --limit within the first page: the list stops there, whatever the pages say
+    server.stuck_paging = STUCK
+    before = server.count()
+    limited = cli(jsm_harness, "list", *args, "--limit", "2", "--format", "json")
+    assert limited.code == 0, limited.err
+    assert [t["id"] for t in json.loads(limited.out)] == keys[::-1][:2]
+    assert len([r for r in since(server, before) if r.endswith(path)]) == 1
+
+
+def test_an_export_whose_search_token_repeats_is_exit_8_without_duplicates(jsm_harness, server):
+    keys = [i.key for i in server.seed_requests(3, reporter=ME)]
+    server.stuck_paging = STUCK
+    before = server.count()
+    result = cli(jsm_harness, "export")
+    assert result.code == 8 and "nothing new" in result.err, result.err
+    assert [json.loads(line)["id"] for line in result.out.splitlines()] == keys
+    assert server.count("GET", r"/search/jql$") == 2 and server.count() - before <= 2 + 3 * 3, since(server, before)

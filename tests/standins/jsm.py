@@ -14,9 +14,10 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
   except for issues named in `reconcileIssues`.
 - A clock tests can set (`set_clock`, `advance`); `updated` strictly increases on every change.
 
-For the hardening tests, a broken or hostile site: `stuck_paging` (every list and search page
-says more follows and repeats itself), and `tamper(request, data)`, a function that may rewrite
-any JSON answer before it is sent.
+For the hardening tests, a broken or hostile site: `stuck_paging = N` (the next N list and
+search pages repeat the first page and say more follows, with the same nextPageToken; a client
+that never notices stops after N), and `tamper(request, data)`, a function that may rewrite any
+JSON answer before it is sent.
 """
 
 from __future__ import annotations
@@ -280,7 +281,7 @@ class JSMStandIn(StandInServer):
         self.email, self.token, self.agent = email, token, agent
         self.index_lag = 0.0  # seconds before a change is visible to JQL search
         self.reopen_on_comment = False  # a site rule: a public comment reopens a Resolved request
-        self.stuck_paging = False  # a broken site: every page says another follows, and repeats
+        self.stuck_paging = 0  # a broken site: the next N pages repeat the first and say more follows
         self.tamper: Callable[[Request, object], object] | None = None  # rewrites JSON answers
         self._clock_offset_ms = 0
         self._frozen_at: int | None = None
@@ -299,7 +300,7 @@ class JSMStandIn(StandInServer):
         self.email, self.token, self.agent = self._identity
         self.index_lag = 0.0
         self.reopen_on_comment = False
-        self.stuck_paging = False
+        self.stuck_paging = 0
         self.tamper = None
         self._clock_offset_ms = 0
         self._frozen_at = None
@@ -1311,11 +1312,10 @@ class JSMStandIn(StandInServer):
         start: int = 0,
         limit: int = 50,
         query: dict | None = None,
+        stuck: bool = False,
     ) -> dict:
-        if self.stuck_paging:
-            start = 0  # the same first page, whatever was asked
         page = items[start : start + limit]
-        is_last = start + len(page) >= len(items) and not self.stuck_paging
+        is_last = start + len(page) >= len(items) and not stuck
         links = {"base": self.url + "/rest/servicedeskapi", "context": ""}
         extra = {k: v for k, v in (query or {}).items() if k not in ("start", "limit")}
 
@@ -1341,7 +1341,11 @@ class JSMStandIn(StandInServer):
         limit = min(_int_arg(request, "limit", default_limit, sd=True), 100)  # larger pages are clipped
         if start < 0 or limit < 1:
             raise _sd_error(400, "start must be >= 0 and limit >= 1.", "sd.paging.error")
-        return self._paged(items, render, request.path, start, limit, request.query)
+        stuck = self.stuck_paging > 0
+        if stuck:
+            self.stuck_paging -= 1
+            start = 0  # the first page again, whatever was asked
+        return self._paged(items, render, request.path, start, limit, request.query, stuck=stuck)
 
     # -- platform: users and site ------------------------------------------------------------
 
@@ -1854,16 +1858,18 @@ class JSMStandIn(StandInServer):
         if params["maxResults"] < 0:
             raise _jira_error(400, "maxResults must not be negative.")
         limit = max(1, min(params["maxResults"], cap))
-        if self.stuck_paging:
-            offset = 0  # the first page again, with the same token
+        stuck = self.stuck_paging > 0
+        if stuck:
+            self.stuck_paging -= 1
+            offset = 0  # the first page again, and the same token
         page = rows[offset : offset + limit]
-        is_last = offset + len(page) >= len(rows) and not self.stuck_paging
+        is_last = offset + len(page) >= len(rows) and not stuck
         issues = [
             {"id": str(i.id)} if wanted == {"id"} else self._issue_json(i, wanted - {"id", "key"}, v) for i, _ in page
         ]
         data: dict = {"issues": issues, "isLast": is_last}
         if not is_last:  # absent on the last page (JRACLOUD-92184)
-            data["nextPageToken"] = _make_token(0 if self.stuck_paging else offset + limit, fingerprint)
+            data["nextPageToken"] = _make_token(0 if stuck else offset + limit, fingerprint)
         return Response(json=data)
 
     def approximate_count(self, request: Request, v: str) -> Response:
