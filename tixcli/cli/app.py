@@ -172,27 +172,52 @@ CcOption = Annotated[
 ]
 
 
-def read_body(body: str | None, body_file: str | None, required: bool = True) -> str | None:
-    """The text of --body or --body-file (a path, or - for stdin)."""
+def read_body(
+    body: str | None, body_file: str | None, required: bool = True, state: "State | None" = None
+) -> str | None:
+    """The text of --body or --body-file (a path, or - for stdin), refused past the backend's limit.
+
+    The limit is the profile's backend class's `max_comment_chars` (`state`, else the running
+    command's); a file or stream is read at most that many characters of UTF-8 plus one byte, so
+    `--body-file /dev/zero` or an endless stdin ends in exit 6, not in memory exhaustion.
+    """
     if body is not None and body_file is not None:
         raise InvalidInputError("give --body or --body-file, not both")
+    if body is None and body_file is None:
+        if required:
+            raise InvalidInputError("a body is required: --body TEXT or --body-file PATH")
+        return None
+    if state is None:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        state = ctx.find_object(State) if ctx is not None else None
+    if state is not None:
+        backend = state.backend  # constructed without any network access
+        limit, where = int(backend.max_comment_chars), f"a {backend.name} comment"
+    else:  # library use outside a command
+        from tixcli.backends.base import Backend
+
+        limit, where = Backend.max_comment_chars, "a comment"
+    too_long = f"the body is longer than {limit:,} characters, the most {where} takes"
     if body_file is not None:
-        if body_file == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            try:
+        most = limit * 4 + 1  # UTF-8 takes at most 4 bytes a character: more bytes, too many characters
+        try:
+            if body_file == "-":
+                raw = sys.stdin.buffer.read(most)
+            else:
                 with open(body_file, "rb") as fh:
-                    raw = fh.read()
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read {body_file}: {exc.strerror}") from None
+                    raw = fh.read(most)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {body_file}: {exc.strerror}") from None
+        if len(raw) >= most:
+            raise InvalidInputError(too_long, hint="attach it as a file instead: --attach FILE")
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError(f"{body_file}: the text is not valid UTF-8") from None
-    if body is None:
-        if required:
-            raise InvalidInputError("a body is required: --body TEXT or --body-file PATH")
-        return None
+    if len(body) > limit:
+        raise InvalidInputError(too_long, hint="attach it as a file instead: --attach FILE")
     return check_text(body, "body")
 
 
