@@ -7,6 +7,7 @@ limits, whatever `stat` says: /dev/zero, a FIFO, a /proc file, stdin that never 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -104,3 +105,93 @@ def test_each_backend_takes_a_body_of_exactly_its_limit_and_refuses_one_more_bef
     assert harness.request_count() == before  # refused before anything was sent
     comments = json.loads(run("show", ticket_id, "-f", "json", env=env).out)["comments"]
     assert [len(c["body"]) for c in comments] == [limit]
+
+
+# -- 4. attachments ------------------------------------------------------------------------------
+
+
+def test_attaching_dev_zero_exits_6_at_the_limit_quickly(store):
+    # Fixed: ~0.3 s (11,000,001 bytes read). Before: refused as "no such file" (not a regular file).
+    code, elapsed, peak, err = bounded_process(["attach", "1", "/dev/zero"])
+    assert code == 6 and "more than 11,000,000 bytes" in err, err
+    assert elapsed < 10 and peak < PEAK_RSS_LIMIT, (elapsed, peak)
+
+
+def test_a_proc_file_whose_size_stat_does_not_tell_cannot_exceed_the_per_file_limit(store):
+    # /proc files stat as 0 bytes; this one holds the process's environment (~100 KB here).
+    # Before: the stat check passed and the whole file was stored past the limit.
+    config = store / "config.yaml"
+    config.write_text(
+        f"profiles:\n  p:\n    backend: sqlite\n    path: {store / 'tickets.db'}\n"
+        "    attachments: {max_file_bytes: 50000}\n"
+    )
+    env = {"TIXCLI_CONFIG": str(config), "TIXCLI_BIG": "x" * 100_000}
+    code, _, _, err = bounded_process(["attach", "1", "/proc/self/environ"], env=env)
+    assert code == 6 and "50,000-byte limit per file" in err, err
+    assert len(json.loads(run("show", "1", "-f", "json").out)["comments"]) == 1
+
+
+def feed_fifo(path, chunks, stop: threading.Event) -> threading.Thread:
+    """A writer thread for the FIFO at `path`: waits (bounded) for a reader, writes, then closes."""
+
+    def write() -> None:
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until a reader opens it
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:
+                    raise
+                time.sleep(0.01)
+                continue
+            os.set_blocking(fd, True)
+            try:
+                for chunk in chunks:
+                    if stop.is_set():
+                        break
+                    os.write(fd, chunk)
+            except BrokenPipeError:
+                pass  # the reader had enough
+            finally:
+                os.close(fd)
+            return
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def endless(chunk: bytes):
+    while True:
+        yield chunk
+
+
+def test_a_fifo_that_keeps_growing_exits_6_at_the_limit(store):
+    fifo = store / "growing.log"
+    os.mkfifo(fifo)
+    stop = threading.Event()
+    writer = feed_fifo(fifo, endless(b"log line\n" * 1000), stop)
+    try:
+        result = run("attach", "1", str(fifo))
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert result.code == 6 and "more than 11,000,000 bytes" in result.err, result.err
+    assert len(json.loads(run("show", "1", "-f", "json").out)["comments"]) == 1
+
+
+def test_a_fifo_within_the_limits_is_attached_whole(store):
+    # Process substitution (`tixcli attach 1 <(zcat build.log.gz)`) names a FIFO; it is read once.
+    fifo = store / "build.log"
+    os.mkfifo(fifo)
+    stop = threading.Event()
+    data = [b"line %d\n" % i for i in range(10_000)]
+    writer = feed_fifo(fifo, data, stop)
+    try:
+        result = run("attach", "1", str(fifo))
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert result.code == 0, result.err
+    attachment = json.loads(run("show", "1", "-f", "json").out)["comments"][-1]["attachments"][0]
+    assert attachment["filename"] == "build.log" and attachment["size"] == len(b"".join(data))

@@ -1,8 +1,14 @@
-"""Turn file arguments into uploads, checking every limit before anything is stored or sent."""
+"""Turn file arguments into uploads, checking every limit before anything is stored or sent.
+
+Each file is read here, once, and at most up to the limits plus one byte: a file that grows
+while it is read, or one whose size `stat` does not tell (a FIFO, /dev/zero, a /proc file),
+cannot exceed them. The bytes checked are the bytes sent (FileUpload.data).
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from .config import AttachmentLimits
@@ -21,37 +27,54 @@ def prepare_uploads(paths: list[str], limits: AttachmentLimits) -> list[FileUplo
         )
     uploads, total = [], 0
     for raw in paths:
-        path = Path(raw)
-        upload = _inspect(path, limits)
+        upload = _read(Path(raw), limits, room=limits.max_total_bytes - total)
         total += upload.size
-        if total > limits.max_total_bytes:
-            raise InvalidInputError(f"attachments too large: more than {limits.max_total_bytes:,} bytes in one comment")
         uploads.append(upload)
     return uploads
 
 
-def _inspect(path: Path, limits: AttachmentLimits) -> FileUpload:
-    try:
-        if not path.is_file():
-            reason = "is a directory" if path.is_dir() else "no such file"
-            raise InvalidInputError(f"cannot attach {path}: {reason}")
-        size = path.stat().st_size
-        with path.open("rb"):  # unreadable files fail here, not halfway through a send
-            pass
-    except OSError as exc:
-        raise InvalidInputError(f"cannot attach {path}: {exc.strerror or 'unreadable'}") from None
+def _too_large_in_total(limits: AttachmentLimits) -> InvalidInputError:
+    return InvalidInputError(f"attachments too large: more than {limits.max_total_bytes:,} bytes in one comment")
+
+
+def _too_large(name: str, size: int | None, limits: AttachmentLimits) -> InvalidInputError:
+    held = f"{size:,} bytes is" if size is not None else "it holds more than"
+    return InvalidInputError(f"cannot attach {name}: {held} over the {limits.max_file_bytes:,}-byte limit per file")
+
+
+def _read(path: Path, limits: AttachmentLimits, room: int) -> FileUpload:
+    """One file, read at most up to what the limits leave for it, plus one byte to tell it is more."""
     name = os.path.basename(path)
+    try:
+        info = path.stat()  # never blocks, even on a FIFO
+    except OSError as exc:
+        missing = isinstance(exc, FileNotFoundError | NotADirectoryError)
+        raise InvalidInputError(f"cannot attach {path}: {'no such file' if missing else exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidInputError(f"cannot attach {path}: is a directory")
     extension = path.suffix.lower().lstrip(".")
     if limits.allowed_types is not None and extension not in limits.allowed_types:
         raise InvalidInputError(
             f"cannot attach {name}: file type {extension or '(none)'!r} is not allowed",
             hint="allowed: " + " ".join(limits.allowed_types),
         )
-    if limits.max_file_bytes is not None and size > limits.max_file_bytes:
-        raise InvalidInputError(
-            f"cannot attach {name}: {size:,} bytes is over the {limits.max_file_bytes:,}-byte limit per file"
-        )
+    per_file = limits.max_file_bytes
+    if stat.S_ISREG(info.st_mode):  # a size stat knows: refuse without reading
+        if per_file is not None and info.st_size > per_file:
+            raise _too_large(name, info.st_size, limits)
+        if info.st_size > room:
+            raise _too_large_in_total(limits)
+    most = max(room, 0) if per_file is None else max(min(room, per_file), 0)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(most + 1)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot attach {path}: {exc.strerror or 'unreadable'}") from None
+    if per_file is not None and len(data) > per_file:
+        raise _too_large(name, None, limits)
+    if len(data) > room:
+        raise _too_large_in_total(limits)
     import mimetypes
 
     content_type = mimetypes.guess_type(name)[0] or _EXTRA_TYPES.get(extension, "application/octet-stream")
-    return FileUpload(path=path, filename=name, size=size, content_type=content_type)
+    return FileUpload(path=path, filename=name, size=len(data), content_type=content_type, data=data)

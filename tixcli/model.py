@@ -149,19 +149,30 @@ TICKET_FIELDS = tuple(Ticket("", "", "").to_dict(with_comments=False))
 
 @dataclass
 class FileUpload:
-    """A local file to attach, checked against the limits before anything is sent."""
+    """A local file to attach, checked against the limits before anything is sent.
+
+    `data` holds the bytes that were checked (attachments.prepare_uploads reads each file once,
+    bounded by the limits), so what is sent is what was checked even if the file changes.
+    """
 
     path: Path
     filename: str
     size: int
     content_type: str
+    data: bytes | None = field(default=None, repr=False)
 
     def read(self) -> bytes:
-        """The file's bytes; InvalidInputError when it cannot be read (gone since the check)."""
+        """The file's bytes; InvalidInputError when it cannot be read, or holds more than `size` bytes."""
+        if self.data is not None:
+            return self.data
         try:
-            return self.path.read_bytes()
+            with self.path.open("rb") as fh:
+                data = fh.read(self.size + 1)  # never more than was checked, whatever the file does
         except OSError as exc:
             raise InvalidInputError(f"cannot read {self.path}: {exc.strerror}") from None
+        if len(data) > self.size:
+            raise InvalidInputError(f"cannot attach {self.filename}: it grew since its size was checked")
+        return data
 
 
 @dataclass
