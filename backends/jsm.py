@@ -519,6 +519,11 @@ class JSMBackend(Backend):
         body as a comment instead (reopened when solved). Best-effort: the search index lags, so
         creates with the same key from two runs at the same moment can both create a request.
         """
+        if new.group:  # a request has no group field to put it in: refused, never dropped silently
+            raise InvalidInputError(
+                f"--group is not supported on {SERVICE} (JSM): requests have no group",
+                hint="leave out --group; route requests with request types or queues in JSM",
+            )
         label = dedupe_label(new.dedupe_key) if new.dedupe_key else None
         if label:
             existing = self._find_by_label(label)

@@ -207,3 +207,15 @@ def test_an_export_whose_search_token_repeats_is_exit_8_without_duplicates(jsm_h
     assert result.code == 8 and "nothing new" in result.err, result.err
     assert [json.loads(line)["id"] for line in result.out.splitlines()] == keys
     assert server.count("GET", r"/search/jql$") == 2 and server.count() - before <= 2 + 3 * 3, since(server, before)
+
+
+# -- options JSM cannot honour ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [[], ["--dedupe-key", "k"]])
+def test_create_with_a_group_is_refused_with_exit_6_before_anything_is_sent(jsm_harness, server, extra):
+    """The backend never read --group: the request was made and the group dropped silently."""
+    before = server.count()
+    result = cli(jsm_harness, "create", "--subject", "s", "--body", "b", "--group", "Second line", *extra)
+    assert result.code == 6 and "--group" in result.err and "JSM" in result.err, result.err
+    assert server.count() == before and server.issue_count() == 0
