@@ -287,8 +287,11 @@ class JSMBackend(Backend):
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
-        key = _issue_key(ticket_id)
-        ticket, request = self._load_request(key)
+        return self._with_thread(_issue_key(ticket_id))
+
+    def _with_thread(self, key: str, fields: dict | None = None) -> Ticket:
+        """A request and its thread: what `show` prints, and what `export` writes for each request."""
+        ticket, request = self._load_request(key, fields)
         attachments = [_attachment(a) for a in (request.get("attachments") or {}).get("values") or []]
         ticket.comments = self._thread(ticket, attachments)
         return ticket
@@ -296,13 +299,15 @@ class JSMBackend(Backend):
     def _load(self, key: str) -> Ticket:
         return self._load_request(key)[0]
 
-    def _load_request(self, key: str) -> tuple[Ticket, dict]:
-        """A request without its thread: the servicedeskapi request plus the platform fields."""
+    def _load_request(self, key: str, fields: dict | None = None) -> tuple[Ticket, dict]:
+        """A request without its thread: the servicedeskapi request plus the platform fields
+        (EXTRA_FIELDS; read here unless given, as export has them from its search)."""
         request = self._get(f"{SD}/request/{_seg(key)}", expand="participant,requestType,attachment")
-        try:
-            fields = self._get(f"{API}/issue/{_seg(key)}", fields=",".join(EXTRA_FIELDS)).get("fields")
-        except (AuthError, NotFoundError):
-            fields = None  # a customer-only account cannot read the platform issue
+        if fields is None:
+            try:
+                fields = self._get(f"{API}/issue/{_seg(key)}", fields=",".join(EXTRA_FIELDS)).get("fields")
+            except (AuthError, NotFoundError):
+                fields = None  # a customer-only account cannot read the platform issue
         return self._ticket_from_request(request, fields), request
 
     def _status_of(self, key: str) -> tuple[str, dict]:
@@ -453,7 +458,7 @@ class JSMBackend(Backend):
                 seen.add(key)
                 fresh = True
                 ticket = self._ticket_from_issue(issue)
-                if _before(ticket, since_cut):
+                if _before(ticket.updated_at, since_cut):
                     continue
                 yield ticket
                 count += 1
@@ -470,9 +475,15 @@ class JSMBackend(Backend):
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every request of the service desk with its thread, oldest first, a page at a time.
 
+        Each request is exactly what `show` gives: read the same way (the servicedeskapi request
+        and its comments), with the platform fields from the search page instead of one more
+        call. One search per 100 requests, then two calls per request. (Built from the search
+        result alone, a request lost what only the servicedeskapi says: the description as
+        written — search gives a lossy Atlassian Document — and, where the site's field list is
+        not readable, the request type and participants.)
+
         A cursor is (the page's nextPageToken, the position on that page, since): resuming asks
-        for that page again and skips what was already exported. One search per 100 requests,
-        and one comments call per request.
+        for that page again and skips what was already exported.
         """
         if cursor is not None:
             token, done, since_iso = _decode_cursor(cursor)
@@ -483,12 +494,11 @@ class JSMBackend(Backend):
         if since:
             jql += f" AND updated >= {jql_string(self._jql_time(since))}"
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
-        fields = self._search_fields()
         since_cut = to_iso(since) if since else None
         seen: set[str] = set()
         followed: set[str] = {token} if token else set()
         while True:
-            issues, next_token = self._search_page(jql, fields, PAGE, token)
+            issues, next_token = self._search_page(jql, EXTRA_FIELDS, PAGE, token)
             fresh = False
             for index, issue in enumerate(issues):
                 key = _key_of(issue, "key")
@@ -498,12 +508,10 @@ class JSMBackend(Backend):
                 fresh = True
                 if index <= done:
                     continue
-                ticket = self._ticket_from_issue(issue)
-                if _before(ticket, since_cut):
+                fields = _object(issue.get("fields") or {})
+                if _before(service_time(fields.get("updated"), SERVICE), since_cut):
                     continue
-                attachments = [_attachment(a) for a in (issue.get("fields") or {}).get("attachment") or []]
-                ticket.comments = self._thread(ticket, attachments)
-                yield ExportItem(ticket, _encode_cursor(token, index, since_iso))
+                yield ExportItem(self._with_thread(key, fields), _encode_cursor(token, index, since_iso))
             if next_token is None:
                 return
             _follow(next_token, followed, fresh)
@@ -847,9 +855,9 @@ def _request_status(statuses: tuple[str, ...] | None) -> str | None:
     return None
 
 
-def _before(ticket: Ticket, since_cut: str | None) -> bool:
+def _before(updated_at: str | None, since_cut: str | None) -> bool:
     """Updated before `since` (JQL compares whole minutes: the seconds are filtered here)."""
-    return bool(since_cut and ticket.updated_at and ticket.updated_at < since_cut)
+    return bool(since_cut and updated_at and updated_at < since_cut)
 
 
 def _email(user: dict | None) -> str | None:

@@ -449,6 +449,35 @@ def backend_for_cursor(backend):
     return JSMBackend(backend.profile)  # a new run
 
 
+@pytest.mark.parametrize("field_list", ["readable", "denied"])
+def test_export_gives_exactly_what_show_gives_for_each_request(jsm_harness, server, backend, tmp_path, field_list):
+    """Export was built from the search result alone: its description was the lossy Atlassian
+    Document ("line 1\n\nline 3"), and without the site's field list the request type and the
+    participants were missing. Now each request is read like `show` reads it."""
+    f = tmp_path / "trace.log"
+    f.write_text("trace")
+    upload = FileUpload(f, "trace.log", 5, "text/plain")
+    described = "line 1\n\n\nline 3\n"
+    key = backend.create(
+        new(body=described, requester=CUSTOMER, cc=[LEAD], type="incident", priority="high", tags=["ops"])
+    ).ticket.id
+    backend.reply(key, Reply("internal", ME, public=False, attachments=[upload]))
+    backend.reply(key, Reply("public", ME, cc=[DEV]))
+    other = backend.create(new(subject="plain", attachments=[upload])).ticket.id
+    backend.solve(other)
+    if field_list == "denied":  # a site whose field list this account may not read
+        server.inject(status=403, match=r"^GET /rest/api/3/field", times=100)
+    shown = [json.loads(cli(jsm_harness, "show", k, "--format", "json").out) for k in (key, other)]
+    assert shown[0]["type"] == "incident" and shown[0]["raw_type"] == "Technical"
+    assert shown[0]["cc"] == [DEV, LEAD] and shown[0]["description"] == described
+    before = server.count()
+    exported = cli(jsm_harness, "export")
+    assert exported.code == 0, exported.err
+    assert [json.loads(line) for line in exported.out.splitlines()] == shown
+    # the service desk, one search, then each request and its comments
+    assert server.count() - before == 2 + 2 * len(shown), [f"{r.method} {r.path}" for r in server.requests[before:]]
+
+
 def test_export_since_and_a_bad_cursor(server, backend):
     old = datetime.now(timezone.utc) - timedelta(days=10)
     server.seed_requests(3, reporter=CUSTOMER, created=old, updated=old)
