@@ -216,6 +216,24 @@ def test_reply_to_resolved_reopens_with_the_reopen_transition(server, backend):
     assert bodies(sent, "POST", TRANSITIONS) == [{"transition": {"id": "51"}}]  # "Reopen"
 
 
+@pytest.mark.parametrize("start, status, transition", [("solved", "open", "51"), ("open", "pending", "11")])
+def test_an_internal_note_with_a_status_makes_the_transition(jsm_harness, server, backend, start, status, transition):
+    """`reply --internal --status S`: the core now gives S for internal notes too; the JSM reply
+    made a transition only after a public comment, and dropped --status silently."""
+    key = backend.create(new()).ticket.id
+    if start == "solved":
+        backend.solve(key)
+    before = server.count()
+    result = cli(jsm_harness, "reply", key, "--internal", "--body", "note", "--status", status)
+    assert result.code == 0, result.err
+    sent = server.requests[before:]
+    assert bodies(sent, "POST", r"/request/[^/]+/comment$") == [{"body": "note", "public": False}]
+    assert bodies(sent, "POST", TRANSITIONS) == [{"transition": {"id": transition}}]  # Reopen / Respond to customer
+    assert len(sent) == 8  # as a public reply that needs a transition
+    shown = backend.get(key)
+    assert shown.status == status and shown.comments[-1].public is False
+
+
 def test_a_site_rule_that_reopens_on_comment_is_tolerated(server, backend):
     key = backend.create(new(requester=CUSTOMER)).ticket.id
     backend.solve(key)
