@@ -40,6 +40,7 @@ from tixcli.backends.jsm_workflow import (
     jql_list,
     jql_string,
     jql_text_terms,
+    listed,
 )
 from tixcli.backends.remote import decode_cursor, encode_cursor, service_id, service_key, service_time
 from tixcli.config import Profile
@@ -224,7 +225,7 @@ class JSMBackend(Backend):
         for rt in self._request_types:
             if str(rt.get("name", "")).lower() == name.lower() or str(rt.get("id")) == name:
                 return rt
-        available = ", ".join(repr(rt.get("name")) for rt in self._request_types) or "none"
+        available = listed(rt.get("name") for rt in self._request_types)
         raise ConfigError(
             f"no request type {name!r} in service desk {self.desk_setting} (available: {available})",
             hint="fix request_types in the profile",

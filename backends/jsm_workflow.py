@@ -78,6 +78,23 @@ def _check_keys(profile: Profile, key: str, raw: dict, allowed, hint: str | None
         raise ConfigError(f"profile {profile.name!r}: {key} has unknown keys {sorted(map(str, unknown))}", hint=hint)
 
 
+LISTED_CHARS = 300  # at most this much of a message lists names the service sent
+
+
+def listed(names) -> str:
+    """Names the service sent, for an error message: quoted, each and all of them bounded
+    (a site can have hundreds of names, or names of any length), "none" when there are none."""
+    shown, size, names = [], 0, [str(n) for n in names]
+    for name in names:
+        item = repr(name if len(name) <= 60 else name[:60] + "...")
+        if size + len(item) > LISTED_CHARS and shown:
+            break
+        shown.append(item)
+        size += len(item) + 2
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "") if names else "none"
+
+
 @dataclass
 class Transition:
     """One transition of a request, from either the customer or the platform endpoint."""
@@ -159,7 +176,7 @@ class Workflow:
             for t in transitions:
                 if t.to_name and self.status(t.to_name, t.to_category) == target:
                     return t
-        available = ", ".join(repr(t.name) for t in transitions) or "none"
+        available = listed(t.name for t in transitions)
         wanted = " or ".join(repr(n) for n in names)
         raise RefusedError(
             f"ticket {ticket_id}: no transition {wanted} to {verb} it (available: {available})",
@@ -176,7 +193,7 @@ class Workflow:
             if str(value.get("name", "")).lower() == self.resolution.lower():
                 return {"resolution": {"name": value["name"]}}
         if allowed and meta.get("required"):
-            names = ", ".join(repr(v.get("name")) for v in allowed)
+            names = listed(v.get("name") for v in allowed)
             raise ConfigError(
                 f"resolution {self.resolution!r} is not one of this workflow's resolutions ({names})",
                 hint="set resolution in the profile",

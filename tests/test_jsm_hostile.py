@@ -219,3 +219,56 @@ def test_create_with_a_group_is_refused_with_exit_6_before_anything_is_sent(jsm_
     result = cli(jsm_harness, "create", "--subject", "s", "--body", "b", "--group", "Second line", *extra)
     assert result.code == 6 and "--group" in result.err and "JSM" in result.err, result.err
     assert server.count() == before and server.issue_count() == 0
+
+
+# -- error texts built from what the service sent ---------------------------------------------
+
+LONG = "N" * 5_000
+
+
+def renamed(where: str, *path: str):
+    """A `tamper`: in answers to paths matching `where`, the "name" of every object found by
+    following `path` (keys; "*" for each item of a list) becomes 5,000 characters long."""
+
+    def walk(node, rest):
+        if not rest:
+            if isinstance(node, dict) and "name" in node:
+                node["name"] = f"{node['name']} {LONG}"
+            return
+        step, rest = rest[0], rest[1:]
+        for child in (node if isinstance(node, list) else []) if step == "*" else [(node or {}).get(step)]:
+            walk(child, rest)
+
+    def rewrite(request, data):
+        if re.search(where, f"{request.method} {request.path}"):
+            walk(data, path)
+        return data
+
+    return rewrite
+
+
+@pytest.mark.parametrize(
+    "where, path, command, code",
+    [
+        (r"/requesttype$", ("values", "*"), ["create", "--subject", "s", "--body", "b", "--type", "task"], 3),
+        (r"/transitions$", ("transitions", "*"), ["close", "KEY"], 5),
+        (r"/transitions$", ("transitions", "*", "fields", "resolution", "allowedValues", "*"), ["solve", "KEY"], 3),
+    ],
+    ids=["request types", "transitions", "resolutions"],
+)
+def test_names_the_service_sends_are_bounded_in_errors(jsm_harness, server, tmp_path, where, path, command, code):
+    config = tmp_path / "names.yaml"
+    write_jsm_config(
+        config,
+        server,
+        request_types={"task": "No such type", "default": "General"},
+        transitions={"close": "Shut it"},
+        resolution="No such resolution",
+    )
+    key = run("--config", str(config), "create", "--subject", "s", "--body", "b", env=jsm_harness.env).out.strip()
+    server.tamper = renamed(where, *path)
+    result = run("--config", str(config), *[key if a == "KEY" else a for a in command], env=jsm_harness.env)
+    assert result.code == code, result.err
+    [error, *_] = result.err.splitlines()
+    assert error.startswith("error: ") and "NNNNNNNNNN" in error
+    assert len(error) < 500, len(error)
