@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from tixcli import __version__
 from tixcli.backends.base import Backend, CreateResult, ExportItem
-from tixcli.backends.remote import service_time
+from tixcli.backends.remote import service_id, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
     ConfigError,
@@ -56,11 +56,14 @@ from tixcli.model import (
 API = "/api/v2"
 PAGE_SIZE = 100  # the largest page of tickets, comments, users, search results
 SEARCH_MAX = 1000  # the Search API stops after 1,000 results
+MAX_COMMENTS = 10_000  # Zendesk caps a ticket's comments at 5,000: more is a hostile or broken answer
+MESSAGE_MAX = 300  # the longest text from the service that goes into an error message
 INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
 
 
 class ZendeskBackend(Backend):
     name = "zendesk"
+    max_comment_chars = 65_536  # Zendesk: a comment is at most 64 KB (about 65,000 characters)
     requires = ("zenpy", "requests")
 
     def __init__(self, profile: Profile) -> None:
@@ -144,18 +147,22 @@ class ZendeskBackend(Backend):
         }
         sort_by = {"updated": "updated_at", "created": "created_at", "priority": "priority"}[query.sort]
         params.update(sort_by=sort_by, sort_order="desc")
-        found: dict[int, dict] = {}  # by id: offset pages shift when tickets change while we read
+        found: dict[str, dict] = {}  # by id: offset pages shift when tickets change while we read
+        pages = Paging(self.http, "search")
         url: str | None = f"{API}/search.json"
         seen = 0
         while url and len(found) < query.limit and seen < SEARCH_MAX:
             data = self._get(url, params, "search")
             self._remember(data)
-            results = data.get("results") or []
+            results = _records(data, "results")
             seen += len(results)
-            for r in results:
-                if r.get("result_type", "ticket") == "ticket":
-                    found.setdefault(r.get("id"), r)
-            url, params = (data.get("next_page") if results else None), None
+            tickets = [r for r in results if r.get("result_type", "ticket") == "ticket"]
+            for r in tickets:
+                found.setdefault(service_id(r.get("id"), "Zendesk", "ticket id"), r)
+            fresh = pages.fresh(found)
+            if not results or len(found) >= query.limit or seen >= SEARCH_MAX:
+                break
+            url, params = pages.follow(data.get("next_page"), fresh), None
         tickets = self._tickets(list(found.values())[: query.limit])
         return sort_tickets(tickets, query.sort)
 
@@ -250,16 +257,23 @@ class ZendeskBackend(Backend):
 
     def comments(self, ticket_id: int | str) -> list[Comment]:
         """The whole thread, oldest first, authors side-loaded, cursor-paged."""
-        url: str | None = f"{API}/tickets/{ticket_id}/comments.json"
+        tid = service_id(ticket_id, "Zendesk", "ticket id")
+        url: str | None = f"{API}/tickets/{tid}/comments.json"
         params: dict | None = {"include": "users", "page[size]": PAGE_SIZE}
         raws: list[dict] = []
+        pages = Paging(self.http, "comment")
         while url:
             data = self._get(url, params, "read the comments")
             self._remember(data)
-            raws.extend(data.get("comments") or [])
-            more = (data.get("meta") or {}).get("has_more")
-            url, params = ((data.get("links") or {}).get("next") if more else None), None
-        self._resolve(c.get("author_id") for c in raws)
+            page = _records(data, "comments")
+            raws.extend(page)
+            if len(raws) > MAX_COMMENTS:
+                raise UnavailableError(f"Zendesk sent more than {MAX_COMMENTS:,} comments on ticket {tid}; stopped")
+            fresh = pages.fresh(service_id(c.get("id"), "Zendesk", "comment id") for c in page)
+            more = (data.get("meta") or {}).get("has_more") if isinstance(data.get("meta"), dict) else None
+            links = data.get("links") if isinstance(data.get("links"), dict) else {}
+            url, params = (pages.follow(links.get("next"), fresh) if more else None), None
+        self._resolve(self._user_id(c.get("author_id")) for c in raws)
         return [self._comment_model(c) for c in raws]
 
     def _find_external(self, key: str) -> dict | None:
@@ -277,8 +291,9 @@ class ZendeskBackend(Backend):
         requester = self._email(raw.get("requester_id"))
         new_status = status_after_reply(tid, current, reply, requester)
         fields: dict[str, Any] = {"comment": self._comment(reply.body, reply.public, reply.author, reply.attachments)}
-        # An agent's comment does not reopen a solved or pending ticket on Zendesk: say it.
-        if reply.public or new_status != current:
+        # An agent's comment does not reopen a solved or pending ticket on Zendesk: say it. An
+        # explicit status goes with the comment, an internal note's too (one update).
+        if reply.public or reply.status is not None or new_status != current:
             fields["status"] = new_status
         if reply.cc:
             fields["email_ccs"] = [{"user_email": e, "action": "put"} for e in reply.cc]
@@ -351,13 +366,20 @@ class ZendeskBackend(Backend):
         for gid, gname in self._all_groups().items():
             if gname.lower() == name.lower():
                 return gid
-        known = ", ".join(sorted(self._groups.values())) or "none"
+        known = _bounded(", ".join(sorted(self._groups.values()))) or "none"
         raise InvalidInputError(f"no Zendesk group named {name!r}", hint=f"groups: {known}")
 
     def _all_groups(self) -> dict[int, str]:
+        """Every group (paged here, not by zenpy: its paging follows any link for ever)."""
         if not self._all_groups_loaded:
-            groups = self._zen(lambda: [g.to_dict() for g in self.zenpy.groups()], "list groups")
-            self._remember({"groups": groups})
+            pages = Paging(self.http, "group")
+            url: str | None = f"{API}/groups.json"
+            while url:
+                data = self._get(url, None, "list groups")
+                groups = _records(data, "groups")
+                self._remember({"groups": groups})
+                fresh = pages.fresh(service_id(g.get("id"), "Zendesk", "group id") for g in groups)
+                url = pages.follow(data.get("next_page"), fresh) if groups else None
             self._all_groups_loaded = True
         return self._groups
 
@@ -366,22 +388,23 @@ class ZendeskBackend(Backend):
         missing = sorted({i for i in ids if isinstance(i, int) and i > 0 and i not in self._users})
         for start in range(0, len(missing), PAGE_SIZE):
             chunk = missing[start : start + PAGE_SIZE]
-            users = self._zen(lambda chunk=chunk: [u.to_dict() for u in self.zenpy.users(ids=chunk)], "users")
-            self._remember({"users": users})
+            data = self._get(f"{API}/users/show_many.json", {"ids": ",".join(map(str, chunk))}, "look up users")
+            self._remember({"users": _records(data, "users")})
             for user_id in chunk:
                 self._users.setdefault(user_id, None)  # deleted users: do not ask again
 
     def _remember(self, data: dict) -> None:
-        """Fill the user and group caches from side-loaded records."""
-        for user in data.get("users") or []:
-            if isinstance(user, dict) and isinstance(user.get("id"), int):
-                email = user.get("email")
-                self._users[user["id"]] = email or user.get("name")
-                if email:
-                    self._user_ids[email.lower()] = user["id"]
-        for group in data.get("groups") or []:
-            if isinstance(group, dict) and isinstance(group.get("id"), int):
-                self._groups[group["id"]] = str(group.get("name") or group["id"])
+        """Fill the user and group caches from side-loaded records (ids checked: exit 8 if odd)."""
+        for user in _records(data, "users"):
+            user_id = int(service_id(user.get("id"), "Zendesk", "user id"))
+            email = user.get("email") if isinstance(user.get("email"), str) else None
+            name = user.get("name") if isinstance(user.get("name"), str) else None
+            self._users[user_id] = email or name
+            if email:
+                self._user_ids[email.lower()] = user_id
+        for group in _records(data, "groups"):
+            group_id = int(service_id(group.get("id"), "Zendesk", "group id"))
+            self._groups[group_id] = str(group.get("name") or group_id)
         for metrics in data.get("metric_sets") or []:
             if isinstance(metrics, dict) and metrics.get("solved_at"):
                 self._solved_at[metrics.get("ticket_id")] = metrics["solved_at"]
@@ -416,8 +439,16 @@ class ZendeskBackend(Backend):
         status = raw.get("status")
         return status if status in STATUSES else "open"
 
+    def _user_id(self, value: Any) -> int | None:
+        """A user id a record names (requester, assignee, author, CC): None when absent (or -1,
+        which Zendesk uses for the system)."""
+        if value is None or value == -1:
+            return None
+        return int(service_id(value, "Zendesk", "user id"))
+
     def _email(self, user_id: Any) -> str | None:
-        if not isinstance(user_id, int) or user_id <= 0:
+        user_id = self._user_id(user_id)
+        if not user_id:
             return None
         if user_id not in self._users:
             self._resolve([user_id])
@@ -428,14 +459,15 @@ class ZendeskBackend(Backend):
         return [self._ticket(raw) for raw in raws]
 
     def _ticket(self, raw: dict) -> Ticket:
+        tid = service_id(raw.get("id"), "Zendesk", "ticket id")
         self._resolve(people_ids([raw]))
-        group_id = raw.get("group_id")
-        if isinstance(group_id, int) and group_id not in self._groups:
+        group_id = None if raw.get("group_id") is None else int(service_id(raw["group_id"], "Zendesk", "group id"))
+        if group_id is not None and group_id not in self._groups:
             self._all_groups()
         ttype = raw.get("type")
         priority = raw.get("priority")
         return Ticket(
-            id=str(raw["id"]),
+            id=tid,
             backend=self.name,
             subject=raw.get("subject") or raw.get("raw_subject") or "",
             description=raw.get("description"),
@@ -446,31 +478,31 @@ class ZendeskBackend(Backend):
             raw_type=ttype,
             requester=self._email(raw.get("requester_id")),
             assignee=self._email(raw.get("assignee_id")),
-            group=self._groups.get(group_id, str(group_id)) if isinstance(group_id, int) else None,
+            group=self._groups.get(group_id, str(group_id)) if group_id is not None else None,
             cc=sorted({e for e in (self._email(i) for i in _cc_ids(raw)) if e}),
             tags=list(raw.get("tags") or []),
             external_id=raw.get("external_id"),
             created_at=service_time(raw.get("created_at"), "Zendesk"),
             updated_at=service_time(raw.get("updated_at"), "Zendesk"),
             solved_at=service_time(raw.get("solved_at") or self._solved_at.get(raw["id"]), "Zendesk"),
-            url=f"{self.base_url}/agent/tickets/{raw['id']}",
+            url=f"{self.base_url}/agent/tickets/{tid}",
         )
 
     def _comment_model(self, raw: dict) -> Comment:
         return Comment(
-            id=str(raw["id"]) if raw.get("id") is not None else None,
+            id=service_id(raw["id"], "Zendesk", "comment id") if raw.get("id") is not None else None,
             author=self._email(raw.get("author_id")),
             body=raw.get("body") or raw.get("plain_body") or "",
             public=bool(raw.get("public", True)),
             created_at=service_time(raw.get("created_at"), "Zendesk"),
             attachments=[
                 Attachment(
-                    id=str(a["id"]) if a.get("id") is not None else None,
+                    id=service_id(a["id"], "Zendesk", "attachment id") if a.get("id") is not None else None,
                     filename=a.get("file_name") or "",
                     size=a.get("size"),
                     content_type=a.get("content_type"),
                 )
-                for a in raw.get("attachments") or []
+                for a in _records(raw, "attachments")
             ],
         )
 
@@ -527,8 +559,9 @@ def _routed_session(client, zenpy_origin: str, real_origin: str):
 
 
 def ticket_number(ticket_id: str) -> int:
+    """A ticket id the user gave: ASCII digits only (str.isdigit also takes '²' and '١')."""
     text = str(ticket_id).strip().lstrip("#")
-    if not text.isdigit() or len(text) > 18:
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         raise NotFoundError(f"ticket {ticket_id!r} not found", hint="Zendesk ticket ids are numbers")
     return int(text)
 
@@ -610,7 +643,7 @@ def api_error(status: int, body: Any, action: str, tid: str | None = None) -> Ti
     if status == 409:
         return UnavailableError(f"Zendesk: {what} changed while updating it (HTTP 409)", hint="try again")
     if status in (400, 422):
-        reason = "; ".join(details)[:300] or f"HTTP {status}"
+        reason = _bounded("; ".join(details)) or f"HTTP {status}"
         return InvalidInputError(f"Zendesk refused to {action}: {reason}")
     return UnavailableError(f"Zendesk answered HTTP {status} to {action}")
 
@@ -638,8 +671,53 @@ def _details(body: Any) -> list[str]:
 def _json(response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
+
+
+def _bounded(text: str) -> str:
+    """Text from the service cut to MESSAGE_MAX characters for an error message or hint."""
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+
+
+def _records(data: Any, key: str) -> list[dict]:
+    """The list of objects under `key` of an answer; anything else there is a malformed answer."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise UnavailableError(f"Zendesk sent a malformed answer ({key} is not a list of objects)")
+    return value
+
+
+class Paging:
+    """The guard on one paged read: a link is followed only to the profile's own origin and only
+    once, and only after a page that brought a record not seen before. A server that pages for
+    ever (the same page, the same link, or links that never bring anything new) is exit 8."""
+
+    def __init__(self, http, what: str) -> None:
+        self.http = http
+        self.what = what
+        self.followed: set[str] = set()
+        self.ids: set[str] = set()
+
+    def fresh(self, ids: Iterable[str]) -> bool:
+        """Record the page's ids; True when one of them is new."""
+        before = len(self.ids)
+        self.ids.update(ids)
+        return len(self.ids) > before
+
+    def follow(self, link: Any, fresh: bool) -> str | None:
+        """The next page's URL (None at the end)."""
+        if not link:
+            return None
+        if not isinstance(link, str):
+            raise UnavailableError(f"Zendesk sent a malformed {self.what} paging link")
+        url = self.http.same_origin(link, f"a {self.what} paging link")
+        if url in self.followed or not fresh:
+            raise UnavailableError(f"Zendesk sent {self.what} pages that bring nothing new (paging for ever?); stopped")
+        self.followed.add(url)
+        return url
 
 
 def _field(data: Any, key: str) -> dict:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from tixcli.backends import remote
 from tixcli.backends.base import ExportItem
-from tixcli.backends.zendesk import people_ids
+from tixcli.backends.zendesk import _records, people_ids
 from tixcli.config import warn
-from tixcli.errors import AuthError, InvalidInputError
+from tixcli.errors import AuthError, InvalidInputError, UnavailableError
 from tixcli.model import from_epoch
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 API = "/api/v2"
 EXPORT_PAGE = 1000  # the largest page both export endpoints allow
+# Pages in a row that bring no ticket not exported yet (tickets changed during the export come
+# again at the end of the stream) before the export is taken for a server paging for ever.
+STALE_PAGES = 10
+CURSOR_MAX = 2048  # a page cursor goes into the resume token: a longer one is a malformed answer
 INCREMENTAL, SEARCH = "incremental", "search"
 
 
@@ -38,41 +42,70 @@ def export(backend: ZendeskBackend, since: datetime | None, cursor: str | None) 
         raise InvalidInputError("--since and --cursor cannot be combined: the cursor holds its own start")
     state = decode_cursor(cursor) if cursor else {"m": None, "s": _start_time(since), "c": None, "i": 0}
     skipped = 0
-    # The incremental export is ordered by updated_at: a ticket changed while we read comes again
-    # at the end of the stream. Write each ticket once per run (its version when first reached).
-    exported = IdBitmap()
     try:
         for item in _pages(backend, state):
             if item is None:
                 skipped += 1
-            elif exported.add(item.ticket.id):
+            else:
                 yield item
     finally:
         if skipped:
             warn(f"skipped {skipped} deleted tickets")
 
 
-class IdBitmap:
-    """A set of numeric ticket ids in one bit each: 1M tickets cost 125 KB, not a 60 MB set."""
+class IdSet:
+    """A set of numeric ticket ids (checked by service_id) that costs by how many there are and
+    how dense they are, never by their magnitude.
+
+    Zendesk numbers an account's tickets 1, 2, 3...: ids come in dense blocks of 65,536, kept as
+    bitmaps (8 KB a block, 1M tickets about 125 KB). The first ids of a block, and ids in sparse
+    blocks, are kept in a plain set: a hostile id like 10**19 costs one set entry, not 10**18 bytes.
+    """
+
+    BLOCK_BITS = 16
+    DENSE = 64  # ids in a block before it gets a bitmap (64 set entries cost about half of one)
 
     def __init__(self) -> None:
-        self.bits = bytearray()
+        self.loose: set[int] = set()
+        self.counts: dict[int, int] = {}
+        self.bitmaps: dict[int, bytearray] = {}
 
     def add(self, ticket_id: str) -> bool:
         """Add the id; False when it was there already."""
         n = int(ticket_id)
-        byte, bit = divmod(n, 8)
-        if byte >= len(self.bits):
-            self.bits.extend(bytes(max(byte + 1 - len(self.bits), len(self.bits))))
-        if self.bits[byte] >> bit & 1:
+        block, offset = n >> self.BLOCK_BITS, n & ((1 << self.BLOCK_BITS) - 1)
+        bitmap = self.bitmaps.get(block)
+        if n in self.loose:
             return False
-        self.bits[byte] |= 1 << bit
+        if bitmap is not None:
+            byte, bit = divmod(offset, 8)
+            if bitmap[byte] >> bit & 1:
+                return False
+            bitmap[byte] |= 1 << bit
+            return True
+        self.loose.add(n)
+        count = self.counts.get(block, 0) + 1
+        if count >= self.DENSE:
+            self.counts.pop(block, None)
+            self.bitmaps[block] = bytearray(1 << (self.BLOCK_BITS - 3))  # later ids of the block go here
+        else:
+            self.counts[block] = count
         return True
 
 
 def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
+    """Every ticket of the export from `state` on, each once (None for a deleted one).
+
+    The incremental export is ordered by updated_at: a ticket changed while we read comes again
+    at the end of the stream. Each ticket is written once per run (its version when first
+    reached); a page cursor seen again with nothing new, or STALE_PAGES pages in a row with
+    nothing new, is a server paging for ever (exit 8).
+    """
     mode, start, page_cursor, skip, last_id = state["m"], state["s"], state["c"], state["i"], state.get("t")
     since_iso = from_epoch(start) if start else None
+    seen = IdSet()
+    followed: set[str] = set()
+    stale = 0
     while True:
         if mode in (None, INCREMENTAL):
             try:
@@ -83,36 +116,54 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
                     raise
                 mode = SEARCH  # an agent's token: the incremental export is for admins
                 continue
-            tickets = data.get("tickets") or []
-            after = data.get("after_cursor")
+            tickets = _records(data, "tickets")
+            after = _cursor(data.get("after_cursor"))
             done = bool(data.get("end_of_stream")) or not after
         else:
             data = _search_page(backend, start, page_cursor)
-            tickets = [r for r in data.get("results") or [] if r.get("result_type", "ticket") == "ticket"]
-            meta = data.get("meta") or {}
-            after = meta.get("after_cursor")
+            tickets = [r for r in _records(data, "results") if r.get("result_type", "ticket") == "ticket"]
+            meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+            after = _cursor(meta.get("after_cursor"))
             done = not meta.get("has_more") or not after
         backend._remember(data)
+        ids = [remote.service_id(raw.get("id"), "Zendesk", "ticket id") for raw in tickets]
         backend._resolve(people_ids(tickets))  # the whole page's people at once
+        fresh = False
         for index in range(_resume_at(tickets, skip, last_id), len(tickets)):
-            raw = tickets[index]
+            raw, tid = tickets[index], ids[index]
             if index + 1 == len(tickets) and after:
                 # The page is done: resume with the next page's cursor (at the end of the stream
                 # it still moves on, and asks only for what changes later).
                 token = encode_cursor(mode, start, after, 0)
             else:
-                token = encode_cursor(mode, start, page_cursor, index + 1, raw.get("id"))
+                token = encode_cursor(mode, start, page_cursor, index + 1, int(tid))
+            if not seen.add(tid):
+                continue  # written earlier in this run (changed since: it came again)
+            fresh = True
             if raw.get("status") == "deleted":
                 yield None
                 continue
             if since_iso and raw.get("updated_at") and remote.service_time(raw["updated_at"], "Zendesk") < since_iso:
                 continue  # changed by the system only: its updated_at is older than `since`
             ticket = backend._ticket(raw)
-            ticket.comments = backend.comments(raw["id"])
+            ticket.comments = backend.comments(tid)
             yield ExportItem(ticket, token)
         if done:
             return
+        stale = 0 if fresh else stale + 1
+        if not fresh and (after in followed or stale >= STALE_PAGES):
+            raise UnavailableError("Zendesk sent export pages that bring nothing new (paging for ever?); stopped")
+        followed.add(after)
         page_cursor, skip, last_id = after, 0, None
+
+
+def _cursor(value) -> str | None:
+    """A page cursor from the answer: printable ASCII, bounded (it goes into the resume token)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > CURSOR_MAX or not value.isascii() or not value.isprintable():
+        raise UnavailableError("Zendesk sent a malformed export cursor")
+    return value
 
 
 def _resume_at(tickets: list[dict], skip: int, last_id) -> int:

@@ -277,6 +277,20 @@ def test_replies_send_public_every_time_and_reopen_explicitly(server, backend):
     assert backend.get(ticket.id).status == "open"
 
 
+@pytest.mark.parametrize("status", ["open", "pending", "hold"])
+def test_an_internal_note_with_a_status_sends_both_in_one_update(server, backend, status):
+    """`reply --internal --status X` on a solved ticket: the private comment and the status go in
+    one PUT (an agent's comment alone would leave the ticket solved)."""
+    ticket = backend.create(new(requester=CUSTOMER)).ticket
+    backend.solve(ticket.id)
+    before = len([r for r in server.requests if r.method == "PUT"])
+    result = backend.reply(ticket.id, Reply(body="internal", author=AGENT, public=False, status=status))
+    puts = [r.json["ticket"] for r in server.requests if r.method == "PUT"][before:]
+    assert puts == [{"comment": {"body": "internal", "public": False}, "status": status}]
+    assert result.status == status and backend.get(ticket.id).status == status
+    assert backend.get(ticket.id).comments[-1].public is False
+
+
 def test_attachments_go_under_one_upload_token_then_one_comment(server, backend, tmp_path):
     ticket = backend.create(new()).ticket
     files = [
