@@ -49,6 +49,12 @@ class Server:
             def log_message(self, *args) -> None:
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # the client dropped the connection (as it does past a limit)
+
             def do_GET(self) -> None:
                 server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 try:
