@@ -363,6 +363,39 @@ def test_an_answer_that_never_comes_exits_8_in_bounded_time(remote, name):
     assert remote.ticket_count() == 1
 
 
+@pytest.mark.parametrize("name", ["show", "list", "create"])
+def test_an_answer_trickled_a_byte_at_a_time_exits_8_at_the_deadline(remote, name):
+    """Each byte comes within the timeout, the whole answer does not: the timeout is a deadline
+    for the whole exchange. ~1 s per attempt here; the old code waited for every byte (minutes)."""
+    remote.configure(timeout=HANG_TIMEOUT)
+    tid = remote.seed(1)[0]
+    remote.server.inject(kind="trickle", interval=0.2, times=1000)
+    timed = remote.cli(*command(remote, name, tid))
+    assert timed.code == 8, timed.result.err
+    assert "timed out" in error_line(timed.result)
+    assert HANG_TIMEOUT <= timed.seconds < 10 * BOUND
+    assert remote.ticket_count() <= 2  # a create's answer trickled: made once, never twice
+
+
+@pytest.mark.parametrize("name", ["show", "list"])
+def test_json_nested_100000_deep_exits_8(remote, name):
+    tid = remote.seed(1)[0]
+    remote.server.inject(kind="malformed", body=b"[" * 100_000 + b"]" * 100_000, times=1000)
+    timed = remote.cli(*command(remote, name, tid))
+    assert timed.code == 8, timed.result.err  # the old code: RecursionError, exit 1
+    assert "malformed" in error_line(timed.result)
+
+
+@pytest.mark.parametrize("name", ["show", "list"])
+def test_an_answer_past_max_response_bytes_exits_8(remote, name):
+    remote.configure(max_response_bytes=100_000)
+    tid = remote.seed(1)[0]
+    remote.server.inject(kind="malformed", body=b" " * 200_000 + b"{}", times=1000)
+    timed = remote.cli(*command(remote, name, tid))
+    assert timed.code == 8, timed.result.err
+    assert "larger than 100000 bytes" in error_line(timed.result)
+
+
 # -- nonsense and sign-in pages ----------------------------------------------------------------
 
 

@@ -73,13 +73,14 @@ class HTTPError(Exception):
 class Fault:
     """One injected fault. `match` is a regex searched in "METHOD /path?query"."""
 
-    kind: str = "status"  # status | reset | reset_mid_body | hang | malformed | html
+    kind: str = "status"  # status | reset | reset_mid_body | hang | malformed | html | trickle
     status: int = 500
     match: str | None = None
     times: int = 1  # how many matching requests it hits
     retry_after: float | None = None  # for 429/503
     delay: float = 30.0  # for hang: how long to sit before closing
     body: bytes | None = None
+    interval: float = 0.2  # for trickle: seconds between the bytes of the real answer's body
 
 
 @dataclass
@@ -139,6 +140,12 @@ class StandInServer:
                 # Headers and body leave in separate writes: without TCP_NODELAY, Nagle's algorithm
                 # and the client's delayed ACK hold each keep-alive response for ~40 ms.
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # the client dropped the connection (as it does past a size limit)
 
             def _handle(self) -> None:
                 server._serve(self)
@@ -232,6 +239,9 @@ class StandInServer:
         if fault and fault.kind == "reset_mid_body":
             self._send(h, response, truncate=True)
             return
+        if fault and fault.kind == "trickle":
+            self._send(h, response, trickle=fault.interval)
+            return
         self._send(h, response)
 
     def _fault_response(self, fault: Fault) -> Response | None:
@@ -253,7 +263,7 @@ class StandInServer:
         if fault.kind == "html":
             page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Log in</body></html>"
             return Response(200, body=fault.body or page, content_type="text/html; charset=utf-8")
-        return None  # reset_mid_body: serve the real answer, cut short
+        return None  # reset_mid_body / trickle: serve the real answer, cut short / a byte at a time
 
     def _dispatch(self, request: Request) -> Response:
         denied = self.authenticate(request)
@@ -284,7 +294,9 @@ class StandInServer:
             return Response(405, json={"error": "method not allowed"})
         return Response(404, json={"error": "not found"})
 
-    def _send(self, h: BaseHTTPRequestHandler, response: Response, truncate: bool = False) -> None:
+    def _send(
+        self, h: BaseHTTPRequestHandler, response: Response, truncate: bool = False, trickle: float | None = None
+    ) -> None:
         payload = response.payload()
         try:
             h.send_response(response.status)
@@ -298,6 +310,13 @@ class StandInServer:
                 h.wfile.write(payload[: max(1, len(payload) // 2)])
                 h.wfile.flush()
                 _reset_connection(h)
+                return
+            if trickle is not None:  # one byte at a time, each within any per-read timeout
+                h.wfile.flush()
+                for i in range(len(payload)):
+                    time.sleep(trickle)
+                    h.wfile.write(payload[i : i + 1])
+                    h.wfile.flush()
                 return
             h.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
