@@ -321,3 +321,27 @@ def test_a_hint_listing_the_services_group_names_is_bounded(zendesk_harness, ser
     with pytest.raises(InvalidInputError) as err:
         backend._group_id("Nope")
     assert len(err.value.hint) <= 320
+
+
+def test_an_export_cursor_that_repeats_with_new_tickets_is_followed(zendesk_harness, server, monkeypatch):
+    """A repeated cursor is paging for ever only when its page brings nothing new (a time-based
+    cursor can repeat while new tickets keep coming)."""
+    monkeypatch.setattr(zendesk_export, "EXPORT_PAGE", 3)
+    ids = [str(i) for i in server.seed_tickets(7, requester=AGENT)]
+    original = server._dispatch
+    real: list[str] = []
+
+    def dispatch(request):
+        export = request.path.endswith("/incremental/tickets/cursor.json")
+        if export and request.arg("cursor") == "same":
+            request.query["cursor"] = [real.pop(0)]
+        response = original(request)
+        if export and response.status == 200:
+            real.append(response.json["after_cursor"])
+            response.json["after_cursor"] = "same"
+        return response
+
+    monkeypatch.setattr(server, "_dispatch", dispatch)
+    result = cli(zendesk_harness, "export")
+    assert result.code == 0, result.err
+    assert [json.loads(line)["id"] for line in result.out.splitlines()] == ids
