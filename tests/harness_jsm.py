@@ -6,6 +6,10 @@ import pytest
 from harness import Harness
 from standins.jsm import JSMStandIn
 
+from tixcli.backends.jsm import JSMBackend
+from tixcli.config import Profile
+from tixcli.model import NewTicket
+
 JSM_EMAIL = "agent@example.com"
 JSM_TOKEN = "jsm-test-token-456"
 
@@ -56,3 +60,15 @@ def jsm_harness(jsm_server, tmp_path, monkeypatch):
         missing_id="SUP-999999",
         group=None,  # JSM has no group on create (refused with exit 6)
     )
+
+
+def backend_for(harness, **settings) -> JSMBackend:
+    """A fresh backend (empty per-run caches) on the harness's profile, settings overridden."""
+    p = harness.profile
+    return JSMBackend(Profile(p.name, p.backend, {**p.settings, **settings}, p.source))
+
+
+def new_request(subject="Printer on fire", body="It is really on fire", **kw) -> NewTicket:
+    """A NewTicket from the profile's own user (the requester unless given)."""
+    kw.setdefault("requester", JSM_EMAIL)
+    return NewTicket(subject=subject, body=body, author=JSM_EMAIL, **kw)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from cli import run
 from harness import CUSTOMER, DEV, LEAD
-from harness_jsm import JSM_EMAIL, JSM_TOKEN
+from harness_jsm import JSM_EMAIL, JSM_TOKEN, backend_for, new_request
 from standins.jsm import ACCOUNT_IDS
 
 from tixcli.backends.jsm import JSMBackend
@@ -37,7 +37,7 @@ from tixcli.errors import (
     RefusedError,
     UnavailableError,
 )
-from tixcli.model import FileUpload, ListQuery, NewTicket, Reply
+from tixcli.model import FileUpload, ListQuery, Reply
 
 ME = JSM_EMAIL
 CREATE = r"^/rest/servicedeskapi/request$"
@@ -50,12 +50,6 @@ def server(jsm_harness):
     return jsm_harness.server
 
 
-def backend_for(harness, **settings) -> JSMBackend:
-    """A fresh backend (empty per-run caches) on the harness's profile, settings overridden."""
-    p = harness.profile
-    return JSMBackend(Profile(p.name, p.backend, {**p.settings, **settings}, p.source))
-
-
 @pytest.fixture
 def backend(jsm_harness):
     b = backend_for(jsm_harness)
@@ -63,9 +57,7 @@ def backend(jsm_harness):
     b.shutdown()
 
 
-def new(subject="Printer on fire", body="It is really on fire", **kw) -> NewTicket:
-    kw.setdefault("requester", ME)
-    return NewTicket(subject=subject, body=body, author=ME, **kw)
+new = new_request
 
 
 def counted(server, call):

@@ -14,12 +14,10 @@ import time
 
 import pytest
 from cli import run
-from harness_jsm import JSM_EMAIL, write_jsm_config
+from harness_jsm import JSM_EMAIL, backend_for, new_request, write_jsm_config
 
-from tixcli.backends.jsm import JSMBackend
-from tixcli.config import Profile
 from tixcli.errors import NotFoundError
-from tixcli.model import FileUpload, NewTicket, Reply
+from tixcli.model import FileUpload, Reply
 
 ME = JSM_EMAIL
 
@@ -29,11 +27,6 @@ def server(jsm_harness):
     return jsm_harness.server
 
 
-def backend_for(harness, **settings) -> JSMBackend:
-    p = harness.profile
-    return JSMBackend(Profile(p.name, p.backend, {**p.settings, **settings}, p.source))
-
-
 @pytest.fixture
 def backend(jsm_harness):
     b = backend_for(jsm_harness)
@@ -41,9 +34,7 @@ def backend(jsm_harness):
     b.shutdown()
 
 
-def new(subject="Printer on fire", body="It is really on fire", **kw) -> NewTicket:
-    kw.setdefault("requester", ME)
-    return NewTicket(subject=subject, body=body, author=ME, **kw)
+new = new_request
 
 
 def cli(harness, *args, env=None):
