@@ -38,7 +38,7 @@ def reply(
     attach: AttachOption = None,
     cc: CcOption = None,
     internal: Annotated[
-        bool, typer.Option("--internal", help="An internal note: not public, no status change.")
+        bool, typer.Option("--internal", help="An internal note: not public; the status changes only with --status.")
     ] = False,
     status: Annotated[
         str | None, typer.Option("--status", help="Set the status with the reply: open, pending or hold.")
