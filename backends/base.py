@@ -1,27 +1,65 @@
-"""The protocol every backend implements.
+"""The protocol every backend implements, and the flow the core runs on top of it.
+
+The core owns the flow: the lifecycle checks around reply, solve and close, dedupe-then-reply,
+what "mine" means and how search words are split live here, once. A backend implements small
+primitives — read one ticket, query, create one, add a comment with the status the core chose,
+set a status, change CCs, find the open tickets carrying a dedupe key — and declares in
+``capabilities`` what its code supports; the core checks those before anything is sent.
+
+The protocol grows the way keyring's does: a new verb is a method with a default that raises
+NotSupportedError (exit 6, naming the backend and the capability), so a backend written before
+it keeps working, and nothing is ever ignored silently. A backend written against the first
+protocol (``list``, ``create``, ``reply``, ``solve``, ``close``, ``update_cc`` overridden as a
+whole) still works: its overrides win over the flow, and ``list`` is kept as a deprecated alias.
 
 A backend is constructed from its profile and must not touch the network (or create files)
-in ``__init__``: ``--help`` and configuration errors never reach a service.  Every method
-raises only tixcli errors (``tixcli.errors``); anything else is a bug.
-
-Input has already been validated by the core (emails, enums, attachment limits); backends
-enforce the lifecycle (``tixcli.lifecycle``) and map the service's answers to ``Ticket``.
+in ``__init__``: ``--help`` and configuration errors never reach a service. Every method raises
+only tixcli errors (``tixcli.errors``); anything else is a bug.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tixcli.config import Profile
+from tixcli.errors import NotSupportedError
+from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
 from tixcli.model import ListQuery, NewTicket, Reply, Ticket
+
+# What a backend's code may support; `Backend.capabilities` names the ones it does. The core
+# checks them before sending anything (exit 6 otherwise). What depends on the account rather than
+# the code (Zendesk's incremental export needs an admin token) can still fail at run time (exit 7).
+CAPABILITIES: dict[str, str] = {
+    "internal_notes": "reply --internal: comments only agents see",
+    "attachments": "files on create, reply and attach",
+    "cc": "CC participants (create/reply --cc, cc --add/--remove)",
+    "groups": "create --group",
+    "search": "list --search",
+    "dedupe": "create --dedupe-key adds to the open ticket carrying the key",
+    "dedupe_guaranteed": "the dedupe key holds under concurrent creates (a unique index)",
+    "export_cursor": "export --cursor resumes just after the last ticket written",
+    "edit": "change a ticket's fields (subject, priority, type, group, tags)",
+    "assign": "set or clear a ticket's assignee",
+    "download": "read an attachment's bytes",
+}
 
 
 @dataclass
 class CreateResult:
     ticket: Ticket
     created: bool  # False when --dedupe-key matched an existing ticket
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """What the lifecycle needs to know about a ticket before changing it."""
+
+    status: str
+    requester: str | None
 
 
 class ExportItem:
@@ -47,6 +85,7 @@ class ExportItem:
         if self._ticket is None:
             import json
 
+            assert self.json_line is not None  # one of the two is always given
             self._ticket = Ticket.from_dict(json.loads(self.json_line))
         return self._ticket
 
@@ -59,46 +98,153 @@ class Backend(abc.ABC):
     #: the Python package whose absence means the backend cannot load (install hint)
     requires: tuple[str, ...] = ()
     max_comment_chars: int = 1_000_000  # the longest comment (body) in characters; refused before sending
+    #: what this backend's code supports (keys of CAPABILITIES); the core checks before sending
+    capabilities: frozenset[str] = frozenset()
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
 
-    # -- reads --
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: str, what: str | None = None) -> None:
+        """Refuse (exit 6) what this backend does not support, before anything is sent."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}")  # a bug in the caller
+        if not self.supports(capability):
+            raise NotSupportedError(self.name, capability, what)
+
+    # == the mandatory core: reads ============================================================
+
     @abc.abstractmethod
     def get(self, ticket_id: str) -> Ticket:
         """One ticket with its comments (the thread, oldest first) and CCs."""
 
     @abc.abstractmethod
-    def list(self, query: ListQuery) -> list[Ticket]:
-        """Tickets matching the query, sorted, at most `query.limit`, without comments."""
-
-    @abc.abstractmethod
     def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every ticket (all statuses and requesters) with its comments, streamed.
 
-        `since` (a datetime) filters on updated_at; `cursor` resumes a previous export.
+        `since` (a datetime) filters on updated_at; `cursor` resumes a previous export (only
+        asked of a backend with the "export_cursor" capability). Each ticket exported must equal
+        what `get` gives for it.
         """
 
-    # -- writes --
-    @abc.abstractmethod
+    # == primitives: what a backend implements ===============================================
+
+    def query(self, query: ListQuery) -> list[Ticket]:
+        """Tickets matching the resolved query, sorted, at most `query.limit`, without comments.
+
+        `query.requester` is already set for "mine" and `query.words` holds the search words
+        (every one required). A backend of the first protocol overrides `list` instead.
+        """
+        if type(self).list is not Backend.list:
+            return type(self).list(self, query)
+        raise NotSupportedError(self.name, "list", "listing tickets")
+
+    def state(self, ticket_id: str) -> TicketState:
+        """The status and requester of one ticket (override with something cheaper than `get`)."""
+        ticket = self.get(ticket_id)
+        return TicketState(ticket.status, ticket.requester)
+
+    def create_ticket(self, new: NewTicket) -> Ticket:
+        """Create one ticket from `new` (status new or open), carrying `new.dedupe_key` if given."""
+        raise NotSupportedError(self.name, "create", "creating tickets")
+
+    def add_comment(self, ticket_id: str, reply: Reply, status: str) -> Ticket:
+        """Add `reply` (with its attachments and CCs) and leave the ticket in `status`."""
+        raise NotSupportedError(self.name, "reply", "replies")
+
+    def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
+        """Move the ticket to "solved" or "closed" (with `comment` first, where given)."""
+        raise NotSupportedError(self.name, status, f"setting a ticket {status}")
+
+    def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
+        """Add and remove CC participants; returns them all."""
+        raise NotSupportedError(self.name, "cc", "changing CCs")
+
+    def find_by_dedupe_key(self, key: str) -> list[str]:
+        """The ids of the non-closed tickets carrying dedupe key `key` (oldest first)."""
+        raise NotSupportedError(self.name, "dedupe", "--dedupe-key")
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """A context in which the core's look-then-write steps happen as one (default: none).
+
+        A backend that declares "dedupe_guaranteed" makes it a transaction, so two creates with
+        one key cannot both miss the open ticket.
+        """
+        return contextlib.nullcontext()
+
+    # == the flow: the core's rules, in terms of the primitives ==============================
+
+    def list_tickets(self, query: ListQuery) -> list[Ticket]:
+        """Tickets matching `query` (see `query`); the one listing the CLI calls."""
+        if query.search is not None:
+            self.require("search", "list --search")
+        resolved = query.resolved()
+        return self.query(resolved)[: resolved.limit]
+
+    def list(self, query: ListQuery) -> list[Ticket]:
+        """Deprecated alias of `list_tickets` (it shadowed the builtin); kept for old callers."""
+        warnings.warn("Backend.list is deprecated: call list_tickets", DeprecationWarning, stacklevel=2)
+        return self.list_tickets(query)
+
     def create(self, new: NewTicket) -> CreateResult:
         """Create a ticket, or with `dedupe_key` add to the non-closed ticket carrying it."""
+        self._check_new(new)
+        if not new.dedupe_key:
+            return CreateResult(self.create_ticket(new), created=True)
+        self.require("dedupe", "--dedupe-key")
+        with self.atomic():
+            found = self.find_by_dedupe_key(new.dedupe_key)
+            if not found:
+                return CreateResult(self.create_ticket(new), created=True)
+            return CreateResult(self.reply(found[0], new.as_reply()), created=False)
 
-    @abc.abstractmethod
     def reply(self, ticket_id: str, reply: Reply) -> Ticket:
         """Add a comment (with attachments and CCs) and apply the lifecycle."""
+        self._check_reply(reply)
+        with self.atomic():
+            state = self.state(ticket_id)
+            target = status_after_reply(ticket_id, state.status, reply, state.requester)  # refuses closed
+            return self.add_comment(ticket_id, reply, target)
 
-    @abc.abstractmethod
     def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
         """Solve from new/open/pending/hold (RefusedError otherwise)."""
+        comment = Reply(body=body, author=author or self.profile.user) if body else None
+        with self.atomic():
+            check_solve(ticket_id, self.state(ticket_id).status)
+            return self.set_status(ticket_id, "solved", comment)
 
-    @abc.abstractmethod
     def close(self, ticket_id: str) -> Ticket:
         """Close from any status but closed (RefusedError otherwise)."""
+        with self.atomic():
+            check_close(ticket_id, self.state(ticket_id).status)
+            return self.set_status(ticket_id, "closed")
 
-    @abc.abstractmethod
     def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         """Change the participants and return them (no change: just return them)."""
+        if not add and not remove:
+            return self.get(ticket_id).cc
+        self.require("cc", "changing CCs")
+        with self.atomic():
+            ensure_not_closed(ticket_id, self.state(ticket_id).status, "changing CCs")
+            return self.change_cc(ticket_id, add, remove)
+
+    def _check_new(self, new: NewTicket) -> None:
+        if new.group:
+            self.require("groups", "create --group")
+        if new.cc:
+            self.require("cc", "create --cc")
+        if new.attachments:
+            self.require("attachments", "create --attach")
+
+    def _check_reply(self, reply: Reply) -> None:
+        if not reply.public:
+            self.require("internal_notes", "internal notes (--internal)")
+        if reply.cc:
+            self.require("cc", "reply --cc")
+        if reply.attachments:
+            self.require("attachments", "attachments")
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""

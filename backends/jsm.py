@@ -96,6 +96,7 @@ class _LibrarySession:
 
 class JSMBackend(Backend):
     name = "jsm"
+    capabilities = frozenset({"internal_notes", "attachments", "cc", "search", "dedupe", "export_cursor"})
     max_comment_chars = 32_767  # Jira: a text field (description, comment) holds at most 32,767 characters
     requires = ("jira",)
 
@@ -334,22 +335,25 @@ class JSMBackend(Backend):
     def list(self, query: ListQuery) -> list[Ticket]:
         if query.limit <= 0:
             return []
-        if query.scope == "mine" and query.user.lower() == self.email and self._requests_api_answers(query):
+        # The core made "mine" explicit (requester = the profile's user): the portal's own list.
+        mine = bool(query.requester) and str(query.requester).lower() == self.email
+        if mine and self._requests_api_answers(query, mine=True):
             return self._list_requests(query, ("OWNED_REQUESTS",))
         try:
             return list(self._search(self._jql(query), query.limit, query.since))
         except AuthError:
             # A customer-only account cannot search: --all is then the portal's "all requests"
             # (its own, those it participates in, its organisations'), where /request can say it.
-            if query.scope != "all" or not self._requests_api_answers(query):
+            if query.requester or not self._requests_api_answers(query):
                 raise
             return self._list_requests(query, ("OWNED_REQUESTS", "PARTICIPATED_REQUESTS", "ALL_ORGANIZATIONS"))
 
-    def _requests_api_answers(self, query: ListQuery) -> bool:
+    def _requests_api_answers(self, query: ListQuery, mine: bool = False) -> bool:
         """Whether /request (the portal's request list) expresses the query's filters and order."""
+        other_requester = query.requester and not mine
         return (
             _request_status(query.statuses) is not None
-            and not (query.priority or query.requester or query.assignee or query.search or query.since)
+            and not (query.priority or other_requester or query.assignee or query.search or query.since)
             and query.sort == "updated"  # /request is ordered by latest activity
         )
 

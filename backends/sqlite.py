@@ -7,6 +7,7 @@ upgrades to a write would fail at once instead of waiting).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,11 +19,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from tixcli.backends.base import Backend, CreateResult, ExportItem
+from tixcli.backends.base import Backend, ExportItem, TicketState
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from tixcli.config import Profile, default_db_path, warn
 from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
-from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
 from tixcli.model import (
     PRIORITY_RANK,
     Attachment,
@@ -75,6 +75,7 @@ FROM tickets t"""
 
 class SQLiteBackend(Backend):
     name = "sqlite"
+    capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "dedupe_guaranteed"})
     max_comment_chars = 4_000_000  # tixcli's own bound for the local store: at most 16 MB of UTF-8
 
     def __init__(self, profile: Profile) -> None:
@@ -84,6 +85,7 @@ class SQLiteBackend(Backend):
         self.auto_close_days = profile.number("auto_close_days", 7)
         self.busy_timeout = profile.number("busy_timeout", 60)
         self._db: sqlite3.Connection | None = None
+        self._writing = False
 
     # -- connection ---------------------------------------------------------------------
 
@@ -161,10 +163,14 @@ class SQLiteBackend(Backend):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of the command or none of it."""
+        """One write transaction: all of the command or none of it (nested uses join the outer one)."""
         db = self.db
+        if self._writing:
+            yield db
+            return
         with _store_errors(self.path):
             db.execute("BEGIN IMMEDIATE")
+            self._writing = True
             try:
                 self._auto_close(db)
                 yield db
@@ -173,11 +179,20 @@ class SQLiteBackend(Backend):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+            finally:
+                self._writing = False
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """The core's look-then-write steps (dedupe, lifecycle checks) in one write transaction."""
+        return self._write()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read snapshot; applies due automatic closes first when the store is writable."""
         db = self.db
+        if self._writing:  # inside the core's atomic step: read what the transaction sees
+            yield db
+            return
         with _store_errors(self.path):
             self._auto_close_if_due(db)
             db.execute("BEGIN")
@@ -239,11 +254,16 @@ class SQLiteBackend(Backend):
             ticket.comments = self._comments(db, [int(ticket.id)]).get(int(ticket.id), [])
             return ticket
 
-    def list(self, query: ListQuery) -> list[Ticket]:
+    def state(self, ticket_id: str) -> TicketState:
+        with self._read() as db:
+            tid = _int_id(ticket_id)
+            row = db.execute("SELECT status, requester FROM tickets WHERE id = ?", (tid,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"ticket {tid} not found")
+            return TicketState(row[0], row[1])
+
+    def query(self, query: ListQuery) -> list[Ticket]:
         where, params = [], []
-        if query.scope == "mine" and not (query.requester or query.assignee):
-            where.append("t.requester = ?")
-            params.append(query.user)
         if query.requester:
             where.append("t.requester = ?")
             params.append(query.requester)
@@ -266,8 +286,8 @@ class SQLiteBackend(Backend):
             "priority": "t.priority_rank, t.updated_at DESC, t.id DESC",
         }[query.sort]
         with self._read() as db:
-            if query.search:
-                match = fts_query(query.search)
+            if query.words:
+                match = fts_query(query.words)
                 where.append(self._search_clause(db, match))
                 params.append(match)
             sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t"
@@ -304,16 +324,13 @@ class SQLiteBackend(Backend):
 
     # -- writes --------------------------------------------------------------------------
 
-    def create(self, new: NewTicket) -> CreateResult:
+    def find_by_dedupe_key(self, key: str) -> list[str]:
+        with self._read() as db:
+            rows = db.execute("SELECT id FROM tickets WHERE external_id = ? AND status != 'closed' ORDER BY id", (key,))
+            return [str(r[0]) for r in rows]
+
+    def create_ticket(self, new: NewTicket) -> Ticket:
         with self._write() as db:
-            if new.dedupe_key:
-                row = db.execute(
-                    "SELECT id FROM tickets WHERE external_id = ? AND status != 'closed'", (new.dedupe_key,)
-                ).fetchone()
-                if row:
-                    reply = Reply(body=new.body, author=new.author, cc=new.cc, attachments=new.attachments)
-                    self._reply(db, row[0], reply, action="dedupe_comment")
-                    return CreateResult(self._load(db, row[0]), created=False)
             now = to_iso(utcnow())
             cur = db.execute(
                 "INSERT INTO tickets (subject, description, status, priority, type, requester, grp, tags, "
@@ -334,6 +351,7 @@ class SQLiteBackend(Backend):
                 ),
             )
             ticket_id = cur.lastrowid
+            assert ticket_id is not None
             db.execute(
                 "INSERT INTO ticket_search (rowid, text) VALUES (?, ?)",
                 (ticket_id, f"{new.subject}\n{new.body}"),
@@ -341,67 +359,47 @@ class SQLiteBackend(Backend):
             self._add_comment(db, ticket_id, new.author, new.body, True, new.attachments, now, index=False)
             self._change_cc(db, ticket_id, new.cc)
             self._history(db, ticket_id, new.author, "create", {"subject": new.subject})
-            return CreateResult(self._load(db, ticket_id), created=True)
+            return self._load(db, ticket_id)
 
-    def reply(self, ticket_id: str, reply: Reply) -> Ticket:
-        with self._write() as db:
-            tid = _int_id(ticket_id)
-            self._reply(db, tid, reply)
-            return self._load(db, tid)
-
-    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
+    def add_comment(self, ticket_id: str, reply: Reply, status: str) -> Ticket:
         with self._write() as db:
             tid = _int_id(ticket_id)
             current = self._status(db, tid)
-            check_solve(ticket_id, current)
             now = to_iso(utcnow())
-            if body:
-                self._add_comment(db, tid, author or self.profile.user, body, True, [], now)
+            self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
+            self._change_cc(db, tid, reply.cc)
+            db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, now, tid))
+            self._history(db, tid, reply.author, "reply", {"public": reply.public})
+            if status != current:
+                self._history(db, tid, reply.author, "status", {"from": current, "to": status})
+            return self._load(db, tid)
+
+    def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            current = self._status(db, tid)
+            now = to_iso(utcnow())
+            if comment:
+                self._add_comment(db, tid, comment.author, comment.body, True, [], now)
+            solved_at = now if status == "solved" else None
             db.execute(
-                "UPDATE tickets SET status = 'solved', solved_at = ?, updated_at = ? WHERE id = ?",
-                (now, now, tid),
+                "UPDATE tickets SET status = ?, solved_at = coalesce(?, solved_at), updated_at = ? WHERE id = ?",
+                (status, solved_at, now, tid),
             )
-            self._history(db, tid, author or self.profile.user, "status", {"from": current, "to": "solved"})
+            actor = comment.author if comment else self.profile.user
+            self._history(db, tid, actor, "status", {"from": current, "to": status})
             return self._load(db, tid)
 
-    def close(self, ticket_id: str) -> Ticket:
+    def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         with self._write() as db:
             tid = _int_id(ticket_id)
-            current = self._status(db, tid)
-            check_close(ticket_id, current)
-            now = to_iso(utcnow())
-            db.execute("UPDATE tickets SET status = 'closed', updated_at = ? WHERE id = ?", (now, tid))
-            self._history(db, tid, self.profile.user, "status", {"from": current, "to": "closed"})
-            return self._load(db, tid)
-
-    def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
-        if not add and not remove:
-            with self._read() as db:
-                tid = _int_id(ticket_id)
-                return self._load(db, tid).cc
-        with self._write() as db:
-            tid = _int_id(ticket_id)
-            ensure_not_closed(ticket_id, self._status(db, tid), "changing CCs")
+            self._status(db, tid)  # a missing ticket is "not found"
             self._change_cc(db, tid, add, remove)
             db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (to_iso(utcnow()), tid))
             self._history(db, tid, self.profile.user, "cc", {"add": add, "remove": remove})
             return self._load(db, tid).cc
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _reply(self, db: sqlite3.Connection, tid: int, reply: Reply, action: str = "reply") -> None:
-        row = db.execute("SELECT status, requester FROM tickets WHERE id = ?", (tid,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"ticket {tid} not found")
-        current, requester = row
-        new_status = status_after_reply(str(tid), current, reply, requester)
-        now = to_iso(utcnow())
-        self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
-        self._change_cc(db, tid, reply.cc)
-        db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (new_status, now, tid))
-        self._history(db, tid, reply.author, action, {"public": reply.public})
-        if new_status != current:
-            self._history(db, tid, reply.author, "status", {"from": current, "to": new_status})
 
     def _add_comment(
         self,
@@ -537,11 +535,8 @@ class SQLiteBackend(Backend):
         return result
 
 
-def fts_query(text: str) -> str:
-    """Plain words → an FTS5 query in which every word is required (each quoted, so no operator)."""
-    words = [w for w in text.split() if any(ch.isalnum() for ch in w)]
-    if not words:
-        raise InvalidInputError("--search needs at least one word with letters or digits")
+def fts_query(words: tuple[str, ...] | list[str]) -> str:
+    """Search words (split by the core) → an FTS5 query requiring each (quoted, so no operator)."""
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 

@@ -63,6 +63,7 @@ INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, grou
 
 class ZendeskBackend(Backend):
     name = "zendesk"
+    capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "export_cursor"})
     max_comment_chars = 65_536  # Zendesk: a comment is at most 64 KB (about 65,000 characters)
     requires = ("zenpy", "requests")
 

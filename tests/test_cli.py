@@ -226,7 +226,7 @@ def test_an_unexpected_error_exits_1_with_one_line(store, monkeypatch):
     def explode(self, query):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(SQLiteBackend, "list", explode)
+    monkeypatch.setattr(SQLiteBackend, "query", explode)
     result = run("list")
     assert result.code == 1 and "kaboom" in result.err and "Traceback" not in result.err
     debug = run("--debug", "list")

@@ -72,7 +72,7 @@ def test_ticket_json_has_every_field_and_matches_the_published_schema(harness, b
     data = json.loads(json.dumps(ticket.to_dict()))
     assert list(data)[: len(TICKET_FIELDS)] == list(TICKET_FIELDS)
     jsonschema.validate(data, json_schema())
-    listed = backend.list(query(harness))[0].to_dict()
+    listed = backend.list_tickets(query(harness))[0].to_dict()
     assert "comments" not in listed
     jsonschema.validate(listed, json_schema())
 
@@ -82,7 +82,7 @@ def test_tags_and_group_are_kept_through_create_reply_and_list(harness, backend)
     made = backend.create(new(harness, tags=["build", "nightly"], priority="low", type="incident", **group)).ticket
     backend.reply(made.id, reply(harness, body="still here"))
     shown = backend.get(made.id)
-    listed = backend.list(query(harness))[0]
+    listed = backend.list_tickets(query(harness))[0]
     for ticket in (made, shown, listed):
         assert sorted(ticket.tags) == ["build", "nightly"]
         assert ticket.group == harness.group
@@ -112,9 +112,9 @@ def test_get_unknown_ticket_is_not_found(harness, backend):
 def test_list_mine_shows_only_my_tickets_and_all_shows_everyones(harness, backend):
     mine = backend.create(new(harness, subject="mine")).ticket
     theirs = backend.create(new(harness, subject="theirs", requester=CUSTOMER)).ticket
-    assert ids(backend.list(query(harness, scope="mine"))) == [mine.id]
-    assert set(ids(backend.list(query(harness, scope="all")))) == {mine.id, theirs.id}
-    by_requester = backend.list(query(harness, scope="all", requester=CUSTOMER))
+    assert ids(backend.list_tickets(query(harness, scope="mine"))) == [mine.id]
+    assert set(ids(backend.list_tickets(query(harness, scope="all")))) == {mine.id, theirs.id}
+    by_requester = backend.list_tickets(query(harness, scope="all", requester=CUSTOMER))
     assert ids(by_requester) == [theirs.id]
     assert by_requester[0].requester == CUSTOMER
 
@@ -123,51 +123,51 @@ def test_list_filters_by_status(harness, backend):
     active = backend.create(new(harness, subject="active one")).ticket
     solved = backend.create(new(harness, subject="solved one")).ticket
     backend.solve(solved.id)
-    assert ids(backend.list(query(harness))) == [active.id]
-    assert ids(backend.list(query(harness, statuses=("solved",)))) == [solved.id]
-    assert set(ids(backend.list(query(harness, statuses=None)))) == {active.id, solved.id}
+    assert ids(backend.list_tickets(query(harness))) == [active.id]
+    assert ids(backend.list_tickets(query(harness, statuses=("solved",)))) == [solved.id]
+    assert set(ids(backend.list_tickets(query(harness, statuses=None)))) == {active.id, solved.id}
 
 
 def test_list_filters_by_type_and_priority(harness, backend):
     incident = backend.create(new(harness, subject="down", type="incident", priority="urgent")).ticket
     question = backend.create(new(harness, subject="how", type="question", priority="low")).ticket
-    assert ids(backend.list(query(harness, type="incident"))) == [incident.id]
-    assert ids(backend.list(query(harness, type="question"))) == [question.id]
-    assert ids(backend.list(query(harness, priority="urgent"))) == [incident.id]
+    assert ids(backend.list_tickets(query(harness, type="incident"))) == [incident.id]
+    assert ids(backend.list_tickets(query(harness, type="question"))) == [question.id]
+    assert ids(backend.list_tickets(query(harness, priority="urgent"))) == [incident.id]
 
 
 def test_list_search_requires_every_word_anywhere_in_the_thread(harness, backend):
     a = backend.create(new(harness, subject="Database timeout", body="the nightly job")).ticket
     b = backend.create(new(harness, subject="Login page", body="timeout on login")).ticket
     backend.reply(b.id, reply(harness, body="Zebra stripes appear"))
-    assert set(ids(backend.list(query(harness, search="timeout")))) == {a.id, b.id}
-    assert ids(backend.list(query(harness, search="TIMEOUT nightly"))) == [a.id]
-    assert ids(backend.list(query(harness, search="zebra login"))) == [b.id]
-    assert backend.list(query(harness, search="timeout absentword")) == []
+    assert set(ids(backend.list_tickets(query(harness, search="timeout")))) == {a.id, b.id}
+    assert ids(backend.list_tickets(query(harness, search="TIMEOUT nightly"))) == [a.id]
+    assert ids(backend.list_tickets(query(harness, search="zebra login"))) == [b.id]
+    assert backend.list_tickets(query(harness, search="timeout absentword")) == []
 
 
 def test_list_limit_and_sort(harness, backend):
     made = [backend.create(new(harness, subject=f"ticket {i}")).ticket.id for i in range(3)]
-    newest_first = ids(backend.list(query(harness, sort="created")))
+    newest_first = ids(backend.list_tickets(query(harness, sort="created")))
     assert newest_first == list(reversed(made))
-    assert ids(backend.list(query(harness, sort="created", limit=2))) == list(reversed(made))[:2]
+    assert ids(backend.list_tickets(query(harness, sort="created", limit=2))) == list(reversed(made))[:2]
 
 
 def test_list_sort_priority_puts_the_most_urgent_first(harness, backend):
     made = {}
     for priority in ("low", "urgent", "normal", "high"):
         made[priority] = backend.create(new(harness, subject=f"{priority} one", priority=priority)).ticket.id
-    order = ids(backend.list(query(harness, sort="priority")))
+    order = ids(backend.list_tickets(query(harness, sort="priority")))
     assert order == [made[p] for p in ("urgent", "high", "normal", "low")]
-    assert ids(backend.list(query(harness, sort="priority", limit=2))) == [made["urgent"], made["high"]]
+    assert ids(backend.list_tickets(query(harness, sort="priority", limit=2))) == [made["urgent"], made["high"]]
 
 
 def test_list_since_filters_on_updated(harness, backend):
     backend.create(new(harness))
     future = datetime.now(timezone.utc) + timedelta(days=1)
     past = datetime.now(timezone.utc) - timedelta(days=1)
-    assert backend.list(query(harness, since=future)) == []
-    assert len(backend.list(query(harness, since=past))) == 1
+    assert backend.list_tickets(query(harness, since=future)) == []
+    assert len(backend.list_tickets(query(harness, since=past))) == 1
 
 
 # -- replies and the lifecycle -------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_a_closed_ticket_is_final_but_still_readable(harness, backend):
         backend.solve(ticket.id)
     shown = backend.get(ticket.id)
     assert shown.status == "closed" and len(shown.comments) == 1
-    assert ids(backend.list(query(harness, statuses=("closed",)))) == [ticket.id]
+    assert ids(backend.list_tickets(query(harness, statuses=("closed",)))) == [ticket.id]
 
 
 # -- attachments and CCs -------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_dedupe_key_adds_to_the_open_ticket_instead_of_opening_another(harness, 
     assert again.created is False and again.ticket.id == first.id
     assert [c.body for c in backend.get(first.id).comments] == ["build 1 failed", "build 2 failed"]
     assert backend.get(first.id).external_id == "ci-nightly"
-    assert len(backend.list(query(harness, statuses=None))) == 1
+    assert len(backend.list_tickets(query(harness, statuses=None))) == 1
 
 
 def test_dedupe_key_reopens_a_solved_ticket_and_skips_a_closed_one(harness, backend):

@@ -86,12 +86,12 @@ def test_list_limit_50_on_10000_requests_takes_at_most_two_requests(jsm_harness,
     for scope in ("mine", "all"):
         b = backend_for(jsm_harness, service_desk="SUP" if scope == "all" else "1")
         query = ListQuery(user=ME, scope=scope, limit=50)
-        tickets, n, sent = counted(server, lambda b=b, query=query: b.list(query))
+        tickets, n, sent = counted(server, lambda b=b, query=query: b.list_tickets(query))
         assert len(tickets) == 50
         assert n <= 3, [r.path for r in sent]
         COUNTS[f"list --{scope} --limit 50 (10,000 requests)"] = n
     b = backend_for(jsm_harness)
-    tickets, n, _ = counted(server, lambda: b.list(ListQuery(user=ME, limit=50)))
+    tickets, n, _ = counted(server, lambda: b.list_tickets(ListQuery(user=ME, limit=50)))
     assert n <= 2 and all(t.requester == ME and t.updated_at for t in tickets)
 
 
@@ -254,10 +254,10 @@ def test_a_customer_account_lists_all_through_the_portal_requests(server, backen
     backend.create(new(requester=DEV))  # not in the organisation
     server.act_as(CUSTOMER, agent=False, token=JSM_TOKEN)
     customer = JSMBackend(Profile("jsm", "jsm", {**backend.profile.settings, "email": CUSTOMER}))
-    assert {t.id for t in customer.list(ListQuery(user=CUSTOMER, scope="all"))} == {mine, for_lead}
-    assert [t.id for t in customer.list(ListQuery(user=CUSTOMER))] == [mine]
+    assert {t.id for t in customer.list_tickets(ListQuery(user=CUSTOMER, scope="all"))} == {mine, for_lead}
+    assert [t.id for t in customer.list_tickets(ListQuery(user=CUSTOMER))] == [mine]
     with pytest.raises(AuthError):
-        customer.list(ListQuery(user=CUSTOMER, scope="all", search="fire"))  # needs JQL search
+        customer.list_tickets(ListQuery(user=CUSTOMER, scope="all", search="fire"))  # needs JQL search
     shown = customer.get(mine)
     assert shown.requester == CUSTOMER and shown.priority is None  # no platform fields for a customer
     assert customer.reply(mine, Reply("thanks", CUSTOMER)).status == "open"
@@ -316,7 +316,7 @@ def test_participants_are_account_ids_with_colons_sent_as_is(server, backend):
     searches = [r for r in sent if r.path == "/rest/api/3/user/search"]
     assert all("username" not in r.query for r in searches)
     # a customer as requester, lead and dev by account id with and without ':'
-    listed = backend.list(ListQuery(user=ME, scope="all", requester=CUSTOMER))
+    listed = backend.list_tickets(ListQuery(user=ME, scope="all", requester=CUSTOMER))
     assert [t.id for t in listed] == [key]
 
 
@@ -332,8 +332,8 @@ def test_an_unknown_email_is_invalid_input_before_the_create(server, backend):
 def test_the_removed_search_endpoint_is_never_called(server, backend):
     key = backend.create(new(dedupe_key="k")).ticket.id
     backend.create(new(dedupe_key="k"))
-    backend.list(ListQuery(user=ME, scope="all", search="fire", statuses=None, sort="priority"))
-    backend.list(ListQuery(user=ME, since=datetime.now(timezone.utc) - timedelta(hours=1)))
+    backend.list_tickets(ListQuery(user=ME, scope="all", search="fire", statuses=None, sort="priority"))
+    backend.list_tickets(ListQuery(user=ME, since=datetime.now(timezone.utc) - timedelta(hours=1)))
     list(backend.export())
     backend.get(key)
     assert server.count(None, r"^/rest/api/[23]/search$") == 0
@@ -343,10 +343,10 @@ def test_the_removed_search_endpoint_is_never_called(server, backend):
 def test_search_words_are_escaped_not_operators(server, backend):
     a = backend.create(new(subject="C++ build [nightly] fails", body="exit code: -1")).ticket.id
     backend.create(new(subject="other", body="nothing"))
-    assert [t.id for t in backend.list(ListQuery(user=ME, search="c++ [nightly]"))] == [a]
-    assert backend.list(ListQuery(user=ME, search='"quoted" OR nothing')) == []
+    assert [t.id for t in backend.list_tickets(ListQuery(user=ME, search="c++ [nightly]"))] == [a]
+    assert backend.list_tickets(ListQuery(user=ME, search='"quoted" OR nothing')) == []
     with pytest.raises(InvalidInputError):
-        backend.list(ListQuery(user=ME, search="the a"))
+        backend.list_tickets(ListQuery(user=ME, search="the a"))
 
 
 def test_dedupe_finds_a_request_this_run_created_despite_the_index_lag(server, backend):
@@ -383,7 +383,7 @@ def test_429_beyond_the_budget_exits_8(jsm_harness, server):
 
 def test_429_within_the_budget_is_retried(server, backend):
     server.inject(status=429, retry_after=0, times=2)
-    assert backend.list(ListQuery(user=ME)) == []
+    assert backend.list_tickets(ListQuery(user=ME)) == []
 
 
 def test_429_on_every_try_is_a_rate_limit_error(server, backend):
@@ -431,12 +431,12 @@ def test_the_constructor_touches_nothing_and_a_missing_token_is_a_config_error(j
 def test_a_service_desk_key_is_resolved_once_per_run(jsm_harness, server):
     b = backend_for(jsm_harness, service_desk="SUP")
     key = b.create(new()).ticket.id
-    b.list(ListQuery(user=ME))
-    b.list(ListQuery(user=ME, scope="all"))
+    b.list_tickets(ListQuery(user=ME))
+    b.list_tickets(ListQuery(user=ME, scope="all"))
     b.get(key)
     assert server.count("GET", r"^/rest/servicedeskapi/servicedesk$") == 1
     with pytest.raises(ConfigError, match="NOPE"):
-        backend_for(jsm_harness, service_desk="NOPE").list(ListQuery(user=ME))
+        backend_for(jsm_harness, service_desk="NOPE").list_tickets(ListQuery(user=ME))
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -569,8 +569,8 @@ def test_every_exchange_conforms_to_the_spec(jsm_harness, server, backend, tmp_p
     b.update_cc(key, [DEV], [LEAD])
     b.update_cc(key, [], [])
     b.get(key)
-    b.list(ListQuery(user=ME, type="question", statuses=None))
-    b.list(ListQuery(user=ME, scope="all", search="log"))
+    b.list_tickets(ListQuery(user=ME, type="question", statuses=None))
+    b.list_tickets(ListQuery(user=ME, scope="all", search="log"))
     b.solve(key, body="done")
     b.reply(key, Reply("reopen", ME))
     b.close(key)

@@ -126,7 +126,7 @@ def test_open_refuses_garbage_with_store_error(tmp_path):
     path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     backend = SQLiteBackend(Profile("p", "sqlite", {"path": str(path)}))
     with pytest.raises(StoreError):
-        backend.list(ListQuery(user="me"))
+        backend.list_tickets(ListQuery(user="me"))
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_search_words_are_never_fts_syntax(db_path, words):
 
 
 def test_fts_query_quotes_every_word():
-    assert fts_query('say "hi" NOT') == '"say" AND """hi""" AND "NOT"'
+    assert fts_query(ListQuery(user="u", search='say "hi" NOT').resolved().words) == '"say" AND """hi""" AND "NOT"'
 
 
 def test_search_matches_case_and_accents_insensitively(db_path):
@@ -155,9 +155,11 @@ def test_attachments_are_stored_with_their_sha256(db_path, tmp_path):
     attachment = json.loads(run("show", ticket_id, "-f", "json").out)["comments"][0]["attachments"][0]
     assert attachment["sha256"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
     assert attachment["content_type"] == "text/csv"
-    stored = sqlite3.connect(f"file:{tmp_path / 'tickets.db'}?mode=ro", uri=True).execute(
-        "SELECT data FROM attachments"
-    ).fetchone()[0]
+    stored = (
+        sqlite3.connect(f"file:{tmp_path / 'tickets.db'}?mode=ro", uri=True)
+        .execute("SELECT data FROM attachments")
+        .fetchone()[0]
+    )
     assert stored == b"a,b\n1,2\n"
 
 

@@ -69,7 +69,7 @@ def upload_file(tmp_path, name: str, data: bytes, ctype: str = "text/plain") -> 
 
 def test_list_limit_50_on_10000_tickets_takes_at_most_two_requests(server, backend):
     server.seed_tickets(10_000, requester=AGENT)
-    tickets, n, sent = counted(server, lambda: backend.list(ListQuery(user=AGENT, limit=50)))
+    tickets, n, sent = counted(server, lambda: backend.list_tickets(ListQuery(user=AGENT, limit=50)))
     assert len(tickets) == 50
     assert [t.id for t in tickets] == [str(i) for i in range(10_000, 9_950, -1)]  # newest first
     assert n <= 2
@@ -78,7 +78,7 @@ def test_list_limit_50_on_10000_tickets_takes_at_most_two_requests(server, backe
 
 def test_list_pages_through_search_until_the_limit(server, backend):
     server.seed_tickets(250, requester=AGENT)
-    tickets, n, sent = counted(server, lambda: backend.list(ListQuery(user=AGENT, limit=150)))
+    tickets, n, sent = counted(server, lambda: backend.list_tickets(ListQuery(user=AGENT, limit=150)))
     assert len({t.id for t in tickets}) == 150
     assert [r.arg("page", "1") for r in sent if r.path == "/api/v2/search.json"] == ["1", "2"]
 
@@ -107,7 +107,7 @@ def test_request_counts_per_command(zendesk_harness, server, tmp_path):
 
     tid = measure("create", lambda b: b.create(new())).ticket.id
     measure("create --cc --group", lambda b: b.create(new(cc=[LEAD], group="Support")))
-    measure("list", lambda b: b.list(ListQuery(user=AGENT)))
+    measure("list", lambda b: b.list_tickets(ListQuery(user=AGENT)))
     measure("show", lambda b: b.get(tid))
     measure("reply", lambda b: b.reply(tid, Reply(body="hi", author=AGENT)))
     files = [upload_file(tmp_path, "a.log", b"a"), upload_file(tmp_path, "b.log", b"b")]
@@ -369,7 +369,7 @@ def test_a_resumed_export_leaves_no_gap_when_an_exported_ticket_changed(server, 
 def test_an_error_answer_to_a_read_is_an_error_not_an_empty_result(server, backend):
     server.inject(kind="status", status=400, match=r"^GET /api/v2/search", times=1)
     with pytest.raises(InvalidInputError, match="Zendesk refused to search"):
-        backend.list(ListQuery(user=AGENT))
+        backend.list_tickets(ListQuery(user=AGENT))
 
 
 def test_export_skips_deleted_tickets_and_counts_them_on_stderr(server, backend, capsys):
@@ -507,7 +507,7 @@ def test_every_exchange_conforms_to_the_spec(zendesk_harness, server, backend, t
             attachments=files, dedupe_key="k1")
     ).ticket  # fmt: skip
     backend.create(new(body="again", dedupe_key="k1"))
-    backend.list(ListQuery(user=AGENT, scope="all", search="again", statuses=("open", "solved")))
+    backend.list_tickets(ListQuery(user=AGENT, scope="all", search="again", statuses=("open", "solved")))
     backend.reply(ticket.id, Reply(body="r", author=AGENT, status="pending", attachments=files))
     backend.reply(ticket.id, Reply(body="r2", author=LEAD, public=False))
     backend.update_cc(ticket.id, [DEV], [LEAD])

@@ -51,6 +51,18 @@ class InvalidInputError(TixError):
     exit_status = ExitStatus.INVALID_INPUT
 
 
+class NotSupportedError(InvalidInputError):
+    """The backend's code does not offer a capability (exit 6): refused before anything is sent."""
+
+    def __init__(self, backend: str, capability: str, what: str | None = None) -> None:
+        super().__init__(
+            f"the {backend} backend does not support {what or capability} (capability {capability!r})",
+            hint="`tixcli backends` lists what each backend supports",
+        )
+        self.backend = backend
+        self.capability = capability
+
+
 class AuthError(TixError):
     exit_status = ExitStatus.AUTH
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -217,6 +217,22 @@ class ListQuery:
     since: datetime | None = None  # on updated_at
     sort: str = "updated"  # updated | created | priority
     limit: int = 50
+    #: the words of `search` every ticket must contain (set by `resolved`, the core's one split)
+    words: tuple[str, ...] = ()
+
+    def resolved(self) -> ListQuery:
+        """The query as backends receive it: "mine" made explicit, search split into words.
+
+        "Mine" means the profile's user is the requester, unless a requester or an assignee is
+        asked for. A search word is a run of non-space characters holding a letter or a digit.
+        """
+        requester = self.requester
+        if self.scope == "mine" and not (self.requester or self.assignee):
+            requester = self.user
+        words = tuple(w for w in (self.search or "").split() if any(ch.isalnum() for ch in w))
+        if self.search is not None and not words:
+            raise InvalidInputError("--search needs at least one word with letters or digits")
+        return replace(self, requester=requester, words=words)
 
 
 # --- normalisation helpers shared by every backend ----------------------------------------

@@ -84,4 +84,4 @@ def list_tickets(
         sort=normalize_choice(sort, SORTS, "sort order"),
         limit=limit,
     )
-    print_tickets(state.backend.list(query), output, csv_raw=csv_raw)
+    print_tickets(state.backend.list_tickets(query), output, csv_raw=csv_raw)
