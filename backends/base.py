@@ -20,6 +20,7 @@ only tixcli errors (``tixcli.errors``); anything else is a bug.
 from __future__ import annotations
 
 import abc
+import builtins
 import contextlib
 import warnings
 from collections.abc import Iterator
@@ -166,7 +167,7 @@ class Backend(abc.ABC):
         """The ids of the non-closed tickets carrying dedupe key `key` (oldest first)."""
         raise NotSupportedError(self.name, "dedupe", "--dedupe-key")
 
-    def atomic(self) -> contextlib.AbstractContextManager[None]:
+    def atomic(self) -> contextlib.AbstractContextManager[object]:
         """A context in which the core's look-then-write steps happen as one (default: none).
 
         A backend that declares "dedupe_guaranteed" makes it a transaction, so two creates with
@@ -182,11 +183,6 @@ class Backend(abc.ABC):
             self.require("search", "list --search")
         resolved = query.resolved()
         return self.query(resolved)[: resolved.limit]
-
-    def list(self, query: ListQuery) -> list[Ticket]:
-        """Deprecated alias of `list_tickets` (it shadowed the builtin); kept for old callers."""
-        warnings.warn("Backend.list is deprecated: call list_tickets", DeprecationWarning, stacklevel=2)
-        return self.list_tickets(query)
 
     def create(self, new: NewTicket) -> CreateResult:
         """Create a ticket, or with `dedupe_key` add to the non-closed ticket carrying it."""
@@ -248,3 +244,9 @@ class Backend(abc.ABC):
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files."""
+
+    # Last in the class: below this line, `list` in the class body would mean this method.
+    def list(self, query: ListQuery) -> builtins.list[Ticket]:
+        """Deprecated alias of `list_tickets` (it shadowed the builtin); kept for old callers."""
+        warnings.warn("Backend.list is deprecated: call list_tickets", DeprecationWarning, stacklevel=2)
+        return self.list_tickets(query)
