@@ -182,7 +182,7 @@ class SQLiteBackend(Backend):
             finally:
                 self._writing = False
 
-    def atomic(self) -> contextlib.AbstractContextManager[None]:
+    def atomic(self) -> contextlib.AbstractContextManager[object]:
         """The core's look-then-write steps (dedupe, lifecycle checks) in one write transaction."""
         return self._write()
 
