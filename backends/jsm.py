@@ -97,6 +97,9 @@ class _LibrarySession:
 class JSMBackend(Backend):
     name = "jsm"
     capabilities = frozenset({"internal_notes", "attachments", "cc", "search", "dedupe", "export_cursor"})
+    # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
+    # so that the config is checked without importing this one
+    from tixcli.backends.jsm_settings import SETTINGS as settings
     max_comment_chars = 32_767  # Jira: a text field (description, comment) holds at most 32,767 characters
     requires = ("jira",)
 

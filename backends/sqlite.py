@@ -76,6 +76,9 @@ FROM tickets t"""
 class SQLiteBackend(Backend):
     name = "sqlite"
     capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "dedupe_guaranteed"})
+    # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
+    # so that the config is checked without importing this one
+    from tixcli.backends.sqlite_settings import SETTINGS as settings
     max_comment_chars = 4_000_000  # tixcli's own bound for the local store: at most 16 MB of UTF-8
 
     def __init__(self, profile: Profile) -> None:

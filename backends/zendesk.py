@@ -64,6 +64,9 @@ INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, grou
 class ZendeskBackend(Backend):
     name = "zendesk"
     capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "export_cursor"})
+    # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
+    # so that the config is checked without importing this one
+    from tixcli.backends.zendesk_settings import SETTINGS as settings
     max_comment_chars = 65_536  # Zendesk: a comment is at most 64 KB (about 65,000 characters)
     requires = ("zenpy", "requests")
 

@@ -193,10 +193,16 @@ SQLITE_TYPES = [
 ]
 
 
+# Keys only a remote backend declares (an SQLite profile refuses them as unknown settings).
+REMOTE_KEYS = {"timeout": "zendesk", "token_env": "zendesk", "url": "zendesk", "service_desk": "jsm", "statuses": "jsm"}
+
+
 @pytest.mark.parametrize(("key", "value", "message"), SQLITE_TYPES, ids=lambda v: str(v)[:30])
 def test_a_known_key_of_the_wrong_type_is_one_line_naming_it(tmp_path, key, value, message):
     path = tmp_path / "config.yaml"
-    path.write_text(f"profiles:\n  p:\n    backend: sqlite\n    path: {tmp_path / 't.db'}\n    {key}: {value}\n")
+    backend = REMOTE_KEYS.get(key, "sqlite")
+    first = f"path: {tmp_path / 't.db'}" if backend == "sqlite" else "email: a@example.com"
+    path.write_text(f"profiles:\n  p:\n    backend: {backend}\n    {first}\n    {key}: {value}\n")
     result = run("--config", str(path), "list")
     assert result.code == 3 and message in result.err, result.err
     lines = result.err.strip().splitlines()
@@ -231,7 +237,7 @@ def test_valid_values_of_every_checked_type_load_and_a_quoted_number_does_not(tm
     text = (
         "default_profile: p\nstrict_permissions: false\nprofiles:\n  p:\n    backend: sqlite\n"
         f"    path: {tmp_path / 't.db'}\n    user: me@example.com\n    read_only: false\n"
-        "    auto_close_days: 7\n    busy_timeout: 0.5\n    token_env:\n"
+        "    auto_close_days: 7\n    busy_timeout: 0.5\n    email:\n"
         "    attachments: {max_files: 2, max_total_bytes: 1000, max_file_bytes: null, allowed_types: log txt}\n"
     )
     path.write_text(text)

@@ -58,9 +58,26 @@ class Profile:
     backend: str
     settings: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None  # the config file it came from
+    #: the settings its backend declares (name -> Setting), as checked at load; None: not looked up
+    declared: dict[str, Setting] | None = field(default=None, repr=False, compare=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
+
+    def setting(self, key: str) -> Any:
+        """The value of a declared setting, or its declared default when absent (or `key:` empty).
+
+        Asking for a key the backend does not declare is a bug in the backend (ValueError).
+        """
+        declared = self.declared
+        if declared is None:
+            from .registry import backend_settings
+
+            declared = self.declared = backend_settings(self.backend) or dict(SHARED_SETTINGS)
+        if key not in declared:
+            raise ValueError(f"backend {self.backend!r} reads {key!r} but does not declare it")
+        value = self.settings.get(key)
+        return declared[key].default if value is None else value
 
     def require(self, key: str) -> Any:
         value = self.settings.get(key)
@@ -222,6 +239,7 @@ class Config:
     path: Path | None
     data: dict[str, Any]
     _checked_permissions: bool = field(default=False, repr=False, compare=False)
+    _checked_others: bool = field(default=False, repr=False, compare=False)
 
     @property
     def profiles(self) -> dict[str, Any]:
@@ -243,13 +261,33 @@ class Config:
         backend = settings.get("backend")
         if not backend or not isinstance(backend, str):
             raise ConfigError(f"profile {name!r} has no 'backend' (sqlite, zendesk or jsm)")
-        _check_types(f"profiles.{name}", settings, PROFILE_TYPES, self.path)
-        if isinstance(settings.get("attachments"), dict):
-            _check_types(f"profiles.{name}.attachments", settings["attachments"], ATTACHMENT_TYPES, self.path)
         if not self._checked_permissions and self.path is not None:
             self._checked_permissions = True  # warn once per run, not once per lookup
-            _check_permissions(self.path, self.data, settings)
-        return Profile(name, backend, dict(settings), self.path)
+            _check_permissions(self.path, self.data, settings)  # first: even a profile refused below
+        from .registry import backend_settings
+
+        declared = backend_settings(backend)  # None: a backend that declares no settings
+        check_settings(name, settings, declared or SHARED_SETTINGS, self.path, allow_unknown=declared is None)
+        if not self._checked_others:
+            self._checked_others = True
+            self._warn_unknown_in_other_profiles(name)
+        return Profile(name, backend, dict(settings), self.path, declared or dict(SHARED_SETTINGS))
+
+    def _warn_unknown_in_other_profiles(self, selected: str) -> None:
+        """One warning for the unknown keys of the profiles not in use (they are not refused)."""
+        from .registry import cheap_backend_settings
+
+        found = []
+        for other, settings in self.profiles.items():
+            if other == selected or not isinstance(settings, dict) or not isinstance(settings.get("backend"), str):
+                continue
+            declared = cheap_backend_settings(settings["backend"])  # None: unknown without importing it
+            if declared is None:
+                continue
+            for key in unknown_settings(settings, declared):
+                found.append(f"{other}.{key}" + _did_you_mean(key, declared, " (did you mean {}?)"))
+        if found:
+            warn(f"{self.path or 'config'}: unknown settings in other profiles, ignored: {', '.join(found)}")
 
 
 def load_config(path: str | os.PathLike | None = None, strict_permissions: bool | None = None) -> Config:
@@ -386,35 +424,133 @@ def _file_types(value: Any) -> str | None:
     return None
 
 
+def _whole(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be a whole number"
+    return "must not be negative" if value < 0 else None
+
+
 TOP_TYPES = {"default_profile": _string, "strict_permissions": _boolean, "profiles": _mapping}
-PROFILE_TYPES = {
-    "backend": _string,
-    "path": _string,
-    "user": _string,
-    "email": _string,
-    "url": _string,
-    "subdomain": _string,
-    "service_desk": _name_or_id,
-    "resolution": _string,
-    "read_only": _boolean,
-    "auto_close_days": _number,
-    "busy_timeout": _number,
-    "timeout": _number,
-    "max_retry_wait": _number,
-    "retry_budget": _number,
-    "attachments": _mapping,
-    "request_types": _mapping,
-    "transitions": _mapping,
-    "statuses": _mapping,
-    "priorities": _mapping,
-    **{key: _string for key in SECRET_SETTINGS},
-}
 ATTACHMENT_TYPES = {
     "max_files": _byte_count,
     "max_total_bytes": _byte_count,
     "max_file_bytes": _byte_count,
     "allowed_types": _file_types,
 }
+
+# -- typed settings: what each backend declares a profile may hold ---------------------------
+
+# The check of each type a setting may have, and its name in messages and `tixcli backends`.
+_TYPE_CHECKS: dict[Any, tuple[str, Any]] = {
+    str: ("string", _string),
+    bool: ("boolean", _boolean),
+    float: ("number", _number),  # a non-negative finite number (seconds, days)
+    int: ("whole number", _whole),  # a non-negative whole number (bytes)
+    dict: ("mapping", _mapping),
+    (str, int): ("string or number", _name_or_id),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key a profile may hold: its type (str, bool, float, int, dict or (str, int)), the
+    default that applies when it is absent, and one line of help."""
+
+    type: Any
+    default: Any = None
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in _TYPE_CHECKS:
+            raise ValueError(f"unsupported setting type {self.type!r}")  # a bug in a declaration
+
+    @property
+    def type_name(self) -> str:
+        return _TYPE_CHECKS[self.type][0]
+
+    def problem(self, value: Any) -> str | None:
+        return _TYPE_CHECKS[self.type][1](value)
+
+
+def secret_settings(key: str, what: str) -> dict[str, Setting]:
+    """The three forms of a secret (see Profile.secret): `<key>_env`, `<key>_keyring`, `<key>`."""
+    return {
+        f"{key}_env": Setting(str, None, f"environment variable holding the {what}"),
+        f"{key}_keyring": Setting(str, None, f"OS keyring service holding the {what} (user: email)"),
+        key: Setting(str, None, f"the {what} itself (prefer {key}_env)"),
+    }
+
+
+# Keys every profile may hold, whatever its backend: the core reads them (Profile.user, the
+# attachment limits of create/reply/attach). A backend's declaration adds its own.
+SHARED_SETTINGS: dict[str, Setting] = {
+    "backend": Setting(str, None, "sqlite, zendesk, jsm or an installed third-party backend"),
+    "user": Setting(str, None, "who --mine means and the default requester (else email, TIXCLI_USER, login)"),
+    "email": Setting(str, None, "the account's email (login of remote services; the default user)"),
+    "attachments": Setting(dict, None, "limits: max_files, max_total_bytes, max_file_bytes, allowed_types"),
+}
+
+# What a backend on tixcli's HttpClient reads (HttpClient.for_profile, Profile.base_url): the
+# built-in remote backends merge it into their declaration; so can a third-party one.
+HTTP_SETTINGS: dict[str, Setting] = {
+    "url": Setting(str, None, "the service's base URL (https; http only on loopback)"),
+    "timeout": Setting(float, 30.0, "seconds per request, from connecting to the answer's last byte"),
+    "max_retry_wait": Setting(float, 60.0, "longest Retry-After accepted before giving up (exit 8)"),
+    "retry_budget": Setting(float, 120.0, "total seconds one command may wait between retries"),
+    "max_response_bytes": Setting(int, 33_554_432, "a larger answer is refused (exit 8)"),
+}
+
+
+def unknown_settings(settings: dict, declared: dict[str, Setting]) -> list[str]:
+    return [key for key in settings if key not in declared]
+
+
+def _did_you_mean(key: Any, declared: dict, form: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.7)
+    return form.format(repr(close[0])) if close else ""
+
+
+def check_settings(
+    profile: str, settings: dict, declared: dict[str, Setting], path: Path | None, allow_unknown: bool = False
+) -> None:
+    """Refuse (exit 3) a key the backend does not declare, or a value of the wrong type.
+
+    One line naming the key and the profile, never the value (it may be a secret).
+    `allow_unknown`: the backend declares nothing, so only the keys in `declared` are checked.
+    """
+    where = path or "config"
+    backend = settings.get("backend")
+    for key, value in settings.items():
+        setting = declared.get(key)
+        if setting is None:
+            if allow_unknown:
+                continue
+            if key in TOP_TYPES:
+                hint = f"{key} belongs at the top level of the file, not in a profile"
+            else:
+                hint = f"a {backend} profile takes: " + ", ".join(sorted(declared))
+            raise ConfigError(
+                f"{where}: profile {profile!r} has an unknown setting {str(key)!r} for backend {backend}"
+                + _did_you_mean(key, declared, "; did you mean {}?"),
+                hint=hint,
+            )
+        if value is None:  # `key:` with nothing: the default applies
+            continue
+        problem = setting.problem(value)
+        if problem:
+            found = f", not {_kind(value)}" if problem.startswith("must be a") else ""
+            raise ConfigError(f"{where}: profiles.{profile}.{key} {problem}{found}", hint="see config.example.yaml")
+    limits = settings.get("attachments")
+    if isinstance(limits, dict) and "attachments" in declared:
+        for key in unknown_settings(limits, ATTACHMENT_TYPES):
+            raise ConfigError(
+                f"{where}: profile {profile!r} has an unknown attachment limit {str(key)!r}"
+                + _did_you_mean(key, ATTACHMENT_TYPES, "; did you mean {}?"),
+                hint="attachments takes: " + ", ".join(ATTACHMENT_TYPES),
+            )
+        _check_types(f"profiles.{profile}.attachments", limits, ATTACHMENT_TYPES, path)
 
 
 def _check_types(where: str, data: dict, types: dict, path: Path | None) -> None:

@@ -1,0 +1,14 @@
+"""The settings of a JSM profile (JSMBackend.settings), importable without jira or requests."""
+
+from tixcli.config import HTTP_SETTINGS, Setting, secret_settings
+
+SETTINGS = {
+    **HTTP_SETTINGS,
+    **secret_settings("token", "Atlassian API token"),
+    "service_desk": Setting((str, int), None, "the service desk: project key or id (required)"),
+    "request_types": Setting(dict, None, "tixcli type (or default) -> request type name"),
+    "transitions": Setting(dict, None, "tixcli verb (solve, close, reopen, pending, hold) -> transition name(s)"),
+    "statuses": Setting(dict, None, "pending, hold, solved, closed -> the status names that count as it"),
+    "priorities": Setting(dict, None, "tixcli priority -> JSM priority name"),
+    "resolution": Setting(str, "Done", "sent when a transition's screen requires a resolution"),
+}
