@@ -13,7 +13,7 @@ from cli import TIXCLI, run, run_process
 
 from tixcli.cli import app
 
-COMMANDS = ["create", "list", "show", "reply", "solve", "close", "attach", "cc", "export", "schema"]
+COMMANDS = ["create", "list", "show", "reply", "solve", "close", "attach", "cc", "export", "schema", "backends"]
 
 
 @pytest.fixture
