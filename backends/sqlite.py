@@ -22,7 +22,7 @@ from urllib.parse import quote
 from tixcli.backends.base import Backend, ExportItem, TicketState
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from tixcli.config import Profile, default_db_path, warn
-from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
+from tixcli.errors import NotFoundError, StoreError, UnavailableError
 from tixcli.model import (
     PRIORITY_RANK,
     Attachment,
@@ -312,7 +312,7 @@ class SQLiteBackend(Backend):
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory."""
         if cursor is not None:
-            raise InvalidInputError("the sqlite backend does not page with a cursor: export without --cursor")
+            self.require("export_cursor", "export --cursor")  # NotSupportedError: it pages with no cursor
         sql, params = EXPORT_SQL, []
         if since:
             sql += " WHERE t.updated_at >= ?"
