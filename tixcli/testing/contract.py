@@ -1,0 +1,717 @@
+"""The backend contract, shipped with tixcli: one test class every backend's tests subclass.
+
+Like keyring's ``keyring.testing.backend`` and fsspec's abstract suites, this is the one
+description of what a backend must do, and tixcli's own backends run exactly this::
+
+    from tixcli.testing import BackendContract
+
+    class TestMyDesk(BackendContract):
+        def make_backend(self, tmp_path):
+            return MyDeskBackend(Profile("test", "mydesk", {"user": "me@example.com"}))
+
+``make_backend`` returns a fresh, empty backend for each test. The class attributes below say
+what else the contract needs to know (people who can be requesters and CCs, an id no ticket
+has, a group the backend accepts, how long its clock needs to move); override them where the
+defaults do not hold.
+
+The mandatory core — the eight verbs (get, list_tickets, export, create, reply, solve, close,
+update_cc) and every field of the ticket model — is never skipped. A test of an optional
+capability (``tixcli.backends.base.CAPABILITIES``) runs only when the backend declares it in
+``Backend.capabilities``; one it does not declare must be refused with NotSupportedError before
+anything is sent, and that is asserted instead.
+
+The contract tests the Python API only (no CLI). pytest is imported here and nowhere else in
+tixcli; nothing in tixcli imports this module, so a command never pays for it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tixcli.backends.base import CAPABILITIES, Backend, ExportItem
+from tixcli.errors import NotFoundError, NotSupportedError, RefusedError
+from tixcli.model import (
+    PRIORITIES,
+    TICKET_FIELDS,
+    TYPES,
+    FileUpload,
+    ListQuery,
+    NewTicket,
+    Reply,
+    Ticket,
+    json_schema,
+    parse_iso,
+)
+
+__all__ = ["REFUSABLE", "BackendContract", "check_schema", "requires"]
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+#: the optional capabilities a backend refuses with NotSupportedError when it does not declare them
+#: (dedupe_guaranteed is a promise, not a verb; edit, assign and download have no verb yet)
+REFUSABLE = ("internal_notes", "attachments", "cc", "groups", "search", "dedupe", "export_cursor")
+
+
+def requires(capability: str):
+    """Mark a contract test as testing `capability`: skipped when the backend does not declare it."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+
+    def mark(test):
+        test.tixcli_capability = capability
+        return test
+
+    return mark
+
+
+def ids(tickets) -> list[str]:
+    return [t.id for t in tickets]
+
+
+def check_schema(value, schema: dict, defs: dict | None = None, where: str = "ticket") -> None:
+    """Check `value` against tixcli's published JSON Schema (the subset ``json_schema()`` uses).
+
+    Written out here so the contract needs nothing beyond pytest.
+    """
+    defs = schema.get("$defs", {}) if defs is None else defs
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} is not one of {schema['enum']}"
+        return
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types or []
+    kinds = {
+        "string": str,
+        "integer": int,
+        "boolean": bool,
+        "array": list,
+        "object": dict,
+        "null": type(None),
+    }
+    ok = [t for t in types if isinstance(value, kinds[t]) and not (t == "integer" and isinstance(value, bool))]
+    assert not types or ok, f"{where}: {value!r} is not of type {types}"
+    if isinstance(value, str) and "pattern" in schema:
+        assert re.search(schema["pattern"], value), f"{where}: {value!r} does not match {schema['pattern']}"
+    if isinstance(value, str) and schema.get("format") == "date-time":
+        assert ISO.match(value), f"{where}: {value!r} is not ISO 8601 with seconds and +00:00"
+    if isinstance(value, int) and "minimum" in schema:
+        assert value >= schema["minimum"], f"{where}: {value!r} is below {schema['minimum']}"
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            check_schema(item, schema["items"], defs, f"{where}[{i}]")
+    if isinstance(value, dict):
+        missing = [k for k in schema.get("required", ()) if k not in value]
+        assert not missing, f"{where}: missing {missing}"
+        if schema.get("additionalProperties") is False:
+            extra = [k for k in value if k not in schema.get("properties", {})]
+            assert not extra, f"{where}: unexpected {extra}"
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                check_schema(value[key], sub, defs, f"{where}.{key}")
+
+
+class BackendContract:
+    """What every tixcli backend must do, as tests: subclass it and implement `make_backend`."""
+
+    # == what a backend's tests provide ======================================================
+
+    #: people (besides the profile's user) who can be requesters and CC participants
+    customer = "customer@example.com"
+    lead = "lead@example.com"
+    dev = "dev@example.com"
+    #: a well-formed id no ticket has
+    missing_id = "999999"
+    #: a group the backend accepts on create (used only when it declares "groups")
+    group: str | None = "Support"
+    #: seconds to wait so that updated_at can move (times are ISO 8601 in whole seconds);
+    #: 0 for a backend whose clock moves by itself on every write
+    tick: float = 1.1
+    #: the values of `priority` and `type` the backend stores and reads back
+    priorities: tuple[str, ...] = PRIORITIES
+    types: tuple[str, ...] = TYPES
+
+    def make_backend(self, tmp_path: Path) -> Backend:
+        """A fresh backend with no tickets (a store in `tmp_path`, a server just reset...)."""
+        raise NotImplementedError("a BackendContract subclass implements make_backend(self, tmp_path)")
+
+    def reopen(self, backend: Backend) -> Backend:
+        """Another instance of `backend` on the same tickets (used by the dedupe_guaranteed test)."""
+        return type(backend)(backend.profile)
+
+    def request_count(self) -> int | None:
+        """Requests the service has received so far (None: not counted); refusals must send none."""
+        return None
+
+    @pytest.fixture
+    def backend_setup(self):
+        """Override to request fixtures `make_backend` needs (a server, an environment); kept in self.setup."""
+        return None
+
+    @property
+    def user(self) -> str:
+        """Who "mine" means and who writes the contract's tickets: the profile's user."""
+        return self.backend.profile.user
+
+    # == the fixture and helpers ==============================================================
+
+    @pytest.fixture(autouse=True)
+    def _contract_backend(self, request, backend_setup, tmp_path):
+        self.setup = backend_setup
+        self.tmp_path = tmp_path
+        self._opened: list[Backend] = []
+        capability = getattr(request.function, "tixcli_capability", None)
+        self.backend = self.make_backend(tmp_path)
+        self._opened.append(self.backend)
+        try:
+            if capability is not None and not self.backend.supports(capability):
+                pytest.skip(f"the {self.backend.name} backend does not declare {capability!r}")
+            yield self.backend
+        finally:
+            for backend in self._opened:
+                backend.shutdown()
+
+    def new(self, subject="Printer on fire", body="It is really on fire", **kw) -> NewTicket:
+        kw.setdefault("requester", self.user)
+        return NewTicket(subject=subject, body=body, author=self.user, **kw)
+
+    def make(self, subject="Printer on fire", body="It is really on fire", **kw) -> Ticket:
+        return self.backend.create(self.new(subject, body, **kw)).ticket
+
+    def reply(self, body="noted", **kw) -> Reply:
+        return Reply(body=body, author=self.user, **kw)
+
+    def query(self, **kw) -> list[Ticket]:
+        return self.backend.list_tickets(ListQuery(user=self.user, **kw))
+
+    def upload(self, name: str, data: bytes) -> list[FileUpload]:
+        from tixcli.attachments import prepare_uploads
+        from tixcli.config import AttachmentLimits
+
+        path = self.tmp_path / name
+        path.write_bytes(data)
+        return prepare_uploads([str(path)], AttachmentLimits())
+
+    def wait(self) -> None:
+        """Let the clock move past the second of the last write."""
+        time.sleep(self.tick)
+
+    def just_after(self, ticket: Ticket) -> datetime:
+        """The first second after the ticket's last change, as the backend stamped it."""
+        return parse_iso(self.backend.get(ticket.id).updated_at) + timedelta(seconds=1)
+
+    def group_kw(self) -> dict:
+        return {"group": self.group} if self.backend.supports("groups") and self.group else {}
+
+    def cc_kw(self) -> dict:
+        return {"cc": [self.lead]} if self.backend.supports("cc") else {}
+
+    def exported(self, **kw) -> dict[str, Ticket]:
+        items = list(self.backend.export(**kw))
+        assert all(isinstance(item, ExportItem) for item in items)
+        found = {item.ticket.id: item.ticket for item in items}
+        assert len(found) == len(items), "export gave a ticket twice"
+        return found
+
+    # == what the backend declares ===========================================================
+
+    def test_declares_a_name_and_known_capabilities(self):
+        backend = self.backend
+        assert isinstance(backend.name, str) and backend.name
+        assert set(backend.capabilities) <= set(CAPABILITIES), set(backend.capabilities) - set(CAPABILITIES)
+        if "dedupe_guaranteed" in backend.capabilities:
+            assert "dedupe" in backend.capabilities, "dedupe_guaranteed without dedupe"
+        assert isinstance(backend.max_comment_chars, int) and backend.max_comment_chars > 0
+
+    def test_undeclared_capabilities_are_refused_before_anything_is_sent(self):
+        ticket = self.make()
+        attachment = self.upload("refused.log", b"never sent\n")
+        attempts = {
+            "internal_notes": [lambda: self.backend.reply(ticket.id, self.reply(public=False))],
+            "attachments": [
+                lambda: self.backend.create(self.new(attachments=attachment)),
+                lambda: self.backend.reply(ticket.id, self.reply(attachments=attachment)),
+            ],
+            "cc": [
+                lambda: self.backend.create(self.new(cc=[self.lead])),
+                lambda: self.backend.reply(ticket.id, self.reply(cc=[self.lead])),
+                lambda: self.backend.update_cc(ticket.id, [self.lead], []),
+                lambda: self.backend.update_cc(ticket.id, [], [self.lead]),
+            ],
+            "groups": [lambda: self.backend.create(self.new(group=self.group or "Support"))],
+            "search": [lambda: self.query(search="fire")],
+            "dedupe": [lambda: self.backend.create(self.new(dedupe_key="refused-key"))],
+            "export_cursor": [lambda: list(self.backend.export(cursor="1"))],
+        }
+        assert set(attempts) == set(REFUSABLE)
+        before = self.request_count()
+        for capability in REFUSABLE:
+            if self.backend.supports(capability):
+                continue  # its own tests run
+            for attempt in attempts[capability]:
+                with pytest.raises(NotSupportedError) as refused:
+                    attempt()
+                assert (refused.value.backend, refused.value.capability) == (self.backend.name, capability)
+            assert self.request_count() == before, f"refusing {capability!r} sent requests"
+        after = self.backend.get(ticket.id)
+        assert len(after.comments) == 1 and after.cc == [] and after.updated_at == ticket.updated_at
+        assert ids(self.query(scope="all", statuses=None)) == [ticket.id]
+
+    # == create and get (mandatory) ==========================================================
+
+    def test_create_then_get_returns_the_normalised_ticket(self):
+        result = self.backend.create(self.new(priority="high", type="incident", tags=["build"]))
+        assert result.created is True
+        ticket = self.backend.get(result.ticket.id)
+        assert ticket.id == result.ticket.id and isinstance(ticket.id, str)
+        assert ticket.backend == self.backend.name
+        assert ticket.subject == "Printer on fire"
+        assert ticket.description == "It is really on fire"
+        assert ticket.status in ("new", "open")
+        assert ticket.priority == "high"
+        assert ticket.type == "incident"
+        assert ticket.requester == self.user
+        assert ISO.match(ticket.created_at) and ISO.match(ticket.updated_at)
+        assert ticket.solved_at is None
+        assert [c.body for c in ticket.comments] == ["It is really on fire"]
+        assert ticket.comments[0].public is True
+        assert ISO.match(ticket.comments[0].created_at or "")
+
+    def test_ticket_json_has_every_field_and_matches_the_published_schema(self):
+        made = self.make(priority="high", type="incident", tags=["build"], **self.cc_kw(), **self.group_kw())
+        ticket = self.backend.get(made.id)
+        schema = json_schema()
+        data = ticket.to_dict()
+        assert list(data)[: len(TICKET_FIELDS)] == list(TICKET_FIELDS)
+        check_schema(data, schema)
+        listed = self.query()[0].to_dict()
+        assert "comments" not in listed
+        check_schema(listed, schema)
+        for exported in self.exported().values():
+            check_schema(exported.to_dict(), schema, where="exported ticket")
+
+    def test_every_field_round_trips_through_create_get_list_and_export(self):
+        made = self.make(
+            subject="Ünïcode subject: «quotes» & more",
+            body="line one\nline two",
+            tags=["build", "nightly"],
+            priority="urgent",
+            type="incident",
+            requester=self.customer,
+            **self.group_kw(),
+            **self.cc_kw(),
+        )
+        expected = {
+            "subject": "Ünïcode subject: «quotes» & more",
+            "description": "line one\nline two",
+            "tags": ["build", "nightly"],
+            "priority": "urgent",
+            "type": "incident",
+            "requester": self.customer,
+            "group": self.group if self.group_kw() else None,
+            "cc": [self.lead] if self.cc_kw() else [],
+        }
+        listed = {t.id: t for t in self.query(scope="all", statuses=None)}
+        assert list(listed) == [made.id]
+        for where, ticket in (
+            ("create", made),
+            ("get", self.backend.get(made.id)),
+            ("list", listed[made.id]),
+            ("export", self.exported()[made.id]),
+        ):
+            got = {f: getattr(ticket, f) for f in expected}
+            got["tags"] = sorted(got["tags"])
+            assert got == expected, f"{where} lost fields"
+
+    def test_every_priority_and_type_round_trips(self):
+        made = {}
+        for priority in self.priorities:
+            made[self.make(subject=f"priority {priority}", priority=priority).id] = ("priority", priority)
+        for type_ in self.types:
+            made[self.make(subject=f"type {type_}", type=type_).id] = ("type", type_)
+        listed = {t.id: t for t in self.query(scope="all", statuses=None, limit=100)}
+        for ticket_id, (field, value) in made.items():
+            assert getattr(self.backend.get(ticket_id), field) == value
+            assert getattr(listed[ticket_id], field) == value
+
+    def test_list_gives_each_ticket_as_get_does_without_its_thread(self):
+        a = self.make(subject="first", tags=["x"], priority="low", type="question", **self.cc_kw(), **self.group_kw())
+        b = self.make(subject="second", requester=self.customer)
+        self.backend.reply(a.id, self.reply(body="more"))
+        self.backend.solve(b.id)
+        listed = self.query(scope="all", statuses=None)
+        assert sorted(ids(listed)) == sorted([a.id, b.id])
+        for ticket in listed:
+            assert ticket.comments is None
+            assert ticket.to_dict() == self.backend.get(ticket.id).to_dict(with_comments=False)
+
+    def test_tags_and_group_are_kept_through_create_reply_and_list(self):
+        made = self.make(tags=["build", "nightly"], priority="low", type="incident", **self.group_kw())
+        self.backend.reply(made.id, self.reply(body="still here"))
+        shown = self.backend.get(made.id)
+        listed = self.query()[0]
+        for ticket in (made, shown, listed):
+            assert sorted(ticket.tags) == ["build", "nightly"]
+            assert ticket.group == self.group_kw().get("group")
+            assert (ticket.priority, ticket.type) == ("low", "incident")
+
+    def test_get_unknown_ticket_is_not_found(self):
+        with pytest.raises(NotFoundError):
+            self.backend.get(self.missing_id)
+
+    def test_every_verb_on_an_unknown_ticket_is_not_found(self):
+        self.make()
+        for verb in (
+            lambda: self.backend.reply(self.missing_id, self.reply()),
+            lambda: self.backend.solve(self.missing_id),
+            lambda: self.backend.close(self.missing_id),
+            lambda: self.backend.update_cc(self.missing_id, [], []),
+        ):
+            with pytest.raises(NotFoundError):
+                verb()
+
+    # == updated_at (mandatory; a CC change where "cc" is declared) ==========================
+
+    def test_a_reply_moves_updated_at_and_nothing_else(self):
+        made = self.make(tags=["keep"], priority="high", type="incident", **self.cc_kw(), **self.group_kw())
+        before = self.backend.get(made.id)
+        self.wait()
+        self.backend.reply(made.id, self.reply(body="later"))
+        after = self.backend.get(made.id)
+        assert after.updated_at > before.updated_at
+        assert after.created_at == before.created_at
+        unchanged = ("subject", "description", "priority", "type", "requester", "assignee", "group", "tags", "cc")
+        assert {f: getattr(after, f) for f in unchanged} == {f: getattr(before, f) for f in unchanged}
+
+    @pytest.mark.parametrize("change", ["reply", "internal note", "solve", "close", "cc add", "cc remove"])
+    def test_updated_at_moves_on_every_change(self, change):
+        needs = {"internal note": "internal_notes", "cc add": "cc", "cc remove": "cc"}.get(change)
+        if needs and not self.backend.supports(needs):
+            pytest.skip(f"the {self.backend.name} backend does not declare {needs!r}")
+        made = self.make(**({"cc": [self.lead]} if change == "cc remove" else {}))
+        before = self.backend.get(made.id)
+        self.wait()
+        returned = {
+            "reply": lambda: self.backend.reply(made.id, self.reply(body="later")),
+            "internal note": lambda: self.backend.reply(made.id, self.reply(body="quiet", public=False)),
+            "solve": lambda: self.backend.solve(made.id),
+            "close": lambda: self.backend.close(made.id),
+            "cc add": lambda: self.backend.update_cc(made.id, [self.dev], []),
+            "cc remove": lambda: self.backend.update_cc(made.id, [], [self.lead]),
+        }[change]()
+        after = self.backend.get(made.id)
+        assert after.updated_at > before.updated_at, f"{change} did not move updated_at"
+        assert after.created_at == before.created_at
+        if isinstance(returned, Ticket):
+            assert returned.updated_at == after.updated_at, f"{change} returned a stale ticket"
+        listed = {t.id: t for t in self.query(scope="all", statuses=None)}
+        assert listed[made.id].updated_at == after.updated_at
+        assert self.exported()[made.id].updated_at == after.updated_at
+
+    # == list (mandatory; search where declared) =============================================
+
+    def test_list_mine_shows_only_my_tickets_and_all_shows_everyones(self):
+        mine = self.make(subject="mine")
+        theirs = self.make(subject="theirs", requester=self.customer)
+        assert ids(self.query(scope="mine")) == [mine.id]
+        assert set(ids(self.query(scope="all"))) == {mine.id, theirs.id}
+        by_requester = self.query(scope="all", requester=self.customer)
+        assert ids(by_requester) == [theirs.id]
+        assert by_requester[0].requester == self.customer
+        assert ids(self.query(scope="mine", requester=self.customer)) == [theirs.id]
+
+    def test_list_filters_by_status(self):
+        active = self.make(subject="active one")
+        solved = self.make(subject="solved one")
+        closed = self.make(subject="closed one")
+        self.backend.solve(solved.id)
+        self.backend.close(closed.id)
+        assert ids(self.query()) == [active.id]
+        assert ids(self.query(statuses=("solved",))) == [solved.id]
+        assert ids(self.query(statuses=("closed",))) == [closed.id]
+        assert set(ids(self.query(statuses=("solved", "closed")))) == {solved.id, closed.id}
+        assert set(ids(self.query(statuses=None))) == {active.id, solved.id, closed.id}
+        self.backend.reply(active.id, self.reply(body="which printer?", status="pending"))
+        assert ids(self.query(statuses=("pending",))) == [active.id]
+        assert ids(self.query(statuses=("new", "open"))) == []
+
+    def test_list_filters_by_type_and_priority(self):
+        incident = self.make(subject="down", type="incident", priority="urgent")
+        question = self.make(subject="how", type="question", priority="low")
+        assert ids(self.query(type="incident")) == [incident.id]
+        assert ids(self.query(type="question")) == [question.id]
+        assert ids(self.query(priority="urgent")) == [incident.id]
+        assert ids(self.query(priority="low")) == [question.id]
+        assert ids(self.query(priority="urgent", type="question")) == []
+
+    @requires("search")
+    def test_list_search_requires_every_word_anywhere_in_the_thread(self):
+        a = self.make(subject="Database timeout", body="the nightly job")
+        b = self.make(subject="Login page", body="timeout on login")
+        self.backend.reply(b.id, self.reply(body="Zebra stripes appear"))
+        assert set(ids(self.query(search="timeout"))) == {a.id, b.id}
+        assert ids(self.query(search="TIMEOUT nightly")) == [a.id]
+        assert ids(self.query(search="zebra login")) == [b.id]
+        assert self.query(search="timeout absentword") == []
+
+    def test_list_limit_and_sort_created(self):
+        made = [self.make(subject=f"ticket {i}").id for i in range(3)]
+        newest_first = ids(self.query(sort="created"))
+        assert newest_first == list(reversed(made))
+        assert ids(self.query(sort="created", limit=2)) == list(reversed(made))[:2]
+        assert ids(self.query(sort="created", limit=1)) == [made[-1]]
+
+    def test_list_sort_updated_puts_the_latest_change_first(self):
+        first = self.make(subject="first")
+        second = self.make(subject="second")
+        self.wait()
+        self.backend.reply(first.id, self.reply(body="bump"))
+        assert ids(self.query(sort="updated")) == [first.id, second.id]
+        assert ids(self.query()) == [first.id, second.id]
+        assert ids(self.query(sort="updated", limit=1)) == [first.id]
+        assert ids(self.query(sort="created")) == [second.id, first.id]
+
+    def test_list_sort_priority_puts_the_most_urgent_first(self):
+        made = {}
+        for priority in ("low", "urgent", "normal", "high"):
+            made[priority] = self.make(subject=f"{priority} one", priority=priority).id
+        order = ids(self.query(sort="priority"))
+        assert order == [made[p] for p in ("urgent", "high", "normal", "low")]
+        assert ids(self.query(sort="priority", limit=2)) == [made["urgent"], made["high"]]
+
+    def test_list_since_filters_on_updated(self):
+        old = self.make(subject="old")
+        future = datetime.now(timezone.utc) + timedelta(days=1)
+        past = datetime.now(timezone.utc) - timedelta(days=1)
+        assert self.query(since=future) == []
+        assert ids(self.query(since=past)) == [old.id]
+        self.wait()
+        fresh = self.make(subject="fresh")
+        cut = self.just_after(old)
+        assert ids(self.query(since=cut)) == [fresh.id]
+        self.wait()
+        self.backend.reply(old.id, self.reply(body="bump"))
+        assert ids(self.query(since=cut)) == [old.id, fresh.id]
+
+    # == replies and the lifecycle (mandatory; internal notes where declared) ================
+
+    def test_public_reply_opens_a_new_ticket(self):
+        ticket = self.make()
+        replied = self.backend.reply(ticket.id, self.reply(body="on it"))
+        assert replied.status == "open"
+        thread = self.backend.get(ticket.id).comments
+        assert [(c.body, c.public, c.author) for c in thread[1:]] == [("on it", True, self.user)]
+
+    @requires("internal_notes")
+    def test_public_reply_opens_a_new_ticket_and_an_internal_note_changes_nothing(self):
+        ticket = self.make()
+        noted = self.backend.reply(ticket.id, self.reply(body="internal only", public=False))
+        assert noted.status == ticket.status
+        replied = self.backend.reply(ticket.id, self.reply(body="on it"))
+        assert replied.status == "open"
+        thread = self.backend.get(ticket.id).comments
+        assert [(c.body, c.public) for c in thread[1:]] == [("internal only", False), ("on it", True)]
+
+    @requires("internal_notes")
+    def test_an_internal_note_with_an_explicit_status_applies_it(self):
+        ticket = self.make()
+        self.backend.solve(ticket.id)
+        noted = self.backend.reply(ticket.id, self.reply(body="reopening quietly", public=False, status="open"))
+        assert noted.status == "open"
+        shown = self.backend.get(ticket.id)
+        assert shown.status == "open"
+        assert (shown.comments[-1].body, shown.comments[-1].public) == ("reopening quietly", False)
+
+    def test_reply_to_a_solved_ticket_reopens_it(self):
+        ticket = self.make()
+        self.backend.solve(ticket.id)
+        assert self.backend.reply(ticket.id, self.reply(body="still broken")).status == "open"
+        assert self.backend.get(ticket.id).status == "open"
+
+    def test_reply_can_set_pending_and_the_requesters_answer_opens_it(self):
+        ticket = self.make()
+        assert self.backend.reply(ticket.id, self.reply(body="which printer?", status="pending")).status == "pending"
+        assert self.backend.get(ticket.id).status == "pending"
+        # the profile's user is the requester here, so this is the requester's answer
+        assert self.backend.reply(ticket.id, self.reply(body="the big one")).status == "open"
+        assert self.backend.get(ticket.id).status == "open"
+
+    def test_solve_and_close_follow_the_lifecycle(self):
+        ticket = self.make()
+        solved = self.backend.solve(ticket.id, body="fixed the toner")
+        assert solved.status == "solved" and ISO.match(solved.solved_at)
+        shown = self.backend.get(ticket.id)
+        assert shown.status == "solved" and shown.solved_at == solved.solved_at
+        assert (shown.comments[-1].body, shown.comments[-1].public) == ("fixed the toner", True)
+        with pytest.raises(RefusedError):
+            self.backend.solve(ticket.id)
+        assert self.backend.close(ticket.id).status == "closed"
+        assert self.backend.get(ticket.id).status == "closed"
+        with pytest.raises(RefusedError):
+            self.backend.close(ticket.id)
+
+    def test_close_works_from_an_open_ticket(self):
+        ticket = self.make()
+        self.backend.reply(ticket.id, self.reply(body="on it"))
+        assert self.backend.close(ticket.id).status == "closed"
+        assert self.backend.get(ticket.id).status == "closed"
+
+    def test_a_closed_ticket_is_final_but_still_readable(self):
+        ticket = self.make()
+        self.backend.close(ticket.id)
+        with pytest.raises(RefusedError):
+            self.backend.reply(ticket.id, self.reply())
+        if self.backend.supports("cc"):
+            with pytest.raises(RefusedError):
+                self.backend.update_cc(ticket.id, [self.lead], [])
+        with pytest.raises(RefusedError):
+            self.backend.solve(ticket.id)
+        shown = self.backend.get(ticket.id)
+        assert shown.status == "closed" and len(shown.comments) == 1
+        assert ids(self.query(statuses=("closed",))) == [ticket.id]
+
+    # == attachments and CCs (where declared) ================================================
+
+    @requires("attachments")
+    def test_reply_with_attachments(self):
+        from tixcli.attachments import prepare_uploads
+        from tixcli.config import AttachmentLimits
+
+        log = self.tmp_path / "build.log"
+        log.write_bytes(b"line 1\nline 2\n")
+        png = self.tmp_path / "screen.png"
+        png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+        uploads = prepare_uploads([str(log), str(png)], AttachmentLimits())
+        ticket = self.make()
+        self.backend.reply(ticket.id, self.reply(body="logs attached", attachments=uploads))
+        comment = self.backend.get(ticket.id).comments[-1]
+        assert comment.body == "logs attached"
+        got = {a.filename: a for a in comment.attachments}
+        assert set(got) == {"build.log", "screen.png"}
+        assert got["build.log"].size == 14 and got["screen.png"].size == 264
+        assert got["screen.png"].content_type == "image/png"
+
+    @requires("attachments")
+    def test_create_with_an_attachment(self):
+        ticket = self.make(attachments=self.upload("crash.txt", b"boom\n"))
+        first = self.backend.get(ticket.id).comments[0]
+        assert [(a.filename, a.size) for a in first.attachments] == [("crash.txt", 5)]
+
+    def test_update_cc_without_changes_lists_them(self):
+        ticket = self.make()
+        assert self.backend.update_cc(ticket.id, [], []) == []
+        assert self.backend.get(ticket.id).cc == []
+
+    @requires("cc")
+    def test_cc_add_list_remove(self):
+        ticket = self.make(cc=[self.lead])
+        assert self.backend.get(ticket.id).cc == [self.lead]
+        assert sorted(self.backend.update_cc(ticket.id, [self.dev], [])) == sorted([self.lead, self.dev])
+        assert sorted(self.backend.get(ticket.id).cc) == sorted([self.lead, self.dev])
+        assert self.backend.update_cc(ticket.id, [], [self.lead]) == [self.dev]
+        assert self.backend.update_cc(ticket.id, [], []) == [self.dev]
+        self.backend.reply(ticket.id, self.reply(cc=[self.customer]))
+        assert sorted(self.backend.get(ticket.id).cc) == sorted([self.dev, self.customer])
+
+    # == dedupe key (where declared) =========================================================
+
+    @requires("dedupe")
+    def test_dedupe_key_adds_to_the_open_ticket_instead_of_opening_another(self):
+        first = self.make(body="build 1 failed", dedupe_key="ci-nightly")
+        again = self.backend.create(self.new(body="build 2 failed", dedupe_key="ci-nightly"))
+        assert again.created is False and again.ticket.id == first.id
+        assert [c.body for c in self.backend.get(first.id).comments] == ["build 1 failed", "build 2 failed"]
+        assert self.backend.get(first.id).external_id == "ci-nightly"
+        assert len(self.query(statuses=None)) == 1
+
+    @requires("dedupe")
+    def test_dedupe_key_reopens_a_solved_ticket_and_skips_a_closed_one(self):
+        first = self.make(dedupe_key="ci-deploy")
+        self.backend.solve(first.id)
+        again = self.backend.create(self.new(body="failed again", dedupe_key="ci-deploy"))
+        assert again.ticket.id == first.id and again.ticket.status == "open"
+        self.backend.close(first.id)
+        fresh = self.backend.create(self.new(body="and again", dedupe_key="ci-deploy"))
+        assert fresh.created is True and fresh.ticket.id != first.id
+
+    @requires("dedupe_guaranteed")
+    def test_dedupe_key_holds_under_concurrent_creates(self):
+        backends = [self.reopen(self.backend) for _ in range(4)]  # one each: used in one thread only
+        start = threading.Barrier(len(backends))
+        results, errors = [], []
+
+        def create(backend, i):
+            try:
+                start.wait()
+                results.append(backend.create(self.new(body=f"run {i}", dedupe_key="ci-race")))
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                backend.shutdown()
+
+        threads = [threading.Thread(target=create, args=(b, i)) for i, b in enumerate(backends)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        assert sum(r.created for r in results) == 1
+        assert len({r.ticket.id for r in results}) == 1
+        assert len(self.backend.get(results[0].ticket.id).comments) == len(backends)
+
+    # == export (mandatory; resuming where declared) =========================================
+
+    def test_export_streams_every_ticket_with_comments(self):
+        a = self.make(subject="a")
+        b = self.make(subject="b", requester=self.customer)
+        self.backend.reply(b.id, self.reply(body="second"))
+        self.backend.close(a.id)
+        exported = self.exported()
+        assert set(exported) == {a.id, b.id}
+        assert exported[a.id].status == "closed"
+        assert [c.body for c in exported[b.id].comments] == ["It is really on fire", "second"]
+        future = datetime.now(timezone.utc) + timedelta(days=1)
+        assert list(self.backend.export(since=future)) == []
+
+    def test_export_since_filters_on_updated(self):
+        old = self.make(subject="old")
+        past = datetime.now(timezone.utc) - timedelta(days=1)
+        assert set(self.exported(since=past)) == {old.id}
+        self.wait()
+        fresh = self.make(subject="fresh")
+        assert set(self.exported(since=self.just_after(old))) == {fresh.id}
+
+    def test_export_gives_each_ticket_exactly_as_show_does(self):
+        a = self.make(
+            subject="full", priority="high", type="incident", tags=["x", "y"], **self.cc_kw(), **self.group_kw()
+        )
+        if self.backend.supports("attachments"):
+            self.backend.reply(a.id, self.reply(body="with a file", attachments=self.upload("build.log", b"failed\n")))
+        if self.backend.supports("internal_notes"):
+            self.backend.reply(a.id, self.reply(body="note", public=False))
+        self.backend.reply(a.id, self.reply(body="which one?", status="pending"))
+        b = self.make(subject="plain", requester=self.customer)
+        self.backend.solve(b.id, body="done")
+        c = self.make(subject="gone")
+        self.backend.close(c.id)
+        exported = {ticket_id: t.to_dict() for ticket_id, t in self.exported().items()}
+        assert set(exported) == {a.id, b.id, c.id}
+        for ticket_id in (a.id, b.id, c.id):
+            assert exported[ticket_id] == self.backend.get(ticket_id).to_dict()
+
+    @requires("export_cursor")
+    def test_export_resumes_just_after_the_ticket_its_cursor_came_with(self):
+        for i in range(3):
+            self.make(subject=f"ticket {i}")
+        items = list(self.backend.export())
+        order = [item.ticket.id for item in items]
+        assert len(order) == 3
+        resumable = [(k, item.cursor) for k, item in enumerate(items) if item.cursor is not None]
+        assert resumable, "a backend with export_cursor gives cursors"
+        for k, cursor in resumable:
+            assert [item.ticket.id for item in self.backend.export(cursor=cursor)] == order[k + 1 :]
