@@ -386,3 +386,34 @@ def json_schema() -> dict:
         "additionalProperties": False,
         "$defs": {"attachment": attachment, "comment": comment},
     }
+
+
+# What every write command (create, reply, attach, solve, close, cc --add/--remove) prints with
+# --format json|jsonl|yaml: the resulting ticket's fields (as `show --format json`), plus these.
+WRITE_RESULT_FIELDS = ("created", "changed")
+
+
+def write_result_schema() -> dict:
+    """The JSON Schema of what a write command prints with --format json (`tixcli schema --write-result`)."""
+    ticket = json_schema()
+    props = {
+        **ticket["properties"],
+        "created": {
+            "type": ["boolean", "null"],
+            "description": "create: true when a ticket was opened, false when --dedupe-key added to the open "
+            "ticket carrying the key; null for every other command",
+        },
+        "changed": {
+            "type": "boolean",
+            "description": "whether the command changed the ticket (false: nothing to do, such as cc --add of "
+            "someone already in CC)",
+        },
+    }
+    return {
+        **ticket,
+        "$id": "https://tixcli.invalid/schema/write-result.json",
+        "title": "tixcli write result",
+        "description": "The ticket a write command leaves (the fields of a ticket), with created and changed.",
+        "required": [*TICKET_FIELDS, *WRITE_RESULT_FIELDS],
+        "properties": props,
+    }

@@ -162,6 +162,26 @@ def print_ticket(
         out.write(_ticket_text(ticket))
 
 
+def print_write_result(
+    ticket: Ticket, fmt: str, created: bool | None = None, changed: bool = True, out: IO[str] | None = None
+) -> None:
+    """What every write command prints with --format json|jsonl|yaml: the resulting ticket's fields,
+    then `created` (create only; else null) and `changed` (`tixcli schema --write-result`)."""
+    print_ticket(ticket, fmt, out, extra={"created": created, "changed": changed})
+
+
+def print_values(values: list, fmt: str, out: IO[str] | None = None) -> None:
+    """A list of plain values (cc's participants) as json (one array), jsonl (one a line) or yaml."""
+    out = out or sys.stdout
+    if fmt == "json":
+        out.write(dumps_json(values) + "\n")
+    elif fmt == "jsonl":
+        for value in values:
+            out.write(dumps_json(value, pretty=False) + "\n")
+    else:
+        out.write(_yaml(values))
+
+
 def _ticket_text(t: Ticket) -> str:
     lines = [f"#{clean(t.id, True)}  {clean(t.subject, one_line=True)}"]
     fields = [

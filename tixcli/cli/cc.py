@@ -4,11 +4,10 @@ from typing import Annotated
 
 import typer
 
-from tixcli.errors import InvalidInputError
 from tixcli.model import validate_emails
-from tixcli.output import clean, dumps_json, print_ticket
+from tixcli.output import clean, print_values, print_write_result
 
-from .app import TicketId, app, get_state
+from .app import TicketId, app, check_write_format, get_state
 
 
 @app.command()
@@ -23,22 +22,30 @@ def cc(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="json: print the participants (or the ticket) as JSON."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="json, jsonl or yaml: the participants; with --add/--remove the resulting ticket.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """List, add or remove a ticket's CC participants (no option: print them, one email a line)."""
     state = get_state(ctx)
     to_add, to_remove = validate_emails(add or []), validate_emails(remove or [])
-    if fmt is not None and fmt.lower() != "json":
-        raise InvalidInputError(f"unknown format {fmt!r}", hint="cc prints plain lines, or json")
+    output = check_write_format(fmt)
     backend = state.backend
-    participants = backend.update_cc(ticket_id, to_add, to_remove)
     if to_add or to_remove:
-        if fmt:
-            print_ticket(backend.get(ticket_id), "json")
+        # `changed` needs the participants before: read only when the result is printed.
+        before = {e.lower() for e in backend.get(ticket_id).cc} if output else None
+        backend.update_cc(ticket_id, to_add, to_remove)
+        if output:
+            ticket = backend.get(ticket_id)
+            print_write_result(ticket, output, changed={e.lower() for e in ticket.cc} != before)
         return
-    if fmt:
-        print(dumps_json(participants))
+    participants = backend.update_cc(ticket_id, [], [])
+    if output:
+        print_values(participants, output)
     else:
         for email in participants:
             print(clean(email, one_line=True))

@@ -14,7 +14,7 @@ from tixcli.model import (
     validate_email,
     validate_emails,
 )
-from tixcli.output import clean, print_ticket
+from tixcli.output import clean, print_write_result
 
 from .app import (
     AttachOption,
@@ -88,6 +88,6 @@ def create(
     )
     result = state.backend.create(new)
     if output:
-        print_ticket(result.ticket, output, extra={"created": result.created})
+        print_write_result(result.ticket, output, created=result.created, changed=True)
     else:
         print(clean(result.ticket.id, one_line=True))

@@ -7,7 +7,7 @@ import typer
 from tixcli.attachments import prepare_uploads
 from tixcli.lifecycle import REPLY_STATUSES
 from tixcli.model import Reply, normalize_choice, validate_emails
-from tixcli.output import print_ticket
+from tixcli.output import print_write_result
 
 from .app import (
     AttachOption,
@@ -26,7 +26,7 @@ from .app import (
 def send_reply(ctx: typer.Context, ticket_id: str, reply: Reply, fmt: str | None) -> None:
     ticket = get_state(ctx).backend.reply(ticket_id, reply)
     if fmt:
-        print_ticket(ticket, fmt)
+        print_write_result(ticket, fmt, changed=True)
 
 
 @app.command()

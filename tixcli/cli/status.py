@@ -2,7 +2,7 @@
 
 import typer
 
-from tixcli.output import print_ticket
+from tixcli.output import print_write_result
 
 from .app import BodyOption, TicketId, WriteFormat, app, check_write_format, get_state, read_body
 
@@ -20,7 +20,7 @@ def solve(
     text = read_body(body, None, required=False)
     ticket = state.backend.solve(ticket_id, body=text, author=state.profile.user)
     if output:
-        print_ticket(ticket, output)
+        print_write_result(ticket, output, changed=True)
 
 
 @app.command()
@@ -34,4 +34,4 @@ def close(
     output = check_write_format(fmt)
     ticket = state.backend.close(ticket_id)
     if output:
-        print_ticket(ticket, output)
+        print_write_result(ticket, output, changed=True)
