@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tixcli import __version__
-from tixcli.backends.base import Backend, CreateResult, ExportItem
-from tixcli.backends.remote import service_id, service_time
+from tixcli.backends.base import ExportItem, TicketState
+from tixcli.backends.remote import RemoteBackend, bounded, error_body, service_id, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
     ConfigError,
@@ -37,7 +37,7 @@ from tixcli.errors import (
     TixError,
     UnavailableError,
 )
-from tixcli.lifecycle import check_close, check_solve, closed_refusal, ensure_not_closed, status_after_reply
+from tixcli.lifecycle import closed_refusal
 from tixcli.model import (
     PRIORITIES,
     PRIORITY_RANK,
@@ -57,12 +57,20 @@ API = "/api/v2"
 PAGE_SIZE = 100  # the largest page of tickets, comments, users, search results
 SEARCH_MAX = 1000  # the Search API stops after 1,000 results
 MAX_COMMENTS = 10_000  # Zendesk caps a ticket's comments at 5,000: more is a hostile or broken answer
-MESSAGE_MAX = 300  # the longest text from the service that goes into an error message
 INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
 
 
-class ZendeskBackend(Backend):
+class ZendeskBackend(RemoteBackend):
+    """Zendesk Support: the primitives of the Backend protocol (the core runs the flow).
+
+    What `zendesk_export` (and any other module of this package) may use, beyond the protocol:
+    `read`, `records` (RemoteBackend), `absorb` (side-loaded users, groups, metrics into the
+    caches), `resolve_people` (the people of many tickets in one batch), `ticket_from` (one
+    ticket record as a Ticket, without comments) and `comments`.
+    """
+
     name = "zendesk"
+    service = "Zendesk"
     capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "export_cursor"})
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
@@ -72,7 +80,6 @@ class ZendeskBackend(Backend):
 
     def __init__(self, profile: Profile) -> None:
         super().__init__(profile)
-        self._http = None  # HttpClient, made on first use: the constructor never touches the network
         self._zenpy = None
         self._base: str | None = None
         self._users: dict[int, str | None] = {}  # id -> email (or name): the per-run user cache
@@ -80,6 +87,11 @@ class ZendeskBackend(Backend):
         self._groups: dict[int, str] = {}
         self._all_groups_loaded = False
         self._solved_at: dict[int, str] = {}  # ticket id -> solved_at, from side-loaded metric sets
+        # Tickets read by the step before a write, for that write only (within one command):
+        # the dedupe look-up's tickets for the `state` that follows it, and the ticket `state`
+        # read for the comment that follows it (whether its status changes).
+        self._prefetched: dict[int, dict] = {}
+        self._read_for_write: dict[int, dict] = {}
 
     # -- connection -------------------------------------------------------------------------
 
@@ -90,25 +102,15 @@ class ZendeskBackend(Backend):
         return self._base
 
     @property
-    def http(self):
-        if self._http is None:
-            self._connect()
-        return self._http
-
-    @property
     def zenpy(self):
         if self._zenpy is None:
-            self._connect()
+            self.http  # noqa: B018 - connecting builds zenpy on the client
         return self._zenpy
 
-    def _connect(self) -> None:
-        from zenpy import Zenpy
-
-        from tixcli.backends.http import HttpClient
-
-        base = self.base_url
+    def open_session(self):
         import requests
 
+        self.base_url  # noqa: B018 - a configuration error before the secret is read
         session = requests.Session()
         session.headers.update({"User-Agent": f"tixcli/{__version__}", "Accept": "application/json"})
         oauth = self.profile.secret("oauth_token", required=False)
@@ -118,13 +120,17 @@ class ZendeskBackend(Backend):
             email = str(self.profile.require("email"))
             token = self.profile.secret("token")
             session.auth = (f"{email}/token", token.reveal())
-        self._http = HttpClient.for_profile(self.profile, base, session=session, service="Zendesk")
-        parts = urlsplit(base)
+        return session
+
+    def connected(self, http) -> None:
+        from zenpy import Zenpy
+
+        parts = urlsplit(self.base_url)
         subdomain, _, domain = parts.netloc.partition(".")
         self._zenpy = Zenpy(
             subdomain=subdomain,
             domain=domain,
-            session=_routed_session(self._http, f"https://{parts.netloc}", base),
+            session=_routed_session(http, f"https://{parts.netloc}", self.base_url),
             anonymous=True,  # the client's session carries the credentials
             timeout=self.profile.timeout,
             ratelimit_budget=max(1, int(self.profile.retry_budget)),  # never reached: see _routed_session
@@ -132,18 +138,28 @@ class ZendeskBackend(Backend):
         )
 
     def shutdown(self) -> None:
-        if self._http is not None:
-            self._http.session.close()
+        super().shutdown()
+        self._zenpy = None
 
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
         raw = self._fetch(ticket_id)
-        ticket = self._ticket(raw)
+        ticket = self.ticket_from(raw)
         ticket.comments = self.comments(raw["id"])
         return ticket
 
-    def list(self, query: ListQuery) -> list[Ticket]:
+    def state(self, ticket_id: str) -> TicketState:
+        """One request (none right after the dedupe look-up that read the ticket)."""
+        tid = ticket_number(ticket_id)
+        raw = self._prefetched.pop(tid, None)
+        self._prefetched.clear()  # good for the step right after the look-up only
+        if raw is None:
+            raw = self._fetch(ticket_id)
+        self._read_for_write[tid] = raw
+        return TicketState(self._status(raw), self._email(raw.get("requester_id")))
+
+    def query(self, query: ListQuery) -> list[Ticket]:
         params: dict[str, Any] = {
             "query": search_query(query),
             "per_page": max(1, min(query.limit, PAGE_SIZE)),
@@ -156,9 +172,9 @@ class ZendeskBackend(Backend):
         url: str | None = f"{API}/search.json"
         seen = 0
         while url and len(found) < query.limit and seen < SEARCH_MAX:
-            data = self._get(url, params, "search")
-            self._remember(data)
-            results = _records(data, "results")
+            data = self.read(url, params, action="search")
+            self.absorb(data)
+            results = self.records(data, "results")
             seen += len(results)
             tickets = [r for r in results if r.get("result_type", "ticket") == "ticket"]
             for r in tickets:
@@ -167,21 +183,31 @@ class ZendeskBackend(Backend):
             if not results or len(found) >= query.limit or seen >= SEARCH_MAX:
                 break
             url, params = pages.follow(data.get("next_page"), fresh), None
-        tickets = self._tickets(list(found.values())[: query.limit])
-        return sort_tickets(tickets, query.sort)
+        raws = list(found.values())[: query.limit]
+        self.resolve_people(raws)  # everyone on every ticket, in as few requests as can be
+        return sort_tickets([self.ticket_from(raw) for raw in raws], query.sort)
 
     def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         from tixcli.backends.zendesk_export import export
 
         return export(self, since, cursor)
 
+    def find_by_dedupe_key(self, key: str) -> list[str]:
+        """The non-closed tickets whose external_id is the key, oldest first: one request, and
+        immediate (the search index lags by minutes)."""
+        params = {"external_id": key, "include": INCLUDE}
+        data = self.read(f"{API}/tickets.json", params, action="look up the dedupe key")
+        self.absorb(data)
+        live = [t for t in self.records(data, "tickets") if t.get("status") not in ("closed", "deleted")]
+        live = [t for t in live if t.get("external_id") == key]
+        live.sort(key=lambda t: int(service_id(t.get("id"), "Zendesk", "ticket id")))
+        self._prefetched = {int(t["id"]): t for t in live}  # for the `state` of the reply that follows
+        return [str(t["id"]) for t in live]
+
     # -- writes -----------------------------------------------------------------------------
 
-    def create(self, new: NewTicket) -> CreateResult:
-        if new.dedupe_key:
-            existing = self._find_external(new.dedupe_key)
-            if existing is not None:
-                return CreateResult(self._reply(existing, new.as_reply()), created=False)
+    def create_ticket(self, new: NewTicket) -> Ticket:
+        self._prefetched.clear()
         comment: dict[str, Any] = {"body": new.body, "public": True}
         fields: dict[str, Any] = {
             "subject": new.subject,
@@ -209,43 +235,74 @@ class ZendeskBackend(Backend):
         # One key per invocation, reused on this invocation's retries: a create whose answer was
         # lost is retried safely (same key, same body: Zendesk returns the first ticket).
         key = str(uuid.uuid4())
-        response = self.http.request(
+        data = self.call(
             "POST",
             f"{API}/tickets.json",
             json={"ticket": fields},
             headers={"Idempotency-Key": key},
             retry_safe=True,
+            action="create the ticket",
         )
-        data = self._answer(response, "create the ticket")
-        return CreateResult(self._ticket(_field(data, "ticket")), created=True)
+        return self.ticket_from(self.record(data, "ticket"))
 
-    def reply(self, ticket_id: str, reply: Reply) -> Ticket:
-        return self._reply(self._fetch(ticket_id), reply)
+    def add_comment(self, ticket_id: str, reply: Reply, status: str) -> Ticket:
+        """The comment, its uploads, CCs and the status in one update."""
+        tid = str(ticket_number(ticket_id))
+        read = self._read_for_write.pop(int(tid), None)
+        current = self._status(read) if read is not None else None
+        fields: dict[str, Any] = {"comment": self._comment(reply.body, reply.public, reply.author, reply.attachments)}
+        # An agent's comment does not reopen a solved or pending ticket on Zendesk: say it. An
+        # explicit status goes with the comment, an internal note's too (one update); an internal
+        # note that leaves the status as it is sends none.
+        if reply.public or reply.status is not None or status != current:
+            fields["status"] = status
+        if reply.cc:
+            fields["email_ccs"] = [{"user_email": e, "action": "put"} for e in reply.cc]
+        return self.ticket_from(self._update(tid, fields, "reply"))
 
-    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
-        raw = self._fetch(ticket_id)
-        tid = str(raw["id"])
-        check_solve(tid, self._status(raw))
-        fields: dict[str, Any] = {"status": "solved"}
-        if body:
-            fields["comment"] = self._comment(body, True, author, None)
-        return self._ticket(self._solved(self._update(tid, fields, "solve")))
+    def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
+        tid = str(ticket_number(ticket_id))
+        self._read_for_write.pop(int(tid), None)
+        fields: dict[str, Any] = {"status": status}
+        if comment is not None:
+            fields["comment"] = self._comment(comment.body, comment.public, comment.author, comment.attachments)
+        action = {"solved": "solve", "closed": "close"}.get(status, status)
+        return self.ticket_from(self._solved(self._update(tid, fields, action)))
 
-    def close(self, ticket_id: str) -> Ticket:
-        raw = self._fetch(ticket_id)
-        tid = str(raw["id"])
-        check_close(tid, self._status(raw))
-        return self._ticket(self._solved(self._update(tid, {"status": "closed"}, "close")))
-
-    def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
-        raw = self._fetch(ticket_id)
-        if not add and not remove:
-            return self._ticket(raw).cc
-        tid = str(raw["id"])
-        ensure_not_closed(tid, self._status(raw), "changing CCs")
+    def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
+        tid = str(ticket_number(ticket_id))
+        self._read_for_write.pop(int(tid), None)
         ccs = [{"user_email": e, "action": "put"} for e in add]
         ccs += [{"user_email": e, "action": "delete"} for e in remove]
-        return self._ticket(self._update(tid, {"email_ccs": ccs}, "cc")).cc
+        return self.ticket_from(self._update(tid, {"email_ccs": ccs}, "cc")).cc
+
+    def list_cc(self, ticket_id: str) -> list[str]:
+        """The CCs: the ticket alone, without its comments (one request)."""
+        return self.ticket_from(self._fetch(ticket_id)).cc
+
+    # -- the error table: Zendesk's hooks ---------------------------------------------------
+
+    def error_text(self, body: Any) -> str:
+        return "; ".join(_details(body))
+
+    def vendor_refusal(
+        self, status: int, body: Any, text: str, *, action: str, ticket: str | None, write: bool
+    ) -> TixError | None:
+        low = text.lower()
+        what = f"ticket {ticket}" if ticket else "the ticket"
+        if "closed prevents ticket update" in low:
+            return closed_refusal(what, action)
+        if action in ("solve", "close") and "assignee" in low:
+            return RefusedError(
+                f"Zendesk refused to {action} {what}: it has no assignee",
+                hint=f"assign the ticket to an agent (in Zendesk), then {action} it",
+            )
+        if action == "close" and "status" in low:
+            return RefusedError(
+                f"Zendesk refused to close {what}",
+                hint="Zendesk closes solved tickets itself (4 days after solving by default): solve it instead",
+            )
+        return None
 
     # -- helpers: requests ------------------------------------------------------------------
 
@@ -253,11 +310,11 @@ class ZendeskBackend(Backend):
         """One ticket with its people and group side-loaded (one request)."""
         tid = ticket_number(ticket_id)
         try:
-            data = self._get(f"{API}/tickets/{tid}.json", {"include": INCLUDE}, "read the ticket")
+            data = self.read(f"{API}/tickets/{tid}.json", {"include": INCLUDE}, action="read the ticket")
         except NotFoundError:
             raise NotFoundError(f"ticket {tid} not found") from None
-        self._remember(data)
-        return _field(data, "ticket")
+        self.absorb(data)
+        return self.record(data, "ticket")
 
     def comments(self, ticket_id: int | str) -> list[Comment]:
         """The whole thread, oldest first, authors side-loaded, cursor-paged."""
@@ -267,9 +324,9 @@ class ZendeskBackend(Backend):
         raws: list[dict] = []
         pages = Paging(self.http, "comment")
         while url:
-            data = self._get(url, params, "read the comments")
-            self._remember(data)
-            page = _records(data, "comments")
+            data = self.read(url, params, action="read the comments")
+            self.absorb(data)
+            page = self.records(data, "comments")
             raws.extend(page)
             if len(raws) > MAX_COMMENTS:
                 raise UnavailableError(f"Zendesk sent more than {MAX_COMMENTS:,} comments on ticket {tid}; stopped")
@@ -279,29 +336,6 @@ class ZendeskBackend(Backend):
             url, params = (pages.follow(links.get("next"), fresh) if more else None), None
         self._resolve(self._user_id(c.get("author_id")) for c in raws)
         return [self._comment_model(c) for c in raws]
-
-    def _find_external(self, key: str) -> dict | None:
-        """The newest non-closed ticket carrying the dedupe key (immediate, unlike search)."""
-        params = {"external_id": key, "include": INCLUDE}
-        data = self._get(f"{API}/tickets.json", params, "look up the dedupe key")
-        self._remember(data)
-        live = [t for t in data.get("tickets") or [] if t.get("status") not in ("closed", "deleted")]
-        live = [t for t in live if t.get("external_id") == key]
-        return max(live, key=lambda t: (t.get("updated_at") or "", t.get("id") or 0)) if live else None
-
-    def _reply(self, raw: dict, reply: Reply) -> Ticket:
-        tid = str(raw["id"])
-        current = self._status(raw)
-        requester = self._email(raw.get("requester_id"))
-        new_status = status_after_reply(tid, current, reply, requester)
-        fields: dict[str, Any] = {"comment": self._comment(reply.body, reply.public, reply.author, reply.attachments)}
-        # An agent's comment does not reopen a solved or pending ticket on Zendesk: say it. An
-        # explicit status goes with the comment, an internal note's too (one update).
-        if reply.public or reply.status is not None or new_status != current:
-            fields["status"] = new_status
-        if reply.cc:
-            fields["email_ccs"] = [{"user_email": e, "action": "put"} for e in reply.cc]
-        return self._ticket(self._update(tid, fields, "reply"))
 
     def _comment(self, body: str, public: bool, author: str | None, files: list[FileUpload] | None) -> dict:
         comment: dict[str, Any] = {"body": body, "public": public}  # `public` sent every time
@@ -322,6 +356,8 @@ class ZendeskBackend(Backend):
     def _update(self, tid: str, fields: dict, action: str) -> dict:
         """One ticket update through zenpy; returns the ticket as Zendesk answered it."""
         from zenpy.lib.api_objects import Ticket as ZenpyTicket
+
+        self._prefetched.clear()
 
         def send():
             answer = self.zenpy.tickets.update(ZenpyTicket(id=int(tid), **fields))
@@ -358,9 +394,9 @@ class ZendeskBackend(Backend):
         if author.lower() in me:
             return None
         if author.lower() not in self._user_ids:
-            data = self._get(f"{API}/users/search.json", {"query": author}, "look up the author")
+            data = self.read(f"{API}/users/search.json", {"query": author}, action="look up the author")
             users = [u for u in data.get("users") or [] if (u.get("email") or "").lower() == author.lower()]
-            self._remember({"users": users})
+            self.absorb({"users": users})
         user_id = self._user_ids.get(author.lower())
         if user_id is None:
             raise InvalidInputError(f"no Zendesk user with the email {author}", hint="use an existing user")
@@ -370,7 +406,7 @@ class ZendeskBackend(Backend):
         for gid, gname in self._all_groups().items():
             if gname.lower() == name.lower():
                 return gid
-        known = _bounded(", ".join(sorted(self._groups.values()))) or "none"
+        known = bounded(", ".join(sorted(self._groups.values()))) or "none"
         raise InvalidInputError(f"no Zendesk group named {name!r}", hint=f"groups: {known}")
 
     def _all_groups(self) -> dict[int, str]:
@@ -379,34 +415,39 @@ class ZendeskBackend(Backend):
             pages = Paging(self.http, "group")
             url: str | None = f"{API}/groups.json"
             while url:
-                data = self._get(url, None, "list groups")
-                groups = _records(data, "groups")
-                self._remember({"groups": groups})
+                data = self.read(url, None, action="list groups")
+                groups = self.records(data, "groups")
+                self.absorb({"groups": groups})
                 fresh = pages.fresh(service_id(g.get("id"), "Zendesk", "group id") for g in groups)
                 url = pages.follow(data.get("next_page"), fresh) if groups else None
             self._all_groups_loaded = True
         return self._groups
+
+    def resolve_people(self, raws: Iterable[dict]) -> None:
+        """Look up everyone the ticket records name (requester, assignee, CCs) in one batch."""
+        self._resolve(people_ids(raws))
 
     def _resolve(self, ids: Iterable[Any]) -> None:
         """Fetch the users not yet in the cache (show_many, 100 a request)."""
         missing = sorted({i for i in ids if isinstance(i, int) and i > 0 and i not in self._users})
         for start in range(0, len(missing), PAGE_SIZE):
             chunk = missing[start : start + PAGE_SIZE]
-            data = self._get(f"{API}/users/show_many.json", {"ids": ",".join(map(str, chunk))}, "look up users")
-            self._remember({"users": _records(data, "users")})
+            params = {"ids": ",".join(map(str, chunk))}
+            data = self.read(f"{API}/users/show_many.json", params, action="look up users")
+            self.absorb({"users": self.records(data, "users")})
             for user_id in chunk:
                 self._users.setdefault(user_id, None)  # deleted users: do not ask again
 
-    def _remember(self, data: dict) -> None:
+    def absorb(self, data: dict) -> None:
         """Fill the user and group caches from side-loaded records (ids checked: exit 8 if odd)."""
-        for user in _records(data, "users"):
+        for user in self.records(data, "users"):
             user_id = int(service_id(user.get("id"), "Zendesk", "user id"))
             email = user.get("email") if isinstance(user.get("email"), str) else None
             name = user.get("name") if isinstance(user.get("name"), str) else None
             self._users[user_id] = email or name
             if email:
                 self._user_ids[email.lower()] = user_id
-        for group in _records(data, "groups"):
+        for group in self.records(data, "groups"):
             group_id = int(service_id(group.get("id"), "Zendesk", "group id"))
             self._groups[group_id] = str(group.get("name") or group_id)
         for metrics in data.get("metric_sets") or []:
@@ -414,7 +455,7 @@ class ZendeskBackend(Backend):
                 self._solved_at[metrics.get("ticket_id")] = metrics["solved_at"]
 
     def _zen(self, call: Callable[[], Any], action: str, tid: str | None = None) -> Any:
-        """Run a zenpy call; every failure becomes a tixcli error."""
+        """Run a zenpy call (a write); every failure becomes a tixcli error."""
         try:
             return call()
         except TixError:
@@ -422,20 +463,10 @@ class ZendeskBackend(Backend):
         except Exception as exc:  # zenpy's, requests' and JSON errors alike
             response = getattr(exc, "response", None)
             if response is not None and getattr(response, "status_code", None):
-                raise api_error(response.status_code, _json(response), action, tid) from None
+                raise self.refusal(
+                    response.status_code, error_body(response), action=action, ticket=tid, write=True
+                ) from None
             raise UnavailableError(f"Zendesk: unexpected answer ({type(exc).__name__})") from None
-
-    def _get(self, path: str, params: dict | None, action: str) -> dict:
-        """A GET whose 4xx answers HttpClient leaves to us (400, 422...) become tixcli errors."""
-        return self._answer(self.http.request("GET", path, params=params), action)
-
-    def _answer(self, response, action: str, tid: str | None = None) -> dict:
-        if response.status_code >= 400:
-            raise api_error(response.status_code, _json(response), action, tid)
-        data = self.http.decode(response)
-        if not isinstance(data, dict):
-            raise UnavailableError("Zendesk sent a malformed answer (not a JSON object)")
-        return data
 
     # -- helpers: mapping -------------------------------------------------------------------
 
@@ -458,11 +489,8 @@ class ZendeskBackend(Backend):
             self._resolve([user_id])
         return self._users.get(user_id) or str(user_id)
 
-    def _tickets(self, raws: list[dict]) -> list[Ticket]:
-        self._resolve(people_ids(raws))  # everyone on every ticket, in as few requests as can be
-        return [self._ticket(raw) for raw in raws]
-
-    def _ticket(self, raw: dict) -> Ticket:
+    def ticket_from(self, raw: dict) -> Ticket:
+        """A ticket record of an answer as a Ticket (without comments)."""
         tid = service_id(raw.get("id"), "Zendesk", "ticket id")
         self._resolve(people_ids([raw]))
         group_id = None if raw.get("group_id") is None else int(service_id(raw["group_id"], "Zendesk", "group id"))
@@ -506,7 +534,7 @@ class ZendeskBackend(Backend):
                     size=a.get("size"),
                     content_type=a.get("content_type"),
                 )
-                for a in _records(raw, "attachments")
+                for a in self.records(raw, "attachments")
             ],
         )
 
@@ -571,10 +599,9 @@ def ticket_number(ticket_id: str) -> int:
 
 
 def search_query(query: ListQuery) -> str:
-    """The Search API query for a `list`."""
+    """The Search API query for a resolved `list` query ("mine" is already its requester, and
+    `words` its search words, each required)."""
     terms = ["type:ticket"]
-    if query.scope == "mine" and not (query.requester or query.assignee):
-        terms.append(f"requester:{_quote_term(query.user)}")
     if query.requester:
         terms.append(f"requester:{_quote_term(query.requester)}")
     if query.assignee:
@@ -587,11 +614,7 @@ def search_query(query: ListQuery) -> str:
         terms.append(f"priority:{query.priority}")
     if query.since:
         terms.append("updated>=" + to_iso(query.since).replace("+00:00", "Z"))
-    if query.search:
-        words = [w for w in query.search.split() if any(ch.isalnum() for ch in w)]
-        if not words:
-            raise InvalidInputError("--search needs at least one word with letters or digits")
-        terms += ['"' + w.replace('"', "") + '"' for w in words]
+    terms += ['"' + w.replace('"', "") + '"' for w in query.words]
     return " ".join(terms)
 
 
@@ -627,31 +650,6 @@ def sort_tickets(tickets: list[Ticket], sort: str) -> list[Ticket]:
     return tickets
 
 
-def api_error(status: int, body: Any, action: str, tid: str | None = None) -> TixError:
-    """A 4xx answer HttpClient leaves to us (400, 409, 422...) as a tixcli error."""
-    details = _details(body)
-    text = " ".join(details).lower()
-    what = f"ticket {tid}" if tid else "the ticket"
-    if "closed prevents ticket update" in text:
-        return closed_refusal(what, action)
-    if action in ("solve", "close") and "assignee" in text:
-        return RefusedError(
-            f"Zendesk refused to {action} {what}: it has no assignee",
-            hint=f"assign the ticket to an agent (in Zendesk), then {action} it",
-        )
-    if action == "close" and "status" in text:
-        return RefusedError(
-            f"Zendesk refused to close {what}",
-            hint="Zendesk closes solved tickets itself (4 days after solving by default): solve it instead",
-        )
-    if status == 409:
-        return UnavailableError(f"Zendesk: {what} changed while updating it (HTTP 409)", hint="try again")
-    if status in (400, 422):
-        reason = _bounded("; ".join(details)) or f"HTTP {status}"
-        return InvalidInputError(f"Zendesk refused to {action}: {reason}")
-    return UnavailableError(f"Zendesk answered HTTP {status} to {action}")
-
-
 def _details(body: Any) -> list[str]:
     """The human-readable parts of a Zendesk error body."""
     if not isinstance(body, dict):
@@ -670,28 +668,6 @@ def _details(body: Any) -> list[str]:
     if not out and isinstance(body.get("error"), str):
         out.append(body["error"])
     return out
-
-
-def _json(response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, RecursionError):
-        return None
-
-
-def _bounded(text: str) -> str:
-    """Text from the service cut to MESSAGE_MAX characters for an error message or hint."""
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
-
-
-def _records(data: Any, key: str) -> list[dict]:
-    """The list of objects under `key` of an answer; anything else there is a malformed answer."""
-    value = data.get(key) if isinstance(data, dict) else None
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise UnavailableError(f"Zendesk sent a malformed answer ({key} is not a list of objects)")
-    return value
 
 
 class Paging:
@@ -722,13 +698,6 @@ class Paging:
             raise UnavailableError(f"Zendesk sent {self.what} pages that bring nothing new (paging for ever?); stopped")
         self.followed.add(url)
         return url
-
-
-def _field(data: Any, key: str) -> dict:
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, dict) or value.get("id") is None:
-        raise UnavailableError(f"Zendesk sent a malformed answer (no {key})")
-    return value
 
 
 def people_ids(raws: Iterable[dict]) -> list:

@@ -9,6 +9,10 @@ and counted on stderr.
 The resume token is base64 JSON holding everything needed to resume right after a ticket: the
 mode, the `since` start, the cursor that fetched the ticket's page and how many of the page's
 tickets were done (or the next page's cursor once a page is finished).
+
+It uses only the backend's public interface (see ZendeskBackend's docstring): `read` (a GET
+through the error table), `records`, `absorb` (side-loads into the caches), `resolve_people`,
+`ticket_from` and `comments`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from tixcli.backends import remote
 from tixcli.backends.base import ExportItem
-from tixcli.backends.zendesk import _records, people_ids
 from tixcli.config import warn
 from tixcli.errors import AuthError, InvalidInputError, UnavailableError
 from tixcli.model import from_epoch
@@ -116,18 +119,18 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
                     raise
                 mode = SEARCH  # an agent's token: the incremental export is for admins
                 continue
-            tickets = _records(data, "tickets")
+            tickets = backend.records(data, "tickets")
             after = _cursor(data.get("after_cursor"))
             done = bool(data.get("end_of_stream")) or not after
         else:
             data = _search_page(backend, start, page_cursor)
-            tickets = [r for r in _records(data, "results") if r.get("result_type", "ticket") == "ticket"]
+            tickets = [r for r in backend.records(data, "results") if r.get("result_type", "ticket") == "ticket"]
             meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
             after = _cursor(meta.get("after_cursor"))
             done = not meta.get("has_more") or not after
-        backend._remember(data)
+        backend.absorb(data)
         ids = [remote.service_id(raw.get("id"), "Zendesk", "ticket id") for raw in tickets]
-        backend._resolve(people_ids(tickets))  # the whole page's people at once
+        backend.resolve_people(tickets)  # the whole page's people at once
         fresh = False
         for index in range(_resume_at(tickets, skip, last_id), len(tickets)):
             raw, tid = tickets[index], ids[index]
@@ -145,7 +148,7 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
                 continue
             if since_iso and raw.get("updated_at") and remote.service_time(raw["updated_at"], "Zendesk") < since_iso:
                 continue  # changed by the system only: its updated_at is older than `since`
-            ticket = backend._ticket(raw)
+            ticket = backend.ticket_from(raw)
             ticket.comments = backend.comments(tid)
             yield ExportItem(ticket, token)
         if done:
@@ -188,7 +191,7 @@ def _incremental_page(backend: ZendeskBackend, start: int, page_cursor: str | No
     else:
         # The incremental export refuses a start within the last minute (it leaves that minute out).
         params["start_time"] = max(0, min(start, int(time.time()) - 61))
-    return backend._get(f"{API}/incremental/tickets/cursor.json", params, "export the tickets")
+    return backend.read(f"{API}/incremental/tickets/cursor.json", params, action="export the tickets")
 
 
 def _search_page(backend: ZendeskBackend, start: int, page_cursor: str | None) -> dict:
@@ -202,7 +205,7 @@ def _search_page(backend: ZendeskBackend, start: int, page_cursor: str | None) -
     }
     if page_cursor:
         params["page[after]"] = page_cursor
-    return backend._get(f"{API}/search/export.json", params, "export the tickets")
+    return backend.read(f"{API}/search/export.json", params, action="export the tickets")
 
 
 def _start_time(since: datetime | None) -> int:

@@ -113,7 +113,11 @@ def test_request_counts_per_command(zendesk_harness, server, tmp_path):
     files = [upload_file(tmp_path, "a.log", b"a"), upload_file(tmp_path, "b.log", b"b")]
     measure("attach (2 files)", lambda b: b.reply(tid, Reply(body="files", author=AGENT, attachments=files)))
     measure("cc --add", lambda b: b.update_cc(tid, [DEV], []))
+    measure("cc (list)", lambda b: b.update_cc(tid, [], []))
     measure("solve", lambda b: b.solve(tid))
+    measure("close", lambda b: b.close(tid))
+    measure("create --dedupe-key (new)", lambda b: b.create(new(dedupe_key="k")))
+    measure("create --dedupe-key (match)", lambda b: b.create(new(body="again", dedupe_key="k")))
     assert counts == {
         "create": 2,  # POST, users (requester) by id
         "create --cc --group": 3,  # groups, POST, users
@@ -122,7 +126,11 @@ def test_request_counts_per_command(zendesk_harness, server, tmp_path):
         "reply": 2,  # ticket (status, requester), PUT
         "attach (2 files)": 4,  # ticket, 2 uploads under one token, PUT
         "cc --add": 3,  # ticket, PUT, users (the new CC)
+        "cc (list)": 1,  # the ticket alone, not its comments
         "solve": 3,  # ticket, PUT, groups (Zendesk assigned the solver and their group)
+        "close": 2,  # ticket, PUT
+        "create --dedupe-key (new)": 3,  # external_id look-up, POST, users
+        "create --dedupe-key (match)": 2,  # external_id look-up (the ticket it reads serves the reply), PUT
     }, counts
 
 
@@ -159,6 +167,28 @@ def test_dedupe_key_is_looked_up_by_external_id_not_search(server, backend):
     assert lookup.path == "/api/v2/tickets.json" and lookup.arg("external_id") == "ci nightly/#1"
     assert server.count("GET", r"/search") == 0
     assert server.tickets[int(first.id)]["external_id"] == "ci nightly/#1"
+
+
+def test_dedupe_adds_to_the_oldest_open_ticket_carrying_the_key(server, backend):
+    first = backend.create(new(dedupe_key="nightly")).ticket
+    second = backend.create(new(subject="twin")).ticket
+    with server.lock:  # two tickets with one key: two runs raced within the same second
+        server.tickets[int(second.id)]["external_id"] = "nightly"
+    result = backend.create(new(body="again", dedupe_key="nightly"))
+    assert result.created is False and result.ticket.id == first.id
+    assert backend.get(first.id).comments[-1].body == "again"
+    server.close(int(first.id))  # a closed ticket no longer carries the key for dedupe
+    assert backend.create(new(body="third", dedupe_key="nightly")).ticket.id == second.id
+
+
+def test_list_sends_the_cores_resolved_query_and_adds_no_mine_of_its_own(server, backend):
+    backend.list_tickets(ListQuery(user=AGENT, search='timeout "night ly" -- ++'))
+    sent = [r for r in server.requests if r.path == "/api/v2/search.json"][-1].arg("query")
+    assert sent == f'type:ticket requester:{AGENT} status<solved "timeout" "night" "ly"'
+    # The primitive takes the query as the core resolved it: "mine" is already its requester.
+    backend.query(ListQuery(user=AGENT, scope="mine", statuses=None, words=("x",)))
+    sent = [r for r in server.requests if r.path == "/api/v2/search.json"][-1].arg("query")
+    assert sent == 'type:ticket "x"'
 
 
 def test_create_sends_group_ccs_tags_and_an_unknown_group_is_refused_before_posting(server, backend):
@@ -233,13 +263,13 @@ def test_reply_to_a_closed_ticket_is_refused_before_anything_is_sent(server, bac
     assert [r.method for r in sent] == ["GET"]
 
 
-def test_422_closed_from_the_server_is_refused(server, backend, monkeypatch):
+def test_422_closed_from_the_server_is_refused(server, backend):
+    """The core's steps of a reply, with the ticket closed between the read and the update."""
     ticket = backend.create(new()).ticket
-    stale = backend._fetch(ticket.id)
+    assert backend.state(ticket.id).status == "new"
     server.close(int(ticket.id))  # closed between our read and our update
-    monkeypatch.setattr(backend, "_fetch", lambda _id: dict(stale))
     with pytest.raises(RefusedError, match="closed"):
-        backend.reply(ticket.id, Reply(body="x", author=AGENT))
+        backend.add_comment(ticket.id, Reply(body="x", author=AGENT), "open")
     assert server.count("PUT") == 1
 
 

@@ -22,7 +22,7 @@ import tixcli.backends.zendesk_export as zendesk_export
 from tixcli.backends.zendesk import ZendeskBackend
 from tixcli.config import Profile
 from tixcli.errors import InvalidInputError, NotFoundError
-from tixcli.model import Reply
+from tixcli.model import NewTicket, Reply
 
 pytestmark = pytest.mark.timeout(60)  # the old code paged some of these for ever
 
@@ -319,8 +319,9 @@ def test_a_hint_listing_the_services_group_names_is_bounded(zendesk_harness, ser
     p = zendesk_harness.profile
     backend = ZendeskBackend(Profile(p.name, p.backend, dict(p.settings), p.source))
     with pytest.raises(InvalidInputError) as err:
-        backend._group_id("Nope")
-    assert len(err.value.hint) <= 320
+        backend.create(NewTicket(subject="s", body="b", author=AGENT, requester=AGENT, group="Nope"))
+    assert len(err.value.hint) <= 320 and "group-0-" in err.value.hint
+    assert server.count("POST") == 0
 
 
 def test_an_export_cursor_that_repeats_with_new_tickets_is_followed(zendesk_harness, server, monkeypatch):
