@@ -905,7 +905,10 @@ class ZendeskStandIn(StandInServer):
         if t["status"] == "closed":  # closed is final (api-notes.md)
             raise HTTPError(422, CLOSED_ERROR)
         data = self._body(request, "ticket")
-        if data.get("safe_update") and data.get("updated_stamp") != iso(t["updated_at"]):
+        # A safe update (the documented 409 on a ticket write): "A value of false has the same
+        # effect as true. Omit the property to force the updates to not be safe."
+        safe = "safe_update" in data and data.get("updated_stamp") is not None
+        if safe and data.get("updated_stamp") != iso(t["updated_at"]):
             raise HTTPError(
                 409,
                 {
