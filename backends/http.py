@@ -15,7 +15,9 @@
   `download` is the one way to another host: https only, without Authorization or cookies.
 - Errors become tixcli errors: 401/403 and HTML sign-in pages → AuthError (exit 7), 404 →
   NotFoundError, rate limits, 5xx, timeouts and malformed JSON → UnavailableError (exit 8).
-  No message ever carries a request header, so a token cannot leak through one.
+  The other 4xx answers are handed back: `remote.RemoteBackend.refusal` is the one table that
+  judges them (409, 400, 422...). No message ever carries a request header, so a token cannot
+  leak through one.
 """
 
 from __future__ import annotations
