@@ -2,6 +2,8 @@
 
 Each backend's test module provides a fixture ``<name>_harness`` (see conftest.py) that
 returns a fresh Harness: an empty store, or a stand-in server reset to its seed state.
+tests/test_contract.py runs tixcli.testing.BackendContract on each through ``open()``, and
+takes ``missing_id``, ``group`` and ``request_count()`` from it.
 """
 
 from __future__ import annotations

@@ -350,6 +350,15 @@ class BackendContract:
             assert ticket.comments is None
             assert ticket.to_dict() == self.backend.get(ticket.id).to_dict(with_comments=False)
 
+    @requires("groups")
+    def test_a_group_is_kept_through_create_get_list_and_export(self):
+        assert self.group, "a backend with groups names one it accepts (BackendContract.group)"
+        made = self.make(group=self.group)
+        assert made.group == self.group
+        assert self.backend.get(made.id).group == self.group
+        assert [t.group for t in self.query()] == [self.group]
+        assert self.exported()[made.id].group == self.group
+
     def test_tags_and_group_are_kept_through_create_reply_and_list(self):
         made = self.make(tags=["build", "nightly"], priority="low", type="incident", **self.group_kw())
         self.backend.reply(made.id, self.reply(body="still here"))
