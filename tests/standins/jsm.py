@@ -13,6 +13,10 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
 - An eventually consistent search index: changes reach JQL search `index_lag` seconds later,
   except for issues named in `reconcileIssues`.
 - A clock tests can set (`set_clock`, `advance`); `updated` strictly increases on every change.
+- `GET /rest/api/3/issue/{key}?expand=transitions` lists the transitions available from the
+  issue's status, as the transitions endpoint does (Jira documents the expand); with
+  `transitions.fields` also each one's screen fields (documented for the transitions endpoint;
+  a `tamper` can take them, or the whole list, out of the issue's answer).
 
 For the hardening tests, a broken or hostile site: `stuck_paging = N` (the next N list and
 search pages repeat the first page and say more follows, with the same nextPageToken; a client
@@ -1628,7 +1632,12 @@ class JSMStandIn(StandInServer):
         self._agent_only()
         issue = self._issue_for(key, sd=False)
         wanted = set(_multi(request, "fields")) or {"*all"}
-        return Response(json=self._issue_json(issue, wanted, v))
+        data = self._issue_json(issue, wanted, v)
+        expand = set(_multi(request, "expand"))
+        if expand & {"transitions", "transitions.fields"}:  # as GET .../transitions answers
+            with_fields = "transitions.fields" in expand
+            data["transitions"] = [self._transition_json(t, with_fields) for t in self._available(issue)]
+        return Response(json=data)
 
     def edit_issue(self, request: Request, v: str, key: str) -> Response:
         self._agent_only()
