@@ -13,8 +13,13 @@ goes through tixcli's HttpClient on that session, past the library's retry loop 
 
 Mapping: ticket ids are issue keys ("SUP-12"); people are emails (participants are accountIds,
 looked up once per email per run); the description opens the thread as its first comment, as
-on the other backends; `--dedupe-key` is a label (best-effort, see `create`). Statuses and
+on the other backends; `--dedupe-key` is a label (best-effort, see `create_ticket`). Statuses and
 transitions: `jsm_workflow`.
+
+The core (`Backend`) runs the flow and the lifecycle rules; this module implements its primitives.
+`state` reads the platform issue's status with the transitions available from it, kept for the
+write that follows in the same command: a reply whose target status no transition reaches is
+refused before its comment is sent, and solve/close need no second read.
 """
 
 from __future__ import annotations
@@ -22,15 +27,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
 
 import requests
 from jira import JIRA
 
-from tixcli.backends.base import Backend, CreateResult, ExportItem
+from tixcli.backends.base import Backend, ExportItem, TicketState
 from tixcli.backends.http import HttpClient
 from tixcli.backends.jsm_workflow import (
+    VERB_FOR,
     PriorityMap,
     Transition,
     TypeMap,
@@ -53,7 +60,6 @@ from tixcli.errors import (
     TixError,
     UnavailableError,
 )
-from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
 from tixcli.model import (
     ACTIVE_STATUSES,
     STATUSES,
@@ -82,6 +88,21 @@ PROJECT_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}")
 # The custom fields holding a request's type and participants (their ids differ per site).
 REQUEST_TYPE_FIELD = "com.atlassian.servicedesk:vp-origin"
 PARTICIPANTS_FIELD = "com.atlassian.servicedesk:sd-request-participants"
+# GET issue?expand=: the transitions available from its status, with their screen fields. Jira
+# documents `transitions` for the issue and `transitions.fields` for the transitions endpoint;
+# where the issue's answer lacks the fields, they are read from that endpoint before use.
+TRANSITIONS_EXPAND = "transitions,transitions.fields"
+
+
+@dataclass
+class _State:
+    """What `state` read of one request, kept for the write that follows in the same command."""
+
+    key: str
+    status: str  # tixcli's
+    raw_status: str | None
+    requester: str | None
+    transitions: list[Transition] | None  # from that status; None: not read yet (customer accounts)
 
 
 class _LibrarySession:
@@ -100,6 +121,7 @@ class JSMBackend(Backend):
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
     from tixcli.backends.jsm_settings import SETTINGS as settings
+
     max_comment_chars = 32_767  # Jira: a text field (description, comment) holds at most 32,767 characters
     requires = ("jira",)
 
@@ -128,6 +150,8 @@ class JSMBackend(Backend):
         self._custom: dict[str, dict | None] | None = None
         self._tz = None
         self._created_ids: list[str] = []  # issues this run created: search may not see them yet
+        self._platform_denied = False  # a customer-only account: the platform issue answers 403
+        self._state: _State | None = None  # what `state` read, until the next write
 
     # -- transport ------------------------------------------------------------------------
 
@@ -156,6 +180,8 @@ class JSMBackend(Backend):
 
     def _call(self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs):
         """One request: the JSON answer, or a tixcli error built from the body (never headers)."""
+        if method != "GET":
+            self._state = None  # a write makes what `state` read stale
         response = self.http.request(method, path, retry_safe=retry_safe, **kwargs)
         if response.status_code >= 400:
             raise _refusal(response)
@@ -296,7 +322,7 @@ class JSMBackend(Backend):
 
     def _with_thread(self, key: str, fields: dict | None = None) -> Ticket:
         """A request and its thread: what `show` prints, and what `export` writes for each request."""
-        ticket, request = self._load_request(key, fields)
+        ticket, request, _ = self._load_request(key, fields)
         attachments = [_attachment(a) for a in (request.get("attachments") or {}).get("values") or []]
         ticket.comments = self._thread(ticket, attachments)
         return ticket
@@ -304,22 +330,72 @@ class JSMBackend(Backend):
     def _load(self, key: str) -> Ticket:
         return self._load_request(key)[0]
 
-    def _load_request(self, key: str, fields: dict | None = None) -> tuple[Ticket, dict]:
+    def _load_request(
+        self, key: str, fields: dict | None = None, transitions: bool = False
+    ) -> tuple[Ticket, dict, list[Transition] | None]:
         """A request without its thread: the servicedeskapi request plus the platform fields
-        (EXTRA_FIELDS; read here unless given, as export has them from its search)."""
+        (EXTRA_FIELDS; read here unless given, as export has them from its search), and with
+        `transitions` those available from its status (None where the platform is not readable)."""
         request = self._get(f"{SD}/request/{_seg(key)}", expand="participant,requestType,attachment")
-        if fields is None:
+        available = None
+        if fields is None and not self._platform_denied:
             try:
-                fields = self._get(f"{API}/issue/{_seg(key)}", fields=",".join(EXTRA_FIELDS)).get("fields")
-            except (AuthError, NotFoundError):
-                fields = None  # a customer-only account cannot read the platform issue
-        return self._ticket_from_request(request, fields), request
+                issue = self._get(
+                    f"{API}/issue/{_seg(key)}",
+                    fields=",".join(EXTRA_FIELDS),
+                    expand=TRANSITIONS_EXPAND if transitions else None,
+                )
+            except AuthError as exc:  # a customer-only account cannot read the platform issue
+                self._platform_denied = exc.status == 403
+            except NotFoundError:
+                pass
+            else:
+                fields = issue.get("fields")
+                available = _platform_transitions(issue) if transitions else None
+        return self._ticket_from_request(request, fields), request, available
 
-    def _status_of(self, key: str) -> tuple[str, dict]:
-        """A request's tixcli status, and the request (one call)."""
+    def state(self, ticket_id: str) -> TicketState:
+        """Status and requester in one request (the platform issue, for agents), with the
+        transitions available from that status, kept for the write that follows."""
+        self._state = self._read_state(_issue_key(ticket_id))
+        return TicketState(self._state.status, self._state.requester)
+
+    def _read_state(self, key: str) -> _State:
+        if not self._platform_denied:
+            try:
+                issue = self._get(f"{API}/issue/{_seg(key)}", fields="status,reporter", expand=TRANSITIONS_EXPAND)
+            except AuthError as exc:
+                if exc.status != 403:  # bad credentials: the same on the servicedeskapi
+                    raise
+                self._platform_denied = True  # a customer: the servicedeskapi request says it
+            except NotFoundError:
+                pass  # hidden from the platform, perhaps: the servicedeskapi says whether it exists
+            else:
+                fields = _object(issue.get("fields") or {})
+                status = fields.get("status") or {}
+                name, category = status.get("name"), (status.get("statusCategory") or {}).get("key")
+                return _State(
+                    key,
+                    self.workflow.status(name, category),
+                    name,
+                    _email(fields.get("reporter")),
+                    _platform_transitions(issue),
+                )
         request = self._get(f"{SD}/request/{_seg(key)}")
         current = request.get("currentStatus") or {}
-        return self.workflow.status(current.get("status"), current.get("statusCategory")), request
+        name = current.get("status")
+        status = self.workflow.status(name, current.get("statusCategory"))
+        return _State(key, status, name, _email(request.get("reporter")), None)
+
+    def _state_for_write(self, key: str) -> _State:
+        """What `state` just read of `key` (taken: used once), else read now."""
+        known, self._state = self._state, None
+        return known if known is not None and known.key == key else self._read_state(key)
+
+    def _available(self, known: _State) -> list[Transition]:
+        if known.transitions is None:
+            known.transitions = self._transitions(known.key)
+        return known.transitions
 
     def _thread(self, ticket: Ticket, attachments: list[Attachment]) -> list[Comment]:
         """The description as the first comment, then the comments (with their attachments)."""
@@ -335,10 +411,11 @@ class JSMBackend(Backend):
         first = Comment(None, ticket.requester, ticket.description or "", True, ticket.created_at, opening)
         return [first, *comments]
 
-    def list(self, query: ListQuery) -> list[Ticket]:
+    def query(self, query: ListQuery) -> list[Ticket]:
+        """The resolved query: "mine" is `requester` = the profile's email, and with no other
+        filter the portal's own request list answers it; everything else is JQL."""
         if query.limit <= 0:
             return []
-        # The core made "mine" explicit (requester = the profile's user): the portal's own list.
         mine = bool(query.requester) and str(query.requester).lower() == self.email
         if mine and self._requests_api_answers(query, mine=True):
             return self._list_requests(query, ("OWNED_REQUESTS",))
@@ -356,7 +433,7 @@ class JSMBackend(Backend):
         other_requester = query.requester and not mine
         return (
             _request_status(query.statuses) is not None
-            and not (query.priority or other_requester or query.assignee or query.search or query.since)
+            and not (query.priority or other_requester or query.assignee or query.words or query.since)
             and query.sort == "updated"  # /request is ordered by latest activity
         )
 
@@ -397,9 +474,7 @@ class JSMBackend(Backend):
 
     def _jql(self, query: ListQuery) -> str:
         clauses = [f"project = {jql_string(self._project_key())}"]
-        if query.scope == "mine" and not (query.requester or query.assignee):
-            clauses.append(self._user_clause("reporter", query.user))
-        if query.requester:
+        if query.requester:  # "mine" too: the core set it to the profile's user
             clauses.append(self._user_clause("reporter", query.requester))
         if query.assignee:
             clauses.append(self._user_clause("assignee", query.assignee))
@@ -415,8 +490,8 @@ class JSMBackend(Backend):
             clauses.append(f"priority = {jql_string(self.priorities.jira_name(query.priority))}")
         if query.since:
             clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
-        if query.search:
-            terms = jql_text_terms(query.search)
+        if query.words:
+            terms = jql_text_terms(query.words)
             if not terms:
                 raise InvalidInputError("--search needs at least one word that is not a stop word ('the', 'a'...)")
             clauses.extend(terms)
@@ -527,24 +602,13 @@ class JSMBackend(Backend):
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, new: NewTicket) -> CreateResult:
+    def create_ticket(self, new: NewTicket) -> Ticket:
         """One POST /request (never repeated after a failure that may have created it).
 
         What the request type's form lacks (priority, labels) is set by one issue edit after.
-        A dedupe key is the label `tixcli-dedupe-KEY`; a non-closed request carrying it gets the
-        body as a comment instead (reopened when solved). Best-effort: the search index lags, so
-        creates with the same key from two runs at the same moment can both create a request.
+        A dedupe key is the label `tixcli-dedupe-KEY` (see `find_by_dedupe_key`).
         """
-        if new.group:  # a request has no group field to put it in: refused, never dropped silently
-            raise InvalidInputError(
-                f"--group is not supported on {SERVICE} (JSM): requests have no group",
-                hint="leave out --group; route requests with request types or queues in JSM",
-            )
         label = dedupe_label(new.dedupe_key) if new.dedupe_key else None
-        if label:
-            existing = self._find_by_label(label)
-            if existing:
-                return CreateResult(self.reply(existing, new.as_reply()), created=False)
         request_type = self._request_type(new.type)
         form = self._form_fields(str(request_type["id"]))
         values: dict = {"summary": new.subject, "description": new.body}
@@ -585,36 +649,49 @@ class JSMBackend(Backend):
             self._call("PUT", f"{API}/issue/{_seg(key)}", json=edit, retry_safe=True)  # idempotent
         if new.attachments:
             self._attach(key, new.attachments, public=True, comment=None)
-        return CreateResult(self._load(key), created=True)
+        return self._load(key)
 
-    def _find_by_label(self, label: str) -> str | None:
-        """The newest non-closed request carrying the label (a closed one is final)."""
-        jql = f"project = {jql_string(self._project_key())} AND labels = {jql_string(label)} ORDER BY created DESC"
-        # Search is eventually consistent: name the requests this run created.
+    def find_by_dedupe_key(self, key: str) -> list[str]:
+        """The non-closed requests carrying the key's label, oldest first (a closed one is final).
+
+        Best-effort: the search index lags, so creates with the same key from two runs at the
+        same moment can both create a request; the requests this run created are passed in
+        `reconcileIssues`, so search sees them at once.
+        """
+        label = dedupe_label(key)
+        jql = f"project = {jql_string(self._project_key())} AND labels = {jql_string(label)}"
+        closed = self.workflow.status_names.get("closed")
+        if closed:
+            jql += f" AND status not in ({jql_list(closed)})"
+        jql += " ORDER BY created ASC, key ASC"
         issues, _ = self._search_page(jql, ("status",), 20, reconcile=self._created_ids[-50:])
+        found = []
         for issue in issues:
             status = (issue.get("fields") or {}).get("status") or {}
             category = (status.get("statusCategory") or {}).get("key")
-            if self.workflow.status(status.get("name"), category) != "closed":
-                return _key_of(issue, "key")
-        return None
+            if self.workflow.status(status.get("name"), category) != "closed":  # the index may lag
+                found.append(_key_of(issue, "key"))
+        return found
 
-    def reply(self, ticket_id: str, reply: Reply) -> Ticket:
-        """Comment, then hold the request to the status tixcli's lifecycle gives it.
+    def add_comment(self, ticket_id: str, reply: Reply, status: str) -> Ticket:
+        """Comment, then hold the request to `status` (the core's choice).
 
+        When `status` is not the current one, the transition to it is picked before anything is
+        sent: one this workflow lacks from here is refused (exit 5) and no comment is posted.
         Site automation moves a request when someone comments (an agent's comment to "Waiting for
         customer", a customer's back); the status is re-read after the comment and, where it is
-        not the lifecycle's, set with a transition (reopen, back to support, respond to customer).
+        not `status`, set with a transition (reopen, back to support, respond to customer).
         """
         key = _issue_key(ticket_id)
-        current, request = self._status_of(key)
-        requester = _email(request.get("reporter"))
-        target = status_after_reply(key, current, reply, requester)  # refuses a closed request
-        if target != current and not self.workflow.reachable(target):
-            raise RefusedError(
-                f"ticket {key}: this JSM workflow has no {target!r} status",
-                hint=f"name it under statuses.{target} (and its transition under transitions.{target})",
-            )
+        known = self._state_for_write(key)
+        planned = None
+        if status != known.status:
+            if not self.workflow.reachable(status):
+                raise RefusedError(
+                    f"ticket {key}: this JSM workflow has no {status!r} status",
+                    hint=f"name it under statuses.{status} (and its transition under transitions.{status})",
+                )
+            planned = self.workflow.pick(VERB_FOR[status], key, self._available(known))
         account_ids = [self._account_id(e) for e in reply.cc]
         if reply.attachments:
             self._attach(key, reply.attachments, reply.public, reply.body)
@@ -622,59 +699,49 @@ class JSMBackend(Backend):
             self._call("POST", f"{SD}/request/{_seg(key)}/comment", json={"body": reply.body, "public": reply.public})
         if account_ids:
             self._call("POST", f"{SD}/request/{_seg(key)}/participant", json={"accountIds": account_ids})
-        ticket = self._load(key)
-        if ticket.status != target and (reply.public or reply.status is not None):
-            self._transition(key, {"open": "reopen"}.get(target, target))
-            ticket = self._load(key)
-        return ticket
-
-    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
-        key = _issue_key(ticket_id)
-        current, _ = self._status_of(key)
-        check_solve(key, current)
-        self._transition(key, "solve", comment=body)
+        ticket, _, available = self._load_request(key, transitions=True)
+        if ticket.status == status or not (reply.public or reply.status is not None):
+            return ticket  # an internal note on its own leaves the status to the site
+        if planned is None or ticket.raw_status != known.raw_status:  # automation moved it elsewhere
+            available = available if available is not None else self._transitions(key)
+            planned = self.workflow.pick(VERB_FOR[status], key, available)
+        self._perform(key, planned)
         return self._load(key)
 
-    def close(self, ticket_id: str) -> Ticket:
+    def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
+        """Solve or close with the workflow's transition (its comment goes with it)."""
         key = _issue_key(ticket_id)
-        current, _ = self._status_of(key)
-        check_close(key, current)
-        self._transition(key, "close")
+        known = self._state_for_write(key)
+        transition = self.workflow.pick(VERB_FOR[status], key, self._available(known))
+        self._perform(key, transition, comment=comment.body if comment else None)
         return self._load(key)
 
     def _transitions(self, key: str) -> list[Transition]:
         """The workflow's transitions with their fields (agents), else the portal's (customers)."""
-        try:
-            data = self._get(f"{API}/issue/{_seg(key)}/transitions", expand="transitions.fields")
-        except AuthError:
-            return [
-                Transition(str(_need(t, "id")), str(t.get("name", "")))
-                for t in self._paged(f"{SD}/request/{_seg(key)}/transition")
-            ]
-        result = []
-        for t in data.get("transitions") or []:
-            to = t.get("to") or {}
-            result.append(
-                Transition(
-                    id=str(_need(t, "id")),
-                    name=str(t.get("name", "")),
-                    to_name=to.get("name"),
-                    to_category=(to.get("statusCategory") or {}).get("key"),
-                    fields=t.get("fields") or {},
-                    platform=True,
-                )
-            )
-        return result
+        if not self._platform_denied:
+            try:
+                data = self._get(f"{API}/issue/{_seg(key)}/transitions", expand="transitions.fields")
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                self._platform_denied = True  # a customer: the portal's transitions
+            else:
+                return _platform_transitions(data, endpoint=True) or []
+        return [
+            Transition(str(_need(t, "id")), str(t.get("name", "")))
+            for t in self._paged(f"{SD}/request/{_seg(key)}/transition")
+        ]
 
-    def _transition(self, key: str, verb: str, comment: str | None = None) -> None:
-        """Perform the transition for `verb` (RefusedError naming the available ones if none)."""
-        transition = self.workflow.pick(verb, key, self._transitions(key))
+    def _perform(self, key: str, transition: Transition, comment: str | None = None) -> None:
+        """Make the transition (with `comment` where given)."""
         if not transition.platform:
             body: dict = {"id": transition.id}
             if comment:
                 body["additionalComment"] = {"body": comment}
             self._call("POST", f"{SD}/request/{_seg(key)}/transition", json=body)
             return
+        if not transition.fields_known:  # the issue's answer left out the screen: read it
+            transition = next((t for t in self._transitions(key) if t.id == transition.id), transition)
         body = {"transition": {"id": transition.id}}
         fields = self.workflow.resolution_field(transition)
         if fields:
@@ -683,22 +750,22 @@ class JSMBackend(Backend):
             self._call("POST", f"{SD}/request/{_seg(key)}/comment", json={"body": comment, "public": True})
         self._call("POST", f"{API}/issue/{_seg(key)}/transitions", json=body)
 
-    def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
+    def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         """Add and remove participants; the answer to the last change lists them (first page)."""
         key = _issue_key(ticket_id)
         path = f"{SD}/request/{_seg(key)}/participant"
         page = None
-        if add or remove:
-            current, _ = self._status_of(key)
-            ensure_not_closed(key, current, "changing CCs")
-            if add:  # adding a participant twice changes nothing
-                page = self._call("POST", path, json={"accountIds": [self._account_id(e) for e in add]})
-            if remove:
-                page = self._call("DELETE", path, json={"accountIds": [self._account_id(e) for e in remove]})
-        if page is None or not page.get("isLastPage", True):
-            users = list(self._paged(path))
-        else:
-            users = page.get("values") or []
+        if add:  # adding a participant twice changes nothing
+            page = self._call("POST", path, json={"accountIds": [self._account_id(e) for e in add]})
+        if remove:
+            page = self._call("DELETE", path, json={"accountIds": [self._account_id(e) for e in remove]})
+        if not isinstance(page, dict) or not page.get("isLastPage", True):
+            return self.list_cc(key)  # more than one page of them: read the list
+        return sorted({e for e in map(_email, _array(page.get("values") or [])) if e})
+
+    def list_cc(self, ticket_id: str) -> list[str]:
+        """The participants, from their own list (one request for up to 100)."""
+        users = self._paged(f"{SD}/request/{_seg(_issue_key(ticket_id))}/participant")
         return sorted({e for e in map(_email, users) if e})
 
     def _attach(self, key: str, files: list[FileUpload], public: bool, comment: str | None) -> None:
@@ -791,6 +858,28 @@ class JSMBackend(Backend):
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _platform_transitions(answer: dict, endpoint: bool = False) -> list[Transition] | None:
+    """The `transitions` of a platform answer: the transitions endpoint's (`endpoint`), or an
+    expanded issue's (None when the issue came without them: read them on demand)."""
+    if not endpoint and "transitions" not in answer:
+        return None
+    result = []
+    for t in _array(answer.get("transitions") or []):
+        to = t.get("to") or {}
+        result.append(
+            Transition(
+                id=str(_need(t, "id")),
+                name=str(t.get("name", "")),
+                to_name=to.get("name"),
+                to_category=(to.get("statusCategory") or {}).get("key"),
+                fields=t.get("fields") or {},
+                platform=True,
+                fields_known=endpoint or "fields" in t,
+            )
+        )
+    return result
 
 
 def _need(answer: dict, key: str):

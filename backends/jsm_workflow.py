@@ -26,6 +26,7 @@ DEFAULT_STATUSES: dict[str, tuple[str, ...]] = {
 
 # tixcli verb → the tixcli status the transition must reach, and JSM's usual names for it.
 VERBS: dict[str, str] = {"solve": "solved", "close": "closed", "reopen": "open", "pending": "pending", "hold": "hold"}
+VERB_FOR: dict[str, str] = {status: verb for verb, status in VERBS.items()}  # the verb reaching a status
 DEFAULT_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "solve": ("Resolve this issue", "Resolve issue", "Resolve"),
     "close": ("Close request", "Close issue", "Close"),
@@ -105,6 +106,7 @@ class Transition:
     to_category: str | None = None
     fields: dict = field(default_factory=dict)  # platform, with expand=transitions.fields
     platform: bool = False
+    fields_known: bool = True  # False: the answer left out the screen fields (read them before use)
 
 
 class Workflow:
@@ -267,11 +269,12 @@ STOP_WORDS = frozenset(
 )
 
 
-def jql_text_terms(text: str) -> list[str]:
-    """`text ~` clauses, one per word: every word must occur, in any field (summary, description,
-    comments); Lucene operators and wildcards escaped, stop words left out."""
+def jql_text_terms(words) -> list[str]:
+    """`text ~` clauses, one per search word (as the core split them, `ListQuery.words`): every
+    word must occur, in any field (summary, description, comments); Lucene operators and
+    wildcards escaped, stop words left out."""
     clauses = []
-    for word in text.split():
+    for word in words:
         if not any(ch.isalnum() for ch in word) or word.lower() in STOP_WORDS:
             continue
         escaped = "".join("\\" + ch if ch in _LUCENE_SPECIAL else ch for ch in word)

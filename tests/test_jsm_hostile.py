@@ -205,16 +205,20 @@ def test_an_export_whose_search_token_repeats_is_exit_8_without_duplicates(jsm_h
 
 @pytest.mark.parametrize("extra", [[], ["--dedupe-key", "k"]])
 def test_create_with_a_group_is_refused_with_exit_6_before_anything_is_sent(jsm_harness, server, extra):
-    """The backend never read --group: the request was made and the group dropped silently."""
+    """The backend never read --group: the request was made and the group dropped silently. Now
+    JSM lacks the "groups" capability and the core refuses it, naming the backend."""
     before = server.count()
     result = cli(jsm_harness, "create", "--subject", "s", "--body", "b", "--group", "Second line", *extra)
-    assert result.code == 6 and "--group" in result.err and "JSM" in result.err, result.err
+    assert result.code == 6 and "--group" in result.err and "jsm" in result.err, result.err
+    assert "'groups'" in result.err, result.err  # the capability, not an error of the backend's own
     assert server.count() == before and server.issue_count() == 0
 
 
 # -- error texts built from what the service sent ---------------------------------------------
 
 LONG = "N" * 5_000
+# Where transitions come from: the issue expanded with them (what `state` reads), or their endpoint.
+TRANSITIONS = r"^GET /rest/api/3/issue/[^/]+(/transitions)?$"
 
 
 def renamed(where: str, *path: str):
@@ -242,8 +246,8 @@ def renamed(where: str, *path: str):
     "where, path, command, code",
     [
         (r"/requesttype$", ("values", "*"), ["create", "--subject", "s", "--body", "b", "--type", "task"], 3),
-        (r"/transitions$", ("transitions", "*"), ["close", "KEY"], 5),
-        (r"/transitions$", ("transitions", "*", "fields", "resolution", "allowedValues", "*"), ["solve", "KEY"], 3),
+        (TRANSITIONS, ("transitions", "*"), ["close", "KEY"], 5),
+        (TRANSITIONS, ("transitions", "*", "fields", "resolution", "allowedValues", "*"), ["solve", "KEY"], 3),
     ],
     ids=["request types", "transitions", "resolutions"],
 )
