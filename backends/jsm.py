@@ -1,6 +1,7 @@
 """Jira Service Management (Cloud) backend: a service desk's requests as tixcli tickets.
 
-Transport: the `jira` library's client, built without a network call (`get_server_info=False`),
+Transport: a `RemoteBackend` (backends/remote.py: the lazy client, the one 4xx table, the JSON
+shape checks). The `jira` library's client, built without a network call (`get_server_info=False`),
 supplies the authenticated session (auth, headers, connection pool, TLS settings). Every call
 goes through tixcli's HttpClient on that session, past the library's retry loop and JIRAError
 (`max_retries=0`, and `requests.Session.request` on its session), because:
@@ -34,8 +35,7 @@ from urllib.parse import quote
 import requests
 from jira import JIRA
 
-from tixcli.backends.base import Backend, ExportItem, TicketState
-from tixcli.backends.http import HttpClient
+from tixcli.backends.base import ExportItem, TicketState
 from tixcli.backends.jsm_workflow import (
     VERB_FOR,
     PriorityMap,
@@ -49,7 +49,17 @@ from tixcli.backends.jsm_workflow import (
     jql_text_terms,
     listed,
 )
-from tixcli.backends.remote import decode_cursor, encode_cursor, service_id, service_key, service_time
+from tixcli.backends.remote import (
+    RemoteBackend,
+    decode_cursor,
+    encode_cursor,
+    json_array,
+    json_object,
+    need,
+    service_id,
+    service_key,
+    service_time,
+)
 from tixcli.config import Profile
 from tixcli.errors import (
     AuthError,
@@ -57,7 +67,6 @@ from tixcli.errors import (
     InvalidInputError,
     NotFoundError,
     RefusedError,
-    TixError,
     UnavailableError,
 )
 from tixcli.model import (
@@ -115,8 +124,9 @@ class _LibrarySession:
         return requests.Session.request(self._session, method, url, **kwargs)
 
 
-class JSMBackend(Backend):
+class JSMBackend(RemoteBackend):
     name = "jsm"
+    service = SERVICE
     capabilities = frozenset({"internal_notes", "attachments", "cc", "search", "dedupe", "export_cursor"})
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
@@ -141,7 +151,6 @@ class JSMBackend(Backend):
         self.types = TypeMap(profile)
         self.priorities = PriorityMap(profile)
         self._jira: JIRA | None = None
-        self._http: HttpClient | None = None
         # Looked up at most once per run.
         self._desk: dict | None = None
         self._request_types: list[dict] | None = None
@@ -156,43 +165,54 @@ class JSMBackend(Backend):
     # -- transport ------------------------------------------------------------------------
 
     @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            token = self.profile.secret("token")
-            self._jira = JIRA(
-                server=self.url,
-                basic_auth=(self.login, token.reveal()),
-                get_server_info=False,  # no network call until a command needs one
-                max_retries=0,  # HttpClient retries; the library must never repeat a POST
-                timeout=self.profile.timeout,
-                logging=False,
-                options={"check_update": False},
-            )
-            self._http = HttpClient.for_profile(
-                self.profile, self._jira.server_url, session=_LibrarySession(self._jira._session), service=SERVICE
-            )
-        return self._http
+    def base_url(self) -> str:
+        return self.url
+
+    def open_session(self) -> _LibrarySession:
+        """The jira library's authenticated session (built without a network call)."""
+        token = self.profile.secret("token")
+        self._jira = JIRA(
+            server=self.url,
+            basic_auth=(self.login, token.reveal()),
+            get_server_info=False,  # no network call until a command needs one
+            max_retries=0,  # HttpClient retries; the library must never repeat a POST
+            timeout=self.profile.timeout,
+            logging=False,
+            options={"check_update": False},
+        )
+        return _LibrarySession(self._jira._session)
 
     def shutdown(self) -> None:
         if self._jira is not None:
             self._jira.close()
-        self._jira = self._http = None
+        self._jira = None
+        super().shutdown()
 
-    def _call(self, method: str, path: str, *, retry_safe: bool | None = None, **kwargs):
-        """One request: the JSON answer, or a tixcli error built from the body (never headers)."""
+    def error_text(self, body) -> str:
+        """The error text of a servicedeskapi body (`errorMessage`) or a platform one
+        (`errorMessages`, `errors`): RemoteBackend's hook, cut to 300 characters there."""
+        if not isinstance(body, dict):
+            return ""
+        messages = [str(body["errorMessage"])] if body.get("errorMessage") else []
+        listed = body.get("errorMessages") or []
+        messages += [str(m) for m in (listed if isinstance(listed, list) else [listed])]
+        if isinstance(body.get("errors"), dict):
+            messages += [f"{k}: {v}" for k, v in body["errors"].items()]
+        return "; ".join(messages)
+
+    def _call(self, method: str, path: str, *, action: str, ticket: str | None = None, retry_safe=None, **kwargs):
+        """One request: the JSON answer, or the tixcli error RemoteBackend's table gives its 4xx
+        (`ticket`: the request it reads or writes; a 409 on a write to it is exit 5)."""
         if method != "GET":
             self._state = None  # a write makes what `state` read stale
-        response = self.http.request(method, path, retry_safe=retry_safe, **kwargs)
-        if response.status_code >= 400:
-            raise _refusal(response)
-        return self.http.decode(response)
+        return self.call(method, path, action=action, ticket=ticket, retry_safe=retry_safe, **kwargs)
 
-    def _get(self, path: str, **params) -> dict:
+    def _get(self, path: str, *, action: str, ticket: str | None = None, **params) -> dict:
         """A GET whose answer is a JSON object."""
-        answer = self._call("GET", path, params={k: v for k, v in params.items() if v is not None})
-        return _object(answer or {})
+        params = {k: v for k, v in params.items() if v is not None}
+        return _object(self._call("GET", path, action=action, ticket=ticket, params=params) or {})
 
-    def _paged(self, path: str, **params) -> Iterator[dict]:
+    def _paged(self, path: str, *, action: str, ticket: str | None = None, **params) -> Iterator[dict]:
         """Every value of a servicedeskapi list (start / limit / isLastPage), each once.
 
         A page that says more follows but brings nothing new would be asked for forever: exit 8.
@@ -200,7 +220,7 @@ class JSMBackend(Backend):
         start = 0
         seen: set[str] = set()
         while True:
-            page = self._get(path, start=start, limit=PAGE, **params)
+            page = self._get(path, action=action, ticket=ticket, start=start, limit=PAGE, **params)
             values = _array(page.get("values") or [])
             fresh = False
             for value in values:
@@ -222,10 +242,14 @@ class JSMBackend(Backend):
         if self._desk is None:
             wanted = self.desk_setting
             if self.desk_is_id:
-                desk = self._get(f"{SD}/servicedesk/{wanted}")
+                desk = self._get(f"{SD}/servicedesk/{wanted}", action="read the service desk")
             else:
                 desk = next(
-                    (d for d in self._paged(f"{SD}/servicedesk") if str(d.get("projectKey")).upper() == wanted.upper()),
+                    (
+                        d
+                        for d in self._paged(f"{SD}/servicedesk", action="list the service desks")
+                        if str(d.get("projectKey")).upper() == wanted.upper()
+                    ),
                     None,
                 )
                 if desk is None:
@@ -251,7 +275,9 @@ class JSMBackend(Backend):
                 hint="add request_types.default (a request type name) to the profile",
             )
         if self._request_types is None:
-            self._request_types = list(self._paged(f"{SD}/servicedesk/{self._desk_id()}/requesttype"))
+            self._request_types = list(
+                self._paged(f"{SD}/servicedesk/{self._desk_id()}/requesttype", action="list the request types")
+            )
         for rt in self._request_types:
             if str(rt.get("name", "")).lower() == name.lower() or str(rt.get("id")) == name:
                 return rt
@@ -265,7 +291,8 @@ class JSMBackend(Backend):
         """The field ids a request type's form takes in `requestFieldValues`."""
         service_id(request_type_id, SERVICE, "request type id")  # it goes into the URL path
         if request_type_id not in self._type_fields:
-            meta = self._get(f"{SD}/servicedesk/{self._desk_id()}/requesttype/{request_type_id}/field")
+            path = f"{SD}/servicedesk/{self._desk_id()}/requesttype/{request_type_id}/field"
+            meta = self._get(path, action="read the request type's fields")
             self._type_fields[request_type_id] = {f.get("fieldId") for f in meta.get("requestTypeFields") or []}
         return self._type_fields[request_type_id]
 
@@ -273,7 +300,9 @@ class JSMBackend(Backend):
         """The accountId of a user or customer, by email (user search), cached per run."""
         email = email.strip().lower()
         if email not in self._account_ids:
-            users = _array(self._call("GET", f"{API}/user/search", params={"query": email}) or [])
+            users = _array(
+                self._call("GET", f"{API}/user/search", action="look up a user", params={"query": email}) or []
+            )
             exact = [u for u in users if str(u.get("emailAddress") or "").lower() == email]
             if not exact and len(users) == 1 and not users[0].get("emailAddress"):
                 exact = users  # the site hides emails; the search found this one account
@@ -290,7 +319,7 @@ class JSMBackend(Backend):
         if self._custom is None:
             found: dict[str, dict | None] = {"request_type": None, "participants": None}
             try:
-                for f in _array(self._call("GET", f"{API}/field") or []):
+                for f in _array(self._call("GET", f"{API}/field", action="list the fields") or []):
                     custom = (f.get("schema") or {}).get("custom")
                     if custom == REQUEST_TYPE_FIELD:
                         found["request_type"] = f
@@ -306,7 +335,7 @@ class JSMBackend(Backend):
         if self._tz is None:
             self._tz = timezone.utc
             try:
-                name = self._get(f"{API}/myself").get("timeZone")
+                name = self._get(f"{API}/myself", action="read the account").get("timeZone")
                 if name:
                     from zoneinfo import ZoneInfo
 
@@ -336,12 +365,19 @@ class JSMBackend(Backend):
         """A request without its thread: the servicedeskapi request plus the platform fields
         (EXTRA_FIELDS; read here unless given, as export has them from its search), and with
         `transitions` those available from its status (None where the platform is not readable)."""
-        request = self._get(f"{SD}/request/{_seg(key)}", expand="participant,requestType,attachment")
+        request = self._get(
+            f"{SD}/request/{_seg(key)}",
+            action="read the request",
+            ticket=key,
+            expand="participant,requestType,attachment",
+        )
         available = None
         if fields is None and not self._platform_denied:
             try:
                 issue = self._get(
                     f"{API}/issue/{_seg(key)}",
+                    action="read the issue",
+                    ticket=key,
                     fields=",".join(EXTRA_FIELDS),
                     expand=TRANSITIONS_EXPAND if transitions else None,
                 )
@@ -363,7 +399,13 @@ class JSMBackend(Backend):
     def _read_state(self, key: str) -> _State:
         if not self._platform_denied:
             try:
-                issue = self._get(f"{API}/issue/{_seg(key)}", fields="status,reporter", expand=TRANSITIONS_EXPAND)
+                issue = self._get(
+                    f"{API}/issue/{_seg(key)}",
+                    action="read the issue",
+                    ticket=key,
+                    fields="status,reporter",
+                    expand=TRANSITIONS_EXPAND,
+                )
             except AuthError as exc:
                 if exc.status != 403:  # bad credentials: the same on the servicedeskapi
                     raise
@@ -381,7 +423,7 @@ class JSMBackend(Backend):
                     _email(fields.get("reporter")),
                     _platform_transitions(issue),
                 )
-        request = self._get(f"{SD}/request/{_seg(key)}")
+        request = self._get(f"{SD}/request/{_seg(key)}", action="read the request", ticket=key)
         current = request.get("currentStatus") or {}
         name = current.get("status")
         status = self.workflow.status(name, current.get("statusCategory"))
@@ -399,7 +441,15 @@ class JSMBackend(Backend):
 
     def _thread(self, ticket: Ticket, attachments: list[Attachment]) -> list[Comment]:
         """The description as the first comment, then the comments (with their attachments)."""
-        comments = [_comment(c) for c in self._paged(f"{SD}/request/{_seg(ticket.id)}/comment", expand="attachment")]
+        comments = [
+            _comment(c)
+            for c in self._paged(
+                f"{SD}/request/{_seg(ticket.id)}/comment",
+                action="read the comments",
+                ticket=ticket.id,
+                expand="attachment",
+            )
+        ]
         # Files attached at create arrive as comments with nothing but the files: they belong to
         # the opening message, with any file no comment carries.
         opening: list[Attachment] = []
@@ -450,7 +500,7 @@ class JSMBackend(Backend):
         start = 0
         while len(by_key) < query.limit:
             limit = min(PAGE, query.limit - len(by_key))
-            page = self._get(f"{SD}/request", start=start, limit=limit, **params)
+            page = self._get(f"{SD}/request", action="list requests", start=start, limit=limit, **params)
             values = _array(page.get("values") or [])
             start += len(values)
             had = len(by_key)
@@ -518,7 +568,7 @@ class JSMBackend(Backend):
         params = {"jql": jql, "fields": ",".join(fields), "maxResults": max_results, "nextPageToken": token}
         if reconcile:
             params["reconcileIssues"] = ",".join(reconcile)
-        page = self._get(f"{API}/search/jql", **params)
+        page = self._get(f"{API}/search/jql", action="search", **params)
         issues = page.get("issues") or []
         next_token = page.get("nextPageToken")
         if page.get("isLast", next_token is None) or not issues:
@@ -635,7 +685,7 @@ class JSMBackend(Backend):
         if new.cc:
             body["requestParticipants"] = [self._account_id(e) for e in new.cc]
         try:
-            created = self._call("POST", f"{SD}/request", json=body, retry_safe=False)
+            created = self._call("POST", f"{SD}/request", action="create the request", json=body, retry_safe=False)
         except UnavailableError as exc:
             # The request may have been made before the answer was lost: a blind rerun could
             # make a second one, so say how to rerun safely.
@@ -646,7 +696,14 @@ class JSMBackend(Backend):
         if created.get("issueId"):
             self._created_ids.append(str(created["issueId"]))
         if edit:
-            self._call("PUT", f"{API}/issue/{_seg(key)}", json=edit, retry_safe=True)  # idempotent
+            self._call(  # idempotent
+                "PUT",
+                f"{API}/issue/{_seg(key)}",
+                action="set priority and labels",
+                ticket=key,
+                json=edit,
+                retry_safe=True,
+            )
         if new.attachments:
             self._attach(key, new.attachments, public=True, comment=None)
         return self._load(key)
@@ -696,9 +753,11 @@ class JSMBackend(Backend):
         if reply.attachments:
             self._attach(key, reply.attachments, reply.public, reply.body)
         else:
-            self._call("POST", f"{SD}/request/{_seg(key)}/comment", json={"body": reply.body, "public": reply.public})
+            comment = {"body": reply.body, "public": reply.public}
+            self._call("POST", f"{SD}/request/{_seg(key)}/comment", action="comment", ticket=key, json=comment)
         if account_ids:
-            self._call("POST", f"{SD}/request/{_seg(key)}/participant", json={"accountIds": account_ids})
+            path = f"{SD}/request/{_seg(key)}/participant"
+            self._call("POST", path, action="add participants", ticket=key, json={"accountIds": account_ids})
         ticket, _, available = self._load_request(key, transitions=True)
         if ticket.status == status or not (reply.public or reply.status is not None):
             return ticket  # an internal note on its own leaves the status to the site
@@ -720,7 +779,12 @@ class JSMBackend(Backend):
         """The workflow's transitions with their fields (agents), else the portal's (customers)."""
         if not self._platform_denied:
             try:
-                data = self._get(f"{API}/issue/{_seg(key)}/transitions", expand="transitions.fields")
+                data = self._get(
+                    f"{API}/issue/{_seg(key)}/transitions",
+                    action="read the transitions",
+                    ticket=key,
+                    expand="transitions.fields",
+                )
             except AuthError as exc:
                 if exc.status != 403:
                     raise
@@ -729,7 +793,7 @@ class JSMBackend(Backend):
                 return _platform_transitions(data, endpoint=True) or []
         return [
             Transition(str(_need(t, "id")), str(t.get("name", "")))
-            for t in self._paged(f"{SD}/request/{_seg(key)}/transition")
+            for t in self._paged(f"{SD}/request/{_seg(key)}/transition", action="read the transitions", ticket=key)
         ]
 
     def _perform(self, key: str, transition: Transition, comment: str | None = None) -> None:
@@ -738,7 +802,9 @@ class JSMBackend(Backend):
             body: dict = {"id": transition.id}
             if comment:
                 body["additionalComment"] = {"body": comment}
-            self._call("POST", f"{SD}/request/{_seg(key)}/transition", json=body)
+            self._call(
+                "POST", f"{SD}/request/{_seg(key)}/transition", action="make the transition", ticket=key, json=body
+            )
             return
         if not transition.fields_known:  # the issue's answer left out the screen: read it
             transition = next((t for t in self._transitions(key) if t.id == transition.id), transition)
@@ -747,8 +813,9 @@ class JSMBackend(Backend):
         if fields:
             body["fields"] = fields
         if comment:  # through the servicedeskapi: the text as written, and public for sure
-            self._call("POST", f"{SD}/request/{_seg(key)}/comment", json={"body": comment, "public": True})
-        self._call("POST", f"{API}/issue/{_seg(key)}/transitions", json=body)
+            path = f"{SD}/request/{_seg(key)}/comment"
+            self._call("POST", path, action="comment", ticket=key, json={"body": comment, "public": True})
+        self._call("POST", f"{API}/issue/{_seg(key)}/transitions", action="make the transition", ticket=key, json=body)
 
     def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         """Add and remove participants; the answer to the last change lists them (first page)."""
@@ -756,16 +823,19 @@ class JSMBackend(Backend):
         path = f"{SD}/request/{_seg(key)}/participant"
         page = None
         if add:  # adding a participant twice changes nothing
-            page = self._call("POST", path, json={"accountIds": [self._account_id(e) for e in add]})
+            ids = [self._account_id(e) for e in add]
+            page = self._call("POST", path, action="add participants", ticket=key, json={"accountIds": ids})
         if remove:
-            page = self._call("DELETE", path, json={"accountIds": [self._account_id(e) for e in remove]})
+            ids = [self._account_id(e) for e in remove]
+            page = self._call("DELETE", path, action="remove participants", ticket=key, json={"accountIds": ids})
         if not isinstance(page, dict) or not page.get("isLastPage", True):
             return self.list_cc(key)  # more than one page of them: read the list
         return sorted({e for e in map(_email, _array(page.get("values") or [])) if e})
 
     def list_cc(self, ticket_id: str) -> list[str]:
         """The participants, from their own list (one request for up to 100)."""
-        users = self._paged(f"{SD}/request/{_seg(_issue_key(ticket_id))}/participant")
+        key = _issue_key(ticket_id)
+        users = self._paged(f"{SD}/request/{_seg(key)}/participant", action="list participants", ticket=key)
         return sorted({e for e in map(_email, users) if e})
 
     def _attach(self, key: str, files: list[FileUpload], public: bool, comment: str | None) -> None:
@@ -776,6 +846,7 @@ class JSMBackend(Backend):
             answer = self._call(
                 "POST",
                 f"{SD}/servicedesk/{self._desk_id()}/attachTemporaryFile",
+                action="upload a file",
                 files={"file": (upload.filename, data, upload.content_type)},
                 # No JSON content type (requests writes the multipart one); the XSRF opt-out.
                 headers={"Content-Type": None, "X-Atlassian-Token": "no-check"},
@@ -785,7 +856,7 @@ class JSMBackend(Backend):
         body: dict = {"temporaryAttachmentIds": temp_ids, "public": public}
         if comment:
             body["additionalComment"] = {"body": comment}
-        self._call("POST", f"{SD}/request/{_seg(key)}/attachment", json=body)
+        self._call("POST", f"{SD}/request/{_seg(key)}/attachment", action="attach files", ticket=key, json=body)
 
     # -- mapping --------------------------------------------------------------------------
 
@@ -884,10 +955,7 @@ def _platform_transitions(answer: dict, endpoint: bool = False) -> list[Transiti
 
 def _need(answer: dict, key: str):
     """A value the service must send: its absence is a malformed answer (exit 8), not a bug."""
-    value = answer.get(key) if isinstance(answer, dict) else None
-    if value is None or value == "":
-        raise UnavailableError(f"{SERVICE} sent a malformed answer (no {key!r})")
-    return value
+    return need(answer, key, SERVICE)
 
 
 def _seg(key: str) -> str:
@@ -921,15 +989,11 @@ def _follow(token: str, followed: set[str], fresh: bool) -> None:
 
 
 def _object(answer) -> dict:
-    if not isinstance(answer, dict):
-        raise UnavailableError(f"{SERVICE} sent a malformed answer (not a JSON object)")
-    return answer
+    return json_object(answer, SERVICE)
 
 
 def _array(answer) -> list[dict]:
-    if not isinstance(answer, list) or not all(isinstance(x, dict) for x in answer):
-        raise UnavailableError(f"{SERVICE} sent a malformed answer (not a JSON array of objects)")
-    return answer
+    return json_array(answer, SERVICE)
 
 
 def _issue_key(ticket_id: str) -> str:
@@ -1057,33 +1121,3 @@ def _decode_cursor(cursor: str) -> tuple[str | None, int, str | None]:
         return token, index, since
     except (ValueError, KeyError, TypeError):
         raise invalid from None
-
-
-def _refusal(response: requests.Response) -> TixError:
-    """A 4xx HttpClient leaves to the caller → a tixcli error with the service's own message."""
-    status = response.status_code
-    detail = _error_text(response)
-    detail = f": {detail}" if detail else ""
-    if status == 410:
-        return UnavailableError(f"{SERVICE}: this API was removed (HTTP 410){detail}")
-    if status in (400, 422):
-        return InvalidInputError(f"{SERVICE} refused the request (HTTP {status}){detail}")
-    if status == 409:
-        return RefusedError(f"{SERVICE} refused the change (HTTP 409){detail}")
-    return UnavailableError(f"{SERVICE} answered HTTP {status}{detail}")
-
-
-def _error_text(response: requests.Response) -> str:
-    """The error message in a response body (never its headers), shortened."""
-    try:
-        data = response.json()
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    messages = [str(data["errorMessage"])] if data.get("errorMessage") else []
-    listed = data.get("errorMessages") or []
-    messages += [str(m) for m in (listed if isinstance(listed, list) else [listed])]
-    if isinstance(data.get("errors"), dict):
-        messages += [f"{k}: {v}" for k, v in data["errors"].items()]
-    return "; ".join(messages)[:300]

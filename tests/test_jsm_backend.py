@@ -467,6 +467,49 @@ def test_server_errors_never_show_headers_or_library_text(server, backend):
     assert "JiraError" not in text and "headers" not in text and JSM_TOKEN not in text
 
 
+def sd_error(message: str) -> bytes:
+    """A servicedeskapi error body (ErrorResponse)."""
+    return json.dumps({"errorMessage": message, "i18nErrorMessage": {"i18nKey": "sd.error", "parameters": []}}).encode()
+
+
+def test_4xx_answers_follow_the_remote_backends_table(jsm_harness, server, backend, tmp_path):
+    """RemoteBackend's one table (backends/remote.py) with JSM's error texts: a 409 on a write to
+    a request is a conflict with its state (exit 5); a 409 elsewhere (an upload) and a 410 are
+    exit 8; 400, 422 and 413 are invalid input (exit 6). Before, any 409 was exit 5 and a 413 exit 8."""
+    key = backend.create(new()).ticket.id
+    log = tmp_path / "a.log"
+    log.write_text("log")
+    cases = [
+        (r"^POST /rest/servicedeskapi/request/[^/]+/comment$", 409, ["reply", key, "--body", "b"], 5),
+        (r"^POST /rest/servicedeskapi/request/[^/]+/participant$", 409, ["cc", key, "--add", LEAD], 5),
+        (r"^POST /rest/servicedeskapi/servicedesk/1/attachTemporaryFile$", 409, ["attach", key, str(log)], 8),
+        (r"^POST /rest/servicedeskapi/servicedesk/1/attachTemporaryFile$", 413, ["attach", key, str(log)], 6),
+        (r"^POST /rest/servicedeskapi/request/[^/]+/comment$", 400, ["reply", key, "--body", "b"], 6),
+        (r"^POST /rest/servicedeskapi/request/[^/]+/comment$", 422, ["reply", key, "--body", "b"], 6),
+        (r"^GET /rest/servicedeskapi/request/[^/]+$", 410, ["show", key], 8),
+    ]
+    for match, status, command, code in cases:
+        server.faults.clear()
+        server.inject(match=match, status=status, body=sd_error(f"told {status}"))
+        result = cli(jsm_harness, *command)
+        assert result.code == code, (status, command, result.err)
+        [error, *_] = result.err.splitlines()
+        assert f"told {status}" in error and "Jira Service Management" in error, error
+        if code == 5:
+            assert key in error and "conflicts with" in error, error
+    assert server.issues[key].comments == [] and server.issues[key].participants == []
+
+
+def test_a_platform_error_text_is_shown_and_bounded(server, backend):
+    key = backend.create(new()).ticket.id
+    body = {"errorMessages": ["Transition failed", "N" * 5_000], "errors": {"resolution": "Resolution is required."}}
+    server.inject(match=r"^POST /rest/api/3/issue/[^/]+/transitions$", status=400, body=json.dumps(body).encode())
+    with pytest.raises(InvalidInputError) as err:
+        backend.solve(key)
+    assert err.value.message.startswith("Jira Service Management refused to make the transition: Transition failed")
+    assert len(err.value.message) < 400
+
+
 def test_an_answer_of_the_wrong_shape_is_exit_8_not_a_crash(jsm_harness, server):
     server.inject(kind="malformed", match=r"^GET /rest/servicedeskapi/request/", body=b"[]")
     result = cli(jsm_harness, "show", "SUP-1")
