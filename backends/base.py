@@ -188,6 +188,12 @@ class Backend(abc.ABC):
         resolved = query.resolved()
         return self.query(resolved)[: resolved.limit]
 
+    def export_tickets(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
+        """`export`, after the core's check that a cursor is something this backend pages with."""
+        if cursor is not None:
+            self.require("export_cursor", "export --cursor")
+        return self.export(since=since, cursor=cursor)
+
     def create(self, new: NewTicket) -> CreateResult:
         """Create a ticket, or with `dedupe_key` add to the non-closed ticket carrying it."""
         self._check_new(new)

@@ -13,7 +13,7 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -310,9 +310,10 @@ class SQLiteBackend(Backend):
         return "t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)"
 
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
-        """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory."""
-        if cursor is not None:
-            self.require("export_cursor", "export --cursor")  # NotSupportedError: it pages with no cursor
+        """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory.
+
+        No cursor: the core refuses one (no "export_cursor" capability) before calling this.
+        """
         sql, params = EXPORT_SQL, []
         if since:
             sql += " WHERE t.updated_at >= ?"
@@ -442,7 +443,7 @@ class SQLiteBackend(Backend):
             db.execute("UPDATE ticket_search SET text = text || char(10) || ? WHERE rowid = ?", (body, tid))
         return comment_id
 
-    def _change_cc(self, db, tid: int, add: list[str], remove: list[str] = ()) -> None:
+    def _change_cc(self, db, tid: int, add: list[str], remove: Sequence[str] = ()) -> None:
         if not add and not remove:
             return
         db.executemany("INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in add])

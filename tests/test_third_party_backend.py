@@ -170,12 +170,12 @@ BROKEN = {
 """,
         {"test_undeclared_capabilities_are_refused_before_anything_is_sent"},
     ),
-    "RefusesWithTheWrongError": (  # a cursor it cannot follow ends in a plain ValueError
+    "DropsWhatItCannotDo": (  # goes around the core's capability check and drops --group silently
         """
-    def export(self, since=None, cursor=None):
-        if cursor is not None:
-            raise ValueError("no cursor here")
-        return super().export(since)
+    def create(self, new):
+        import dataclasses
+
+        return super().create(dataclasses.replace(new, group=None))
 """,
         {"test_undeclared_capabilities_are_refused_before_anything_is_sent"},
     ),

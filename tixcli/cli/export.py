@@ -48,7 +48,7 @@ def export(
         write = _jsonl_writer(out) if fmt == "jsonl" else _csv_writer(out, csv_raw)
         count = 0
         try:
-            for item in backend.export(since=since_time, cursor=cursor):
+            for item in backend.export_tickets(since=since_time, cursor=cursor):
                 write(item)
                 count += 1
                 if item.cursor is not None:

@@ -246,7 +246,7 @@ class BackendContract:
             "groups": [lambda: self.backend.create(self.new(group=self.group or "Support"))],
             "search": [lambda: self.query(search="fire")],
             "dedupe": [lambda: self.backend.create(self.new(dedupe_key="refused-key"))],
-            "export_cursor": [lambda: list(self.backend.export(cursor="1"))],
+            "export_cursor": [lambda: list(self.backend.export_tickets(cursor="1"))],
         }
         assert set(attempts) == set(REFUSABLE)
         before = self.request_count()
@@ -723,4 +723,4 @@ class BackendContract:
         resumable = [(k, item.cursor) for k, item in enumerate(items) if item.cursor is not None]
         assert resumable, "a backend with export_cursor gives cursors"
         for k, cursor in resumable:
-            assert [item.ticket.id for item in self.backend.export(cursor=cursor)] == order[k + 1 :]
+            assert [item.ticket.id for item in self.backend.export_tickets(cursor=cursor)] == order[k + 1 :]
