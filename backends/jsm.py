@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -154,7 +155,7 @@ class JSMBackend(RemoteBackend):
         # Looked up at most once per run.
         self._desk: dict | None = None
         self._request_types: list[dict] | None = None
-        self._type_fields: dict[str, dict] = {}
+        self._type_fields: dict[str, set[str]] = {}
         self._account_ids: dict[str, str] = {}
         self._custom: dict[str, dict | None] | None = None
         self._tz = None
@@ -207,12 +208,12 @@ class JSMBackend(RemoteBackend):
             self._state = None  # a write makes what `state` read stale
         return self.call(method, path, action=action, ticket=ticket, retry_safe=retry_safe, **kwargs)
 
-    def _get(self, path: str, *, action: str, ticket: str | None = None, **params) -> dict:
+    def _get(self, path: str, *, action: str, ticket: str | None = None, **params: Any) -> dict:
         """A GET whose answer is a JSON object."""
         params = {k: v for k, v in params.items() if v is not None}
         return _object(self._call("GET", path, action=action, ticket=ticket, params=params) or {})
 
-    def _paged(self, path: str, *, action: str, ticket: str | None = None, **params) -> Iterator[dict]:
+    def _paged(self, path: str, *, action: str, ticket: str | None = None, **params: Any) -> Iterator[dict]:
         """Every value of a servicedeskapi list (start / limit / isLastPage), each once.
 
         A page that says more follows but brings nothing new would be asked for forever: exit 8.
@@ -241,6 +242,7 @@ class JSMBackend(RemoteBackend):
         """The profile's service desk, {"id", "projectKey", ...}: `service_desk` is an id or a key."""
         if self._desk is None:
             wanted = self.desk_setting
+            desk: dict | None
             if self.desk_is_id:
                 desk = self._get(f"{SD}/servicedesk/{wanted}", action="read the service desk")
             else:
@@ -293,7 +295,8 @@ class JSMBackend(RemoteBackend):
         if request_type_id not in self._type_fields:
             path = f"{SD}/servicedesk/{self._desk_id()}/requesttype/{request_type_id}/field"
             meta = self._get(path, action="read the request type's fields")
-            self._type_fields[request_type_id] = {f.get("fieldId") for f in meta.get("requestTypeFields") or []}
+            fields = meta.get("requestTypeFields") or []
+            self._type_fields[request_type_id] = {str(f.get("fieldId")) for f in fields if f.get("fieldId")}
         return self._type_fields[request_type_id]
 
     def _account_id(self, email: str) -> str:
@@ -488,7 +491,7 @@ class JSMBackend(RemoteBackend):
         )
 
     def _list_requests(self, query: ListQuery, ownership: tuple[str, ...]) -> list[Ticket]:
-        params = {
+        params: dict[str, Any] = {
             "requestOwnership": list(ownership),
             "requestStatus": _request_status(query.statuses),
             "serviceDeskId": self._desk_id(),
@@ -565,7 +568,12 @@ class JSMBackend(RemoteBackend):
         self, jql: str, fields, max_results: int = PAGE, token: str | None = None, reconcile=()
     ) -> tuple[list[dict], str | None]:
         """One page of /rest/api/3/search/jql: (issues, the next page's token or None)."""
-        params = {"jql": jql, "fields": ",".join(fields), "maxResults": max_results, "nextPageToken": token}
+        params: dict[str, Any] = {
+            "jql": jql,
+            "fields": ",".join(fields),
+            "maxResults": max_results,
+            "nextPageToken": token,
+        }
         if reconcile:
             params["reconcileIssues"] = ",".join(reconcile)
         page = self._get(f"{API}/search/jql", action="search", **params)
