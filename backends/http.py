@@ -158,7 +158,9 @@ class HttpClient:
                 continue
             if self._judge(response, attempt, retry_safe, url):
                 continue
-            response.json = _safe_json(response)  # zenpy and error readers parse it too: depth-limited
+            # zenpy and error readers parse it too: depth-limited. Replacing the method on this one
+            # response is the point, which mypy refuses in general.
+            response.json = _safe_json(response)  # type: ignore[method-assign]
             return response
 
     def download(self, path_or_url: str, max_bytes: int, *, timeout: float | None = None) -> Iterator[bytes]:
@@ -280,7 +282,8 @@ class HttpClient:
                 raise self._too_large(None)
             chunks.append(chunk)
         response._content = b"".join(chunks)
-        response._content_consumed = True
+        # requests declares _content_consumed on Response; types-requests leaves it out
+        response._content_consumed = True  # type: ignore[attr-defined]
 
     def _too_large(self, size: int | None) -> UnavailableError:
         got = f" ({_size(size)})" if size is not None else ""

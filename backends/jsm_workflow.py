@@ -85,7 +85,8 @@ LISTED_CHARS = 300  # at most this much of a message lists names the service sen
 def listed(names) -> str:
     """Names the service sent, for an error message: quoted, each and all of them bounded
     (a site can have hundreds of names, or names of any length), "none" when there are none."""
-    shown, size, names = [], 0, [str(n) for n in names]
+    shown: list[str] = []
+    size, names = 0, [str(n) for n in names]
     for name in names:
         item = repr(name if len(name) <= 60 else name[:60] + "...")
         if size + len(item) > LISTED_CHARS and shown:

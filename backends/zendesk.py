@@ -86,7 +86,9 @@ class ZendeskBackend(RemoteBackend):
         self._user_ids: dict[str, int] = {}  # email -> id
         self._groups: dict[int, str] = {}
         self._all_groups_loaded = False
-        self._solved_at: dict[int, str] = {}  # ticket id -> solved_at, from side-loaded metric sets
+        # ticket id -> solved_at, from side-loaded metric sets: both as Zendesk sent them (service_time
+        # checks the time when a ticket is read)
+        self._solved_at: dict[Any, str | None] = {}
         # Tickets read by the step before a write, for that write only (within one command):
         # the dedupe look-up's tickets for the `state` that follows it, and the ticket `state`
         # read for the comment that follows it (whether its status changes).
@@ -160,13 +162,14 @@ class ZendeskBackend(RemoteBackend):
         return TicketState(self._status(raw), self._email(raw.get("requester_id")))
 
     def query(self, query: ListQuery) -> list[Ticket]:
-        params: dict[str, Any] = {
+        sort_by = {"updated": "updated_at", "created": "created_at", "priority": "priority"}[query.sort]
+        params: dict[str, Any] | None = {
             "query": search_query(query),
             "per_page": max(1, min(query.limit, PAGE_SIZE)),
             "include": "tickets(users,groups)",
+            "sort_by": sort_by,
+            "sort_order": "desc",
         }
-        sort_by = {"updated": "updated_at", "created": "created_at", "priority": "priority"}[query.sort]
-        params.update(sort_by=sort_by, sort_order="desc")
         found: dict[str, dict] = {}  # by id: offset pages shift when tickets change while we read
         pages = Paging(self.http, "search")
         url: str | None = f"{API}/search.json"
@@ -331,8 +334,10 @@ class ZendeskBackend(RemoteBackend):
             if len(raws) > MAX_COMMENTS:
                 raise UnavailableError(f"Zendesk sent more than {MAX_COMMENTS:,} comments on ticket {tid}; stopped")
             fresh = pages.fresh(service_id(c.get("id"), "Zendesk", "comment id") for c in page)
-            more = (data.get("meta") or {}).get("has_more") if isinstance(data.get("meta"), dict) else None
-            links = data.get("links") if isinstance(data.get("links"), dict) else {}
+            meta = data.get("meta")
+            more = meta.get("has_more") if isinstance(meta, dict) else None
+            links = data.get("links")
+            links = links if isinstance(links, dict) else {}
             url, params = (pages.follow(links.get("next"), fresh) if more else None), None
         self._resolve(self._user_id(c.get("author_id")) for c in raws)
         return [self._comment_model(c) for c in raws]

@@ -125,7 +125,8 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
         else:
             data = _search_page(backend, start, page_cursor)
             tickets = [r for r in backend.records(data, "results") if r.get("result_type", "ticket") == "ticket"]
-            meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+            meta = data.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
             after = _cursor(meta.get("after_cursor"))
             done = not meta.get("has_more") or not after
         backend.absorb(data)
@@ -146,13 +147,17 @@ def _pages(backend: ZendeskBackend, state: dict) -> Iterator[ExportItem | None]:
             if raw.get("status") == "deleted":
                 yield None
                 continue
-            if since_iso and raw.get("updated_at") and remote.service_time(raw["updated_at"], "Zendesk") < since_iso:
-                continue  # changed by the system only: its updated_at is older than `since`
+            if since_iso and raw.get("updated_at"):
+                updated = remote.service_time(raw["updated_at"], "Zendesk")
+                assert updated is not None  # a value that is not a time is exit 8, never None
+                if updated < since_iso:
+                    continue  # changed by the system only: its updated_at is older than `since`
             ticket = backend.ticket_from(raw)
             ticket.comments = backend.comments(tid)
             yield ExportItem(ticket, token)
         if done:
             return
+        assert after is not None  # not done: the answer gave the next page's cursor
         stale = 0 if fresh else stale + 1
         if not fresh and (after in followed or stale >= STALE_PAGES):
             raise UnavailableError("Zendesk sent export pages that bring nothing new (paging for ever?); stopped")

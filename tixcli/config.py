@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -501,7 +502,7 @@ HTTP_SETTINGS: dict[str, Setting] = {
 }
 
 
-def unknown_settings(settings: dict, declared: dict[str, Setting]) -> list[str]:
+def unknown_settings(settings: dict, declared: Mapping[str, object]) -> list[str]:
     return [key for key in settings if key not in declared]
 
 

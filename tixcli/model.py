@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, overload
 
 from .errors import InvalidInputError
 
@@ -92,7 +93,7 @@ class Ticket:
 
     def to_dict(self, with_comments: bool | None = None) -> dict:
         """The public JSON shape; comments are included when they were fetched."""
-        data = {
+        data: dict[str, Any] = {
             "id": self.id,
             "backend": self.backend,
             "subject": self.subject,
@@ -122,7 +123,7 @@ class Ticket:
     @classmethod
     def from_dict(cls, data: dict) -> Ticket:
         """The inverse of to_dict (comments included when present)."""
-        fields = {k: data.get(k) for k in TICKET_FIELDS}
+        fields: dict[str, Any] = {k: data.get(k) for k in TICKET_FIELDS}
         fields["cc"] = list(fields["cc"] or [])
         fields["tags"] = list(fields["tags"] or [])
         comments = data.get("comments")
@@ -248,6 +249,10 @@ def normalize_priority(value: str | None) -> str | None:
     return v
 
 
+@overload
+def normalize_choice(value: str, choices: Iterable[str], what: str) -> str: ...
+@overload
+def normalize_choice(value: str | None, choices: Iterable[str], what: str) -> str | None: ...
 def normalize_choice(value: str | None, choices: Iterable[str], what: str) -> str | None:
     if value is None:
         return None
@@ -278,6 +283,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@overload
+def to_iso(value: datetime | str) -> str: ...
+@overload
+def to_iso(value: None) -> None: ...
+@overload
+def to_iso(value: datetime | str | None) -> str | None: ...
 def to_iso(value: datetime | str | None) -> str | None:
     """ISO 8601 with seconds and +00:00, the only time format tixcli prints."""
     if value is None:

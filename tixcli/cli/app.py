@@ -2,7 +2,7 @@
 
 import re
 import sys
-from typing import Annotated
+from typing import Annotated, Literal, overload
 
 import click
 import typer
@@ -172,6 +172,14 @@ CcOption = Annotated[
 ]
 
 
+@overload
+def read_body(
+    body: str | None, body_file: str | None, required: Literal[True] = True, state: "State | None" = None
+) -> str: ...
+@overload
+def read_body(
+    body: str | None, body_file: str | None, required: bool = True, state: "State | None" = None
+) -> str | None: ...
 def read_body(
     body: str | None, body_file: str | None, required: bool = True, state: "State | None" = None
 ) -> str | None:
@@ -216,6 +224,7 @@ def read_body(
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError(f"{body_file}: the text is not valid UTF-8") from None
+    assert body is not None  # --body, or else --body-file was read into it
     if len(body) > limit:
         raise InvalidInputError(too_long, hint="attach it as a file instead: --attach FILE")
     return check_text(body, "body")
