@@ -172,6 +172,7 @@ class JSMBackend(RemoteBackend):
     def open_session(self) -> _LibrarySession:
         """The jira library's authenticated session (built without a network call)."""
         token = self.profile.secret("token")
+        assert token is not None  # required: a missing token raised ConfigError
         self._jira = JIRA(
             server=self.url,
             basic_auth=(self.login, token.reveal()),
@@ -540,7 +541,12 @@ class JSMBackend(RemoteBackend):
             clause_name = names[0] if names else "Request Type"
             clauses.append(f"{jql_string(clause_name)} = {jql_string(self._request_type(query.type)['name'])}")
         if query.priority:
-            clauses.append(f"priority = {jql_string(self.priorities.jira_name(query.priority))}")
+            jira_priority = self.priorities.jira_name(query.priority)
+            if jira_priority is None:
+                raise ConfigError(
+                    f"no JSM priority is mapped to {query.priority!r}", hint="map it under priorities: in the profile"
+                )
+            clauses.append(f"priority = {jql_string(jira_priority)}")
         if query.since:
             clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
         if query.words:
