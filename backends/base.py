@@ -25,11 +25,12 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from tixcli.config import Profile
-from tixcli.errors import NotSupportedError
-from tixcli.lifecycle import check_close, check_solve, ensure_not_closed, status_after_reply
-from tixcli.model import ListQuery, NewTicket, Reply, Ticket
+from tixcli.errors import NotFoundError, NotSupportedError
+from tixcli.lifecycle import ensure_not_closed, status_after_reply
+from tixcli.model import Attachment, ListQuery, NewTicket, Reply, Ticket, TicketChange
 
 # What a backend's code may support; `Backend.capabilities` names the ones it does. The core
 # checks them before sending anything (exit 6 otherwise). What depends on the account rather than
@@ -53,6 +54,24 @@ CAPABILITIES: dict[str, str] = {
 class CreateResult:
     ticket: Ticket
     created: bool  # False when --dedupe-key matched an existing ticket
+
+
+@dataclass
+class WriteResult:
+    """A write verb's outcome: the ticket after it, and whether anything changed.
+
+    `changed` is False when there was nothing to do (solve on a solved ticket, an edit to the
+    values it has): exit 0, not a refusal. Attribute reads fall through to the ticket, so code
+    written when solve and close returned a Ticket (`backend.solve(id).status`) keeps working.
+    """
+
+    ticket: Ticket
+    changed: bool = True
+
+    def __getattr__(self, name: str):
+        if name == "ticket":  # not set yet (copy/pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.ticket, name)
 
 
 @dataclass(frozen=True)
@@ -156,7 +175,8 @@ class Backend(abc.ABC):
         raise NotSupportedError(self.name, "reply", "replies")
 
     def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
-        """Move the ticket to "solved" or "closed" (with `comment` first, where given)."""
+        """Move the ticket to "solved", "closed" or (reopen) "open", with `comment` first where given
+        (public or internal, with its attachments and CCs, as in `add_comment`)."""
         raise NotSupportedError(self.name, status, f"setting a ticket {status}")
 
     def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
@@ -166,6 +186,15 @@ class Backend(abc.ABC):
     def list_cc(self, ticket_id: str) -> list[str]:
         """The CC participants of one ticket (override with something cheaper than `get`)."""
         return self.get(ticket_id).cc
+
+    def update_fields(self, ticket_id: str, fields: dict[str, Any]) -> Ticket:
+        """Set the named fields (keys of EDITABLE_FIELDS; "tags" is the whole new list, "assignee"
+        None unassigns) and nothing else; the core has dropped the values equal to the current."""
+        raise NotSupportedError(self.name, "edit", "edit")
+
+    def attachment_bytes(self, ticket_id: str, attachment: Attachment) -> Iterator[bytes]:
+        """The bytes of one attachment of the ticket, in chunks (bounded by its size where known)."""
+        raise NotSupportedError(self.name, "download", "download")
 
     def find_by_dedupe_key(self, key: str) -> list[str]:
         """The ids of the non-closed tickets carrying dedupe key `key` (oldest first)."""
@@ -214,18 +243,76 @@ class Backend(abc.ABC):
             target = status_after_reply(ticket_id, state.status, reply, state.requester)  # refuses closed
             return self.add_comment(ticket_id, reply, target)
 
-    def solve(self, ticket_id: str, body: str | None = None, author: str | None = None) -> Ticket:
-        """Solve from new/open/pending/hold (RefusedError otherwise)."""
-        comment = Reply(body=body, author=author or self.profile.user) if body else None
+    def solve(
+        self, ticket_id: str, body: str | None = None, author: str | None = None, comment: Reply | None = None
+    ) -> WriteResult:
+        """Solve from new/open/pending/hold; on a solved ticket nothing changes (a comment is still
+        added); closed: RefusedError. `comment` (or the older `body`/`author`) goes in first."""
+        if comment is None and body:
+            comment = Reply(body=body, author=author or self.profile.user)
+        if comment is not None:
+            self._check_reply(comment)
         with self.atomic():
-            check_solve(ticket_id, self.state(ticket_id).status)
-            return self.set_status(ticket_id, "solved", comment)
+            state = self.state(ticket_id)
+            ensure_not_closed(ticket_id, state.status, "solve")
+            if state.status == "solved":
+                if comment is None:
+                    return WriteResult(self.get(ticket_id), changed=False)
+                return WriteResult(self.add_comment(ticket_id, comment, "solved"))
+            return WriteResult(self.set_status(ticket_id, "solved", comment))
 
-    def close(self, ticket_id: str) -> Ticket:
-        """Close from any status but closed (RefusedError otherwise)."""
+    def close(self, ticket_id: str, comment: Reply | None = None) -> WriteResult:
+        """Close from any status; on a closed ticket nothing changes (a comment is refused)."""
+        if comment is not None:
+            self._check_reply(comment)
         with self.atomic():
-            check_close(ticket_id, self.state(ticket_id).status)
-            return self.set_status(ticket_id, "closed")
+            if self.state(ticket_id).status == "closed":
+                if comment is not None:
+                    ensure_not_closed(ticket_id, "closed", "a comment")
+                return WriteResult(self.get(ticket_id), changed=False)
+            return WriteResult(self.set_status(ticket_id, "closed", comment))
+
+    def reopen(self, ticket_id: str, comment: Reply | None = None) -> WriteResult:
+        """Solved, pending or hold → open; new or open: nothing to do; closed: RefusedError."""
+        if comment is not None:
+            self._check_reply(comment)
+        with self.atomic():
+            status = self.state(ticket_id).status
+            ensure_not_closed(ticket_id, status, "reopen")
+            if status in ("new", "open"):
+                if comment is None:
+                    return WriteResult(self.get(ticket_id), changed=False)
+                return WriteResult(self.add_comment(ticket_id, comment, status))
+            return WriteResult(self.set_status(ticket_id, "open", comment))
+
+    def edit(self, ticket_id: str, change: TicketChange) -> WriteResult:
+        """Change the fields `change` names; values equal to the current ones: changed False."""
+        change.check()
+        if change.group is not None:
+            self.require("groups", "edit --group")
+        if change.assignee is not None or change.unassign:
+            self.require("assign", "--assignee / --unassign")
+        if any(v is not None for v in (change.subject, change.priority, change.type, change.requester)) or (
+            change.add_tags or change.remove_tags
+        ):
+            self.require("edit", "edit")
+        with self.atomic():
+            current = self.get(ticket_id)
+            ensure_not_closed(ticket_id, current.status, "edit")
+            fields = change.delta(current)
+            if not fields:
+                return WriteResult(current, changed=False)
+            return WriteResult(self.update_fields(ticket_id, fields))
+
+    def download(self, ticket_id: str, attachment_id: str) -> tuple[Attachment, Iterator[bytes]]:
+        """One attachment of the ticket and its bytes (NotFoundError if it is not on the ticket)."""
+        self.require("download", "download")
+        ticket = self.get(ticket_id)
+        for comment in ticket.comments or []:
+            for attachment in comment.attachments:
+                if attachment.id == attachment_id:
+                    return attachment, self.attachment_bytes(ticket_id, attachment)
+        raise NotFoundError(f"ticket {ticket_id} has no attachment {attachment_id!r}")
 
     def update_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         """Change the participants and return them (no change: just return them)."""

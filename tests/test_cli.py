@@ -194,15 +194,27 @@ def test_lifecycle_refusals_exit_5_and_change_nothing(store):
     ticket_id = make()
     run("close", ticket_id)
     before = snapshot()
-    for args in (["reply", ticket_id, "--body", "x"], ["solve", ticket_id], ["close", ticket_id],
+    for args in (["reply", ticket_id, "--body", "x"], ["solve", ticket_id],
                  ["cc", ticket_id, "--add", "a@example.com"], ["attach", ticket_id, __file__]):
         result = run(*args)
         assert result.code == 5, (args, result.err)
         assert "closed" in result.err
     assert snapshot() == before
-    other = make()
-    run("solve", other)
-    assert run("solve", other).code == 5
+
+
+def test_solve_and_close_with_nothing_to_do_exit_0_and_say_so(store):
+    """Nothing to do is not a refusal: exit 0, a note on stderr, changed: false, nothing written."""
+    ticket_id = make()
+    run("solve", ticket_id)
+    before = snapshot()
+    again = run("solve", ticket_id, "--format", "json")
+    assert again.code == 0 and "already solved" in again.err
+    assert json.loads(again.out)["changed"] is False and snapshot() == before
+    run("close", ticket_id)
+    before = snapshot()
+    closed_again = run("close", ticket_id, "--format", "json")
+    assert closed_again.code == 0 and "already closed" in closed_again.err
+    assert json.loads(closed_again.out)["changed"] is False and snapshot() == before
 
 
 def test_config_errors_exit_3(store, tmp_path, monkeypatch):

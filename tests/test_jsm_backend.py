@@ -349,10 +349,10 @@ def test_a_closed_request_is_final_and_nothing_is_sent(server, backend, tmp_path
         lambda: backend.reply(key, Reply("file", ME, attachments=[FileUpload(f, "a.txt", 1, "text/plain")])),
         lambda: backend.update_cc(key, [LEAD], []),
         lambda: backend.solve(key),
-        lambda: backend.close(key),
     ):
         with pytest.raises(RefusedError):
             call()
+    assert backend.close(key).changed is False  # nothing to do: not a refusal, nothing sent
     assert not [r for r in server.requests[before:] if r.method in WRITES]
     assert backend.get(key).status == "closed"
 

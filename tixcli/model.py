@@ -205,6 +205,73 @@ class Reply:
     attachments: list[FileUpload] = field(default_factory=list)
 
 
+#: the fields `edit` may change, in the order the write is described
+EDITABLE_FIELDS = ("subject", "priority", "type", "group", "requester", "assignee", "tags")
+
+
+@dataclass
+class TicketChange:
+    """What `tixcli edit` asks for: None = leave as is; tags as additions and removals."""
+
+    subject: str | None = None
+    priority: str | None = None
+    type: str | None = None
+    group: str | None = None
+    requester: str | None = None
+    assignee: str | None = None
+    unassign: bool = False
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+
+    def check(self) -> TicketChange:
+        """Refuse a change that names nothing or contradicts itself (exit 6); tags normalised."""
+        if self.assignee is not None and self.unassign:
+            raise InvalidInputError("give --assignee or --unassign, not both")
+        self.add_tags = [normalize_tag(t) for t in self.add_tags]
+        self.remove_tags = [normalize_tag(t) for t in self.remove_tags]
+        both = sorted(set(self.add_tags) & set(self.remove_tags))
+        if both:
+            raise InvalidInputError(f"tag {both[0]!r} is both added and removed")
+        named = [self.subject, self.priority, self.type, self.group, self.requester, self.assignee]
+        if all(v is None for v in named) and not (self.unassign or self.add_tags or self.remove_tags):
+            raise InvalidInputError(
+                "edit needs a change",
+                hint="--subject, --priority, --type, --group, --requester, --assignee/"
+                "--unassign, --add-tag, --remove-tag",
+            )
+        return self
+
+    def delta(self, current: Ticket) -> dict[str, Any]:
+        """The fields that differ from `current` (field → new value); {} when nothing would change."""
+        wanted: dict[str, Any] = {
+            "subject": self.subject,
+            "priority": self.priority,
+            "type": self.type,
+            "group": self.group,
+            "requester": self.requester,
+            "assignee": None if self.unassign else self.assignee,
+        }
+        fields = {
+            k: v
+            for k, v in wanted.items()
+            if (v is not None or (k == "assignee" and self.unassign)) and v != getattr(current, k)
+        }
+        if self.add_tags or self.remove_tags:
+            tags = [t for t in current.tags if t not in self.remove_tags]
+            tags += [t for t in dict.fromkeys(self.add_tags) if t not in tags]
+            if tags != list(current.tags):
+                fields["tags"] = tags
+        return fields
+
+
+def normalize_tag(value: str) -> str:
+    """A tag as every backend stores it: no whitespace inside, not empty (exit 6 otherwise)."""
+    tag = value.strip()
+    if not tag or any(ch.isspace() for ch in tag) or "\x00" in tag:
+        raise InvalidInputError(f"invalid tag {value!r}", hint="a tag is one word: no spaces inside")
+    return tag
+
+
 @dataclass
 class ListQuery:
     user: str

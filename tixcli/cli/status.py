@@ -2,7 +2,7 @@
 
 import typer
 
-from tixcli.output import print_write_result
+from tixcli.output import clean, message, print_write_result
 
 from .app import BodyOption, TicketId, WriteFormat, app, check_write_format, get_state, read_body
 
@@ -18,9 +18,11 @@ def solve(
     state = get_state(ctx)
     output = check_write_format(fmt)
     text = read_body(body, None, required=False)
-    ticket = state.backend.solve(ticket_id, body=text, author=state.profile.user)
+    result = state.backend.solve(ticket_id, body=text, author=state.profile.user)
+    if not result.changed:
+        message(f"ticket {clean(ticket_id)} is already solved: nothing to do")
     if output:
-        print_write_result(ticket, output, changed=True)
+        print_write_result(result.ticket, output, changed=result.changed)
 
 
 @app.command()
@@ -32,6 +34,8 @@ def close(
     """Close a ticket for good: a closed ticket takes no more replies or changes."""
     state = get_state(ctx)
     output = check_write_format(fmt)
-    ticket = state.backend.close(ticket_id)
+    result = state.backend.close(ticket_id)
+    if not result.changed:
+        message(f"ticket {clean(ticket_id)} is already closed: nothing to do")
     if output:
-        print_write_result(ticket, output, changed=True)
+        print_write_result(result.ticket, output, changed=result.changed)

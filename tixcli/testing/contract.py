@@ -557,12 +557,15 @@ class BackendContract:
         shown = self.backend.get(ticket.id)
         assert shown.status == "solved" and shown.solved_at == solved.solved_at
         assert (shown.comments[-1].body, shown.comments[-1].public) == ("fixed the toner", True)
-        with pytest.raises(RefusedError):
-            self.backend.solve(ticket.id)
-        assert self.backend.close(ticket.id).status == "closed"
+        assert solved.changed is True
+        again = self.backend.solve(ticket.id)  # nothing to do: not a refusal
+        assert (again.changed, again.status, again.updated_at) == (False, "solved", shown.updated_at)
+        closed = self.backend.close(ticket.id)
+        assert (closed.changed, closed.status) == (True, "closed")
         assert self.backend.get(ticket.id).status == "closed"
+        assert self.backend.close(ticket.id).changed is False
         with pytest.raises(RefusedError):
-            self.backend.close(ticket.id)
+            self.backend.solve(ticket.id)  # closed is final
 
     def test_close_works_from_an_open_ticket(self):
         ticket = self.make()
