@@ -210,9 +210,10 @@ def _ticket_text(t: Ticket) -> str:
         lines.append("")
         lines.append(f"--- {clean(c.author, True) or 'unknown'} · {clean(c.created_at, True)}{visibility}")
         lines.append(clean(c.body).rstrip())
-        for a in c.attachments:
+        for a in c.attachments:  # the id is what `tixcli download ID ATTACHMENT_ID` takes
             size = f"{a.size:,} bytes" if a.size is not None else "size unknown"
-            lines.append(f"  attachment: {clean(a.filename, True)} ({size})")
+            where = f" [id {clean(a.id, True)}]" if a.id is not None else ""
+            lines.append(f"  attachment: {clean(a.filename, True)} ({size}){where}")
     return "\n".join(lines) + "\n"
 
 
