@@ -326,6 +326,8 @@ class Backend(abc.ABC):
     def _check_new(self, new: NewTicket) -> None:
         if new.group:
             self.require("groups", "create --group")
+        if new.assignee:
+            self.require("assign", "create --assignee")
         if new.cc:
             self.require("cc", "create --cc")
         if new.attachments:

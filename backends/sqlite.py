@@ -13,10 +13,12 @@ import os
 import re
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from tixcli.backends.base import Backend, ExportItem, TicketState
@@ -36,6 +38,18 @@ from tixcli.model import (
     utcnow,
 )
 
+# the column of each field `edit` may change (model.EDITABLE_FIELDS)
+_EDIT_COLUMNS = {
+    "subject": "subject",
+    "priority": "priority",
+    "type": "type",
+    "group": "grp",
+    "requester": "requester",
+    "assignee": "assignee",
+    "tags": "tags",
+}
+# attachment bytes are read this many at a time (download)
+BLOB_CHUNK = 256 * 1024
 TICKET_COLUMNS = (
     "id, subject, description, status, priority, type, requester, assignee, grp, tags, "
     "external_id, created_at, updated_at, solved_at, cc"
@@ -75,10 +89,24 @@ FROM tickets t"""
 
 class SQLiteBackend(Backend):
     name = "sqlite"
-    capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "dedupe_guaranteed"})
+    capabilities = frozenset(
+        {
+            "internal_notes",
+            "attachments",
+            "cc",
+            "groups",
+            "search",
+            "dedupe",
+            "dedupe_guaranteed",
+            "edit",
+            "assign",
+            "download",
+        }
+    )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
     from tixcli.backends.sqlite_settings import SETTINGS as settings
+
     max_comment_chars = 4_000_000  # tixcli's own bound for the local store: at most 16 MB of UTF-8
 
     def __init__(self, profile: Profile) -> None:
@@ -337,8 +365,8 @@ class SQLiteBackend(Backend):
         with self._write() as db:
             now = to_iso(utcnow())
             cur = db.execute(
-                "INSERT INTO tickets (subject, description, status, priority, type, requester, grp, tags, "
-                "external_id, created_at, updated_at, priority_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO tickets (subject, description, status, priority, type, requester, assignee, grp, tags, "
+                "external_id, created_at, updated_at, priority_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     new.subject,
                     new.body,
@@ -346,6 +374,7 @@ class SQLiteBackend(Backend):
                     new.priority,
                     new.type,
                     new.requester,
+                    new.assignee,
                     new.group,
                     json.dumps(new.tags),
                     new.dedupe_key,
@@ -372,7 +401,11 @@ class SQLiteBackend(Backend):
             now = to_iso(utcnow())
             self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
             self._change_cc(db, tid, reply.cc)
-            db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, now, tid))
+            db.execute(
+                "UPDATE tickets SET status = ?1, updated_at = ?2, "
+                "solved_at = CASE WHEN ?1 IN ('solved', 'closed') THEN solved_at END WHERE id = ?3",
+                (status, now, tid),
+            )  # a reply that reopens a solved ticket leaves it without solved_at, as reopen does
             self._history(db, tid, reply.author, "reply", {"public": reply.public})
             if status != current:
                 self._history(db, tid, reply.author, "status", {"from": current, "to": status})
@@ -383,16 +416,71 @@ class SQLiteBackend(Backend):
             tid = _int_id(ticket_id)
             current = self._status(db, tid)
             now = to_iso(utcnow())
-            if comment:
-                self._add_comment(db, tid, comment.author, comment.body, True, [], now)
-            solved_at = now if status == "solved" else None
-            db.execute(
-                "UPDATE tickets SET status = ?, solved_at = coalesce(?, solved_at), updated_at = ? WHERE id = ?",
-                (status, solved_at, now, tid),
-            )
             actor = comment.author if comment else self.profile.user
+            if comment:
+                self._add_comment(db, tid, comment.author, comment.body, comment.public, comment.attachments, now)
+                self._change_cc(db, tid, comment.cc)
+                self._history(db, tid, actor, "reply", {"public": comment.public})
+            # solved: stamped now; closed: kept (when it was solved); reopened: cleared
+            db.execute(
+                "UPDATE tickets SET status = ?1, updated_at = ?2, solved_at = CASE ?1 WHEN 'solved' THEN ?2 "
+                "WHEN 'closed' THEN solved_at END WHERE id = ?3",
+                (status, now, tid),
+            )
             self._history(db, tid, actor, "status", {"from": current, "to": status})
             return self._load(db, tid)
+
+    def update_fields(self, ticket_id: str, fields: dict[str, Any]) -> Ticket:
+        """Set the fields the core named (it dropped the unchanged ones); one history row each."""
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            old = self._load(db, tid)
+            sets: list[str] = ["updated_at = ?"]
+            params: list[Any] = [to_iso(utcnow())]
+            for name, value in fields.items():
+                column = _EDIT_COLUMNS[name]  # KeyError: a field edit does not know (a bug in the core)
+                sets.append(f"{column} = ?")
+                params.append(json.dumps(list(value)) if name == "tags" else value)
+                if name == "priority":
+                    sets.append("priority_rank = ?")
+                    params.append(PRIORITY_RANK[value])
+            db.execute(f"UPDATE tickets SET {', '.join(sets)} WHERE id = ?", (*params, tid))
+            if "subject" in fields:  # the search document starts with the subject (create_ticket)
+                db.execute(
+                    "UPDATE ticket_search SET text = ? || substr(text, ? + 1) WHERE rowid = ?",
+                    (fields["subject"], len(old.subject), tid),
+                )
+            for name, value in fields.items():
+                self._history(
+                    db, tid, self.profile.user, "edit", {"field": name, "from": getattr(old, name), "to": value}
+                )
+            return self._load(db, tid)
+
+    def attachment_bytes(self, ticket_id: str, attachment: Attachment) -> Iterator[bytes]:
+        """The stored blob, read in chunks (an attachment of another ticket is not found)."""
+        tid = _int_id(ticket_id)
+        row = None
+        if attachment.id is not None and _ASCII_ID.fullmatch(attachment.id):
+            with self._read() as db:
+                row = db.execute(
+                    "SELECT id, size FROM attachments WHERE id = ? AND ticket_id = ?", (int(attachment.id), tid)
+                ).fetchone()
+        if row is None:
+            raise NotFoundError(f"ticket {tid} has no attachment {attachment.id!r}")
+        return self._blob_chunks(row[0], row[1])
+
+    def _blob_chunks(self, attachment_id: int, size: int) -> Iterator[bytes]:
+        with _store_errors(self.path):
+            if sys.version_info >= (3, 11):
+                with self.db.blobopen("attachments", "data", attachment_id, readonly=True) as blob:
+                    while chunk := blob.read(BLOB_CHUNK):
+                        yield chunk
+                return
+            for offset in range(0, size, BLOB_CHUNK):  # Python 3.10: no incremental blob I/O
+                (chunk,) = self.db.execute(
+                    "SELECT substr(data, ?, ?) FROM attachments WHERE id = ?", (offset + 1, BLOB_CHUNK, attachment_id)
+                ).fetchone()
+                yield bytes(chunk)
 
     def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         with self._write() as db:

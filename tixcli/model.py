@@ -189,6 +189,7 @@ class NewTicket:
     cc: list[str] = field(default_factory=list)
     attachments: list[FileUpload] = field(default_factory=list)
     dedupe_key: str | None = None
+    assignee: str | None = None  # needs the "assign" capability
 
     def as_reply(self) -> Reply:
         """The create as a public reply: what `--dedupe-key` adds to the ticket it matched."""
