@@ -13,7 +13,22 @@ from cli import TIXCLI, run, run_process
 
 from tixcli.cli import app
 
-COMMANDS = ["create", "list", "show", "reply", "solve", "close", "attach", "cc", "export", "schema", "backends"]
+COMMANDS = [
+    "create",
+    "list",
+    "show",
+    "edit",
+    "reply",
+    "solve",
+    "reopen",
+    "close",
+    "attach",
+    "cc",
+    "download",
+    "export",
+    "schema",
+    "backends",
+]
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import re
 import sys
-from typing import Annotated, Literal, overload
+from typing import TYPE_CHECKING, Annotated, Literal, overload
 
 import click
 import typer
@@ -11,6 +11,9 @@ from tixcli import __version__
 from tixcli.config import Profile, load_config
 from tixcli.errors import InvalidInputError, NotFoundError
 from tixcli.output import READ_FORMATS, WRITE_FORMATS, clean
+
+if TYPE_CHECKING:
+    from tixcli.model import Reply
 
 app = typer.Typer(
     name="tixcli",
@@ -170,6 +173,44 @@ AttachOption = Annotated[
 CcOption = Annotated[
     list[str] | None, typer.Option("--cc", help="Add a CC participant (repeatable).", show_default=False)
 ]
+InternalOption = Annotated[
+    bool, typer.Option("--internal", help="The comment is an internal note (only agents see it).")
+]
+
+
+def build_comment(
+    state: "State",
+    body: str | None,
+    body_file: str | None,
+    internal: bool = False,
+    attach: list[str] | None = None,
+    cc: list[str] | None = None,
+    status: str | None = None,
+    required: bool = True,
+) -> "Reply | None":
+    """The comment that --body/--body-file, --internal, --attach and --cc describe (reply, solve,
+    close, reopen), checked before anything is sent; None when none is given and none `required`.
+
+    Files without a text get "Attached: NAMES" (as `attach`); --internal or --cc without a comment
+    is refused (exit 6) rather than ignored.
+    """
+    from tixcli.attachments import prepare_uploads
+    from tixcli.model import Reply, validate_emails
+
+    profile = state.profile
+    text = read_body(body, body_file, required=required, state=state)
+    emails = validate_emails(cc or [])
+    uploads = prepare_uploads(attach or [], profile.attachment_limits())
+    if text is None and uploads:
+        text = "Attached: " + ", ".join(u.filename for u in uploads)
+    if text is None:
+        if internal or emails:
+            raise InvalidInputError(
+                f"{'--internal' if internal else '--cc'} goes with a comment",
+                hint="add --body TEXT or --body-file PATH",
+            )
+        return None
+    return Reply(body=text, author=profile.user, public=not internal, status=status, cc=emails, attachments=uploads)
 
 
 @overload

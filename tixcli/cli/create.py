@@ -49,6 +49,9 @@ def create(
     requester: Annotated[
         str | None, typer.Option("--requester", help="Open on behalf of this email.", show_default=False)
     ] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="Assign the ticket to this email.", show_default=False)
+    ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).", show_default=False)] = None,
     cc: CcOption = None,
     attach: AttachOption = None,
@@ -78,6 +81,7 @@ def create(
         body=text,
         author=profile.user,
         requester=validate_email(requester) if requester else profile.user,
+        assignee=validate_email(assignee) if assignee is not None else None,
         type=normalize_choice(type_, TYPES, "type"),
         priority=normalize_priority(priority),
         group=check_utf8(group, "group") if group is not None else None,

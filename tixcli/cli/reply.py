@@ -6,7 +6,7 @@ import typer
 
 from tixcli.attachments import prepare_uploads
 from tixcli.lifecycle import REPLY_STATUSES
-from tixcli.model import Reply, normalize_choice, validate_emails
+from tixcli.model import Reply, normalize_choice
 from tixcli.output import print_write_result
 
 from .app import (
@@ -17,6 +17,7 @@ from .app import (
     TicketId,
     WriteFormat,
     app,
+    build_comment,
     check_write_format,
     get_state,
     read_body,
@@ -48,16 +49,9 @@ def reply(
     """Reply to a ticket (a public reply to a solved ticket reopens it)."""
     state = get_state(ctx)
     output = check_write_format(fmt)
-    text = read_body(body, body_file)
-    profile = state.profile
-    new_reply = Reply(
-        body=text,
-        author=profile.user,
-        public=not internal,
-        status=normalize_choice(status, REPLY_STATUSES, "reply status"),
-        cc=validate_emails(cc or []),
-        attachments=prepare_uploads(attach or [], profile.attachment_limits()),
-    )
+    new_reply = build_comment(state, body, body_file, internal, attach, cc)
+    assert new_reply is not None  # a body is required
+    new_reply.status = normalize_choice(status, REPLY_STATUSES, "reply status")
     send_reply(ctx, ticket_id, new_reply, output)
 
 

@@ -1,10 +1,40 @@
-"""`tixcli solve` and `tixcli close`: move a ticket along its lifecycle."""
+"""`tixcli solve` and `tixcli close`: move a ticket along its lifecycle (`reopen`: reopen.py).
+
+Each takes the comment options of `reply` (--body, --body-file, --internal, --attach, --cc); the
+comment goes in with the change. Nothing to do (solve on a solved ticket, close on a closed one)
+is not a refusal: exit 0, a note on stderr, `changed: false`.
+"""
+
+from typing import TYPE_CHECKING
 
 import typer
 
 from tixcli.output import clean, message, print_write_result
 
-from .app import BodyOption, TicketId, WriteFormat, app, check_write_format, get_state, read_body
+from .app import (
+    AttachOption,
+    BodyFileOption,
+    BodyOption,
+    CcOption,
+    InternalOption,
+    TicketId,
+    WriteFormat,
+    app,
+    build_comment,
+    check_write_format,
+    get_state,
+)
+
+if TYPE_CHECKING:  # the backends load lazily, not for --help
+    from tixcli.backends.base import WriteResult
+
+
+def report_status_change(ticket_id: str, result: "WriteResult", output: str | None, nothing_to_do: str) -> None:
+    """The write result on request, and a note on stderr when there was nothing to do."""
+    if not result.changed:
+        message(f"ticket {clean(ticket_id, one_line=True)} {nothing_to_do}: nothing to do")
+    if output:
+        print_write_result(result.ticket, output, changed=result.changed)
 
 
 @app.command()
@@ -12,30 +42,34 @@ def solve(
     ctx: typer.Context,
     ticket_id: TicketId,
     body: BodyOption = None,
+    body_file: BodyFileOption = None,
+    internal: InternalOption = False,
+    attach: AttachOption = None,
+    cc: CcOption = None,
     fmt: WriteFormat = None,
 ) -> None:
-    """Mark a ticket solved (from new, open, pending or hold), optionally with a last reply."""
+    """Mark a ticket solved (from new, open, pending or hold), optionally with a last comment."""
     state = get_state(ctx)
     output = check_write_format(fmt)
-    text = read_body(body, None, required=False)
-    result = state.backend.solve(ticket_id, body=text, author=state.profile.user)
-    if not result.changed:
-        message(f"ticket {clean(ticket_id)} is already solved: nothing to do")
-    if output:
-        print_write_result(result.ticket, output, changed=result.changed)
+    comment = build_comment(state, body, body_file, internal, attach, cc, required=False)
+    result = state.backend.solve(ticket_id, comment=comment)
+    report_status_change(ticket_id, result, output, "is already solved")
 
 
 @app.command()
 def close(
     ctx: typer.Context,
     ticket_id: TicketId,
+    body: BodyOption = None,
+    body_file: BodyFileOption = None,
+    internal: InternalOption = False,
+    attach: AttachOption = None,
+    cc: CcOption = None,
     fmt: WriteFormat = None,
 ) -> None:
     """Close a ticket for good: a closed ticket takes no more replies or changes."""
     state = get_state(ctx)
     output = check_write_format(fmt)
-    result = state.backend.close(ticket_id)
-    if not result.changed:
-        message(f"ticket {clean(ticket_id)} is already closed: nothing to do")
-    if output:
-        print_write_result(result.ticket, output, changed=result.changed)
+    comment = build_comment(state, body, body_file, internal, attach, cc, required=False)
+    result = state.backend.close(ticket_id, comment=comment)
+    report_status_change(ticket_id, result, output, "is already closed")
