@@ -39,6 +39,7 @@ from tixcli.errors import (
 )
 from tixcli.lifecycle import closed_refusal
 from tixcli.model import (
+    EDITABLE_FIELDS,
     PRIORITIES,
     PRIORITY_RANK,
     STATUSES,
@@ -58,6 +59,7 @@ PAGE_SIZE = 100  # the largest page of tickets, comments, users, search results
 SEARCH_MAX = 1000  # the Search API stops after 1,000 results
 MAX_COMMENTS = 10_000  # Zendesk caps a ticket's comments at 5,000: more is a hostile or broken answer
 INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # Zendesk's limit per file: the bound when a size is not known
 
 
 class ZendeskBackend(RemoteBackend):
@@ -71,10 +73,24 @@ class ZendeskBackend(RemoteBackend):
 
     name = "zendesk"
     service = "Zendesk"
-    capabilities = frozenset({"internal_notes", "attachments", "cc", "groups", "search", "dedupe", "export_cursor"})
+    capabilities = frozenset(
+        {
+            "internal_notes",
+            "attachments",
+            "cc",
+            "groups",
+            "search",
+            "dedupe",
+            "export_cursor",
+            "edit",
+            "assign",
+            "download",
+        }
+    )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
     from tixcli.backends.zendesk_settings import SETTINGS as settings
+
     max_comment_chars = 65_536  # Zendesk: a comment is at most 64 KB (about 65,000 characters)
     requires = ("zenpy", "requests")
 
@@ -94,6 +110,7 @@ class ZendeskBackend(RemoteBackend):
         # read for the comment that follows it (whether its status changes).
         self._prefetched: dict[int, dict] = {}
         self._read_for_write: dict[int, dict] = {}
+        self._content_urls: dict[str, str] = {}  # attachment id -> content_url, from the comments read
 
     # -- connection -------------------------------------------------------------------------
 
@@ -225,8 +242,11 @@ class ZendeskBackend(RemoteBackend):
             fields["tags"] = list(new.tags)
         if new.group:
             fields["group_id"] = self._group_id(new.group)
+        assignee = getattr(new, "assignee", None)  # NewTicket.assignee: `create --assignee`
+        if assignee:
+            fields["assignee_id"] = self._agent_id(assignee)  # Zendesk makes the ticket open
         if new.cc:
-            fields["email_ccs"] = [{"user_email": e, "action": "put"} for e in new.cc]
+            fields["email_ccs"] = email_ccs(new.cc)
         if new.dedupe_key:
             fields["external_id"] = new.dedupe_key
         author_id = self._author_id(new.author)
@@ -260,23 +280,75 @@ class ZendeskBackend(RemoteBackend):
         if reply.public or reply.status is not None or status != current:
             fields["status"] = status
         if reply.cc:
-            fields["email_ccs"] = [{"user_email": e, "action": "put"} for e in reply.cc]
+            fields["email_ccs"] = email_ccs(reply.cc)
         return self.ticket_from(self._update(tid, fields, "reply"))
 
     def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
+        """Solve, close or reopen ("open") in one update, with the comment (public or internal,
+        its uploads and CCs) where given."""
         tid = str(ticket_number(ticket_id))
         self._read_for_write.pop(int(tid), None)
         fields: dict[str, Any] = {"status": status}
         if comment is not None:
             fields["comment"] = self._comment(comment.body, comment.public, comment.author, comment.attachments)
-        action = {"solved": "solve", "closed": "close"}.get(status, status)
+            if comment.cc:
+                fields["email_ccs"] = email_ccs(comment.cc)
+        action = {"solved": "solve", "closed": "close", "open": "reopen"}.get(status, status)
         return self.ticket_from(self._solved(self._update(tid, fields, action)))
+
+    def update_fields(self, ticket_id: str, fields: dict[str, Any]) -> Ticket:
+        """One ticket update: people by email (requester_id, assignee_id; None unassigns), the
+        group by name, the tags as the whole new list. Zendesk turns a new ticket open when it
+        gets an assignee."""
+        tid = str(ticket_number(ticket_id))
+        self._read_for_write.pop(int(tid), None)
+        unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+        if unknown:
+            raise ValueError(f"not an editable field: {unknown}")  # a bug in the caller
+        update: dict[str, Any] = {k: fields[k] for k in ("subject", "priority", "type") if k in fields}
+        if "group" in fields:
+            update["group_id"] = None if fields["group"] is None else self._group_id(fields["group"])
+        if "requester" in fields:
+            requester = str(fields["requester"])
+            requester_id = self._find_user(requester)
+            if requester_id is not None:
+                update["requester_id"] = requester_id
+            else:  # not a user yet: Zendesk makes an end user of the email, as on create
+                update["requester"] = {"email": requester, "name": requester.split("@")[0]}
+        if "assignee" in fields:
+            assignee = fields["assignee"]
+            update["assignee_id"] = None if assignee is None else self._agent_id(str(assignee))
+        if "tags" in fields:
+            update["tags"] = list(fields["tags"])
+        # Sent here, not through zenpy: zenpy drops null values (no unassigning) and takes no
+        # requester object. Every value is absolute, so repeating the update is safe.
+        self._prefetched.clear()
+        data = self.call(
+            "PUT", f"{API}/tickets/{tid}.json", json={"ticket": update}, retry_safe=True, action="edit", ticket=tid
+        )
+        return self.ticket_from(self.record(data, "ticket"))
+
+    def attachment_bytes(self, ticket_id: str, attachment: Attachment) -> Iterator[bytes]:
+        """The attachment's content_url, through HttpClient.download: the credentials go to the
+        account's own host only; Zendesk answers there with a redirect to a temporary URL on
+        another host, followed over https only and without them. At most its size is read."""
+        aid = str(attachment.id or "")
+        if not re.fullmatch(r"[0-9]{1,20}", aid):
+            raise NotFoundError(f"ticket {ticket_id} has no attachment {aid!r}")
+        url = self._content_urls.get(aid)
+        if url is None:  # not read with this ticket's comments: Show Attachment has it
+            data = self.read(f"{API}/attachments/{aid}.json", None, action="read the attachment", ticket=ticket_id)
+            url = self._content_url(self.record(data, "attachment"))
+        if url is None:
+            raise UnavailableError(f"Zendesk sent no content_url for attachment {aid}")
+        size = attachment.size
+        known = isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= MAX_ATTACHMENT_BYTES
+        return self.http.download(url, size if known and size is not None else MAX_ATTACHMENT_BYTES)
 
     def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:
         tid = str(ticket_number(ticket_id))
         self._read_for_write.pop(int(tid), None)
-        ccs = [{"user_email": e, "action": "put"} for e in add]
-        ccs += [{"user_email": e, "action": "delete"} for e in remove]
+        ccs = email_ccs(add) + email_ccs(remove, "delete")
         return self.ticket_from(self._update(tid, {"email_ccs": ccs}, "cc")).cc
 
     def list_cc(self, ticket_id: str) -> list[str]:
@@ -398,14 +470,25 @@ class ZendeskBackend(RemoteBackend):
         me = {str(self.profile.get("email") or "").lower(), self.profile.user.lower()}
         if author.lower() in me:
             return None
-        if author.lower() not in self._user_ids:
-            data = self.read(f"{API}/users/search.json", {"query": author}, action="look up the author")
-            users = [u for u in data.get("users") or [] if (u.get("email") or "").lower() == author.lower()]
-            self.absorb({"users": users})
-        user_id = self._user_ids.get(author.lower())
+        return self._existing_user(author, "look up the author")
+
+    def _agent_id(self, email: str) -> int:
+        """The user id of an assignee (Zendesk refuses one who is not an agent: exit 6)."""
+        return self._existing_user(email, "look up the assignee")
+
+    def _existing_user(self, email: str, action: str) -> int:
+        user_id = self._find_user(email, action)
         if user_id is None:
-            raise InvalidInputError(f"no Zendesk user with the email {author}", hint="use an existing user")
+            raise InvalidInputError(f"no Zendesk user with the email {email}", hint="use an existing user")
         return user_id
+
+    def _find_user(self, email: str, action: str = "look up a user") -> int | None:
+        """The id of the user with this email: from the users already read, else one search."""
+        if email.lower() not in self._user_ids:
+            data = self.read(f"{API}/users/search.json", {"query": email}, action=action)
+            users = [u for u in self.records(data, "users") if str(u.get("email") or "").lower() == email.lower()]
+            self.absorb({"users": users})
+        return self._user_ids.get(email.lower())
 
     def _group_id(self, name: str) -> int:
         for gid, gname in self._all_groups().items():
@@ -525,7 +608,21 @@ class ZendeskBackend(RemoteBackend):
             url=f"{self.base_url}/agent/tickets/{tid}",
         )
 
+    def _content_url(self, raw: dict) -> str | None:
+        """An attachment record's content_url (kept for a download in this run), None if absent."""
+        url = raw.get("content_url")
+        if url is None:
+            return None
+        if not isinstance(url, str) or not url.strip():
+            raise UnavailableError("Zendesk sent a malformed attachment content_url")
+        if raw.get("id") is not None:
+            self._content_urls[service_id(raw["id"], "Zendesk", "attachment id")] = url
+        return url
+
     def _comment_model(self, raw: dict) -> Comment:
+        attachments = self.records(raw, "attachments")
+        for a in attachments:
+            self._content_url(a)  # kept for a download that follows the read
         return Comment(
             id=service_id(raw["id"], "Zendesk", "comment id") if raw.get("id") is not None else None,
             author=self._email(raw.get("author_id")),
@@ -539,7 +636,7 @@ class ZendeskBackend(RemoteBackend):
                     size=a.get("size"),
                     content_type=a.get("content_type"),
                 )
-                for a in self.records(raw, "attachments")
+                for a in attachments
             ],
         )
 
@@ -593,6 +690,11 @@ def _routed_session(client, zenpy_origin: str, real_origin: str):
             return client.request(method, url, **kwargs)
 
     return RoutedSession()
+
+
+def email_ccs(emails: Iterable[str], action: str = "put") -> list[dict]:
+    """The `email_ccs` of an update that adds (put) or removes (delete) these CCs."""
+    return [{"user_email": e, "action": action} for e in emails]
 
 
 def ticket_number(ticket_id: str) -> int:

@@ -9,6 +9,13 @@ State is plain dicts, open for assertions: ``tickets``, ``comments`` (per ticket
 ``groups``, ``uploads``, ``attachments``, ``audits``. They mirror the JSON except that timestamps
 are epoch seconds (int). Mutate them only under ``server.lock``.
 
+Attachment content: ``content_url`` is on the account's own host (``/attachments/token/T/?name=N``);
+with a ``file_host`` set (a `FileHost`, the second loopback server tests start, over TLS where
+they give a certificate), it answers 302 with a temporary URL there, as live Zendesk does ("Zendesk
+responds with a 302 and a Location header containing a temporary download URL"; files may be
+hosted elsewhere); without one it serves the bytes itself. ``private_attachments`` makes the
+content URL need the API credentials (secure downloads).
+
 Time comes from ``server.now()`` (settable). Every change gets a stamp strictly greater than the
 last one, so two updates within one second still order correctly; a burst of N changes can run
 the stamps up to N seconds ahead of the wall clock.
@@ -25,10 +32,13 @@ import json
 import math
 import re
 import secrets
+import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timezone
-from urllib.parse import urlencode
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, urlencode
 
 from .base import HTTPError, Request, Response, StandInServer
 
@@ -124,6 +134,10 @@ class ZendeskStandIn(StandInServer):
       the incremental export and refuse a ``start_time`` less than a minute old. Off by default:
       tests create tickets and export them within the same second, and would see nothing.
     - ``now``: the clock, a function returning epoch seconds (default ``time.time``).
+    - ``file_host``: a started `FileHost`; content URLs then redirect there (None: served here).
+    - ``private_attachments``: content URLs need the API credentials, as with secure downloads.
+
+    A new ticket that gets an assignee (on create or on update) becomes open, as on Zendesk.
     """
 
     def __init__(self, agent_email: str = "agent@example.com", token: str = "zd-test-token-123", admin=True):
@@ -139,6 +153,8 @@ class ZendeskStandIn(StandInServer):
         self.auto_assign_on_solve = True
         self.rate_limit_incremental = False
         self.incremental_excludes_last_minute = False
+        self.file_host: FileHost | None = None
+        self.private_attachments = False
 
         self.users: dict[int, dict] = {}
         self._user_by_email: dict[str, int] = {}
@@ -344,7 +360,7 @@ class ZendeskStandIn(StandInServer):
         r("GET", rf"/api/v2/incremental/ticket_events{J}", self.incremental_ticket_events)
 
     def authenticate(self, request: Request) -> Response | None:
-        if request.path.startswith("/attachments/token/"):
+        if request.path.startswith("/attachments/token/") and not self.private_attachments:
             return None  # content URLs carry their own token, as on zendesk.com
         auth = request.headers.get("authorization", "")
         scheme, _, value = auth.partition(" ")
@@ -1229,6 +1245,9 @@ class ZendeskStandIn(StandInServer):
         a = next((a for a in self.attachments.values() if a["token"] == token), None)
         if a is None:
             raise HTTPError(404, NOT_FOUND)
+        if self.file_host is not None:  # live: a 302 to a temporary URL on another host
+            location = self.file_host.temporary_url(a["data"], a["content_type"], a["file_name"])
+            return Response(302, headers={"Location": location})
         return Response(200, body=a["data"], content_type=a["content_type"])
 
     # -- search --
@@ -1503,6 +1522,60 @@ class ZendeskStandIn(StandInServer):
 
 
 # -- search syntax: each field builds a ticket predicate as build(server, op, value) --
+class FileHost:
+    """The host content URLs redirect to: a second loopback server (HTTPS when given a
+    certificate and key file), serving each temporary URL once made. ``seen`` records every
+    request as (path, headers with lower-case names), to prove no credentials reach it."""
+
+    def __init__(self, cert: tuple[str, str] | None = None) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}  # temporary token -> (bytes, content type)
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                host.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                token = self.path.split("?")[0].strip("/").split("/")[1:2]
+                found = host.files.get(token[0]) if token else None
+                data, ctype = found if found else (b'{"error":"NotFound"}', "application/json")
+                try:
+                    self.send_response(200 if found else 404)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.scheme = "http"
+        if cert:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*cert)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def temporary_url(self, data: bytes, content_type: str, name: str) -> str:
+        token = secrets.token_urlsafe(16)
+        self.files[token] = (data, content_type)
+        return f"{self.url}/files/{token}/{quote(name, safe='')}"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 def _negated(pred: Callable[[dict], bool]) -> Callable[[dict], bool]:
     return lambda t: not pred(t)
 
