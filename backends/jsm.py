@@ -128,7 +128,9 @@ class _LibrarySession:
 class JSMBackend(RemoteBackend):
     name = "jsm"
     service = SERVICE
-    capabilities = frozenset({"internal_notes", "attachments", "cc", "search", "dedupe", "export_cursor"})
+    capabilities = frozenset(
+        {"internal_notes", "attachments", "cc", "search", "dedupe", "export_cursor", "edit", "assign", "download"}
+    )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
     from tixcli.backends.jsm_settings import SETTINGS as settings
@@ -162,6 +164,9 @@ class JSMBackend(RemoteBackend):
         self._created_ids: list[str] = []  # issues this run created: search may not see them yet
         self._platform_denied = False  # a customer-only account: the platform issue answers 403
         self._state: _State | None = None  # what `state` read, until the next write
+        # What the last read of each request said (labels, request type): an edit changes labels
+        # relative to them and checks a new request type against the request's issue type.
+        self._read: dict[str, tuple[list[str], dict]] = {}
 
     # -- transport ------------------------------------------------------------------------
 
@@ -392,6 +397,11 @@ class JSMBackend(RemoteBackend):
             else:
                 fields = issue.get("fields")
                 available = _platform_transitions(issue) if transitions else None
+        labels, request_type = (fields or {}).get("labels"), request.get("requestType")
+        self._read[key] = (
+            [str(x) for x in labels] if isinstance(labels, list) else [],
+            request_type if isinstance(request_type, dict) else {},
+        )
         return self._ticket_from_request(request, fields), request, available
 
     def state(self, ticket_id: str) -> TicketState:
@@ -689,6 +699,9 @@ class JSMBackend(RemoteBackend):
                 values["priority"] = priority
             else:
                 edit["fields"] = {"priority": priority}
+        assignee = getattr(new, "assignee", None)  # NewTicket.assignee: `create --assignee`
+        if assignee:  # not a field of the request form: an issue edit after the create
+            edit.setdefault("fields", {})["assignee"] = {"accountId": self._account_id(assignee)}
         body: dict = {
             "serviceDeskId": self._desk_id(),
             "requestTypeId": str(request_type["id"]),
@@ -713,7 +726,7 @@ class JSMBackend(RemoteBackend):
             self._call(  # idempotent
                 "PUT",
                 f"{API}/issue/{_seg(key)}",
-                action="set priority and labels",
+                action="set priority, labels and assignee",
                 ticket=key,
                 json=edit,
                 retry_safe=True,
@@ -753,7 +766,13 @@ class JSMBackend(RemoteBackend):
         customer", a customer's back); the status is re-read after the comment and, where it is
         not `status`, set with a transition (reopen, back to support, respond to customer).
         """
-        key = _issue_key(ticket_id)
+        return self._comment_and_hold(
+            _issue_key(ticket_id), reply, status, move=reply.public or reply.status is not None
+        )
+
+    def _comment_and_hold(self, key: str, reply: Reply, status: str, move: bool) -> Ticket:
+        """`add_comment`'s flow; `move`: bring the request to `status` after the comment even when
+        it is internal (set_status), else an internal note alone leaves the status to the site."""
         known = self._state_for_write(key)
         planned = None
         if status != known.status:
@@ -773,7 +792,7 @@ class JSMBackend(RemoteBackend):
             path = f"{SD}/request/{_seg(key)}/participant"
             self._call("POST", path, action="add participants", ticket=key, json={"accountIds": account_ids})
         ticket, _, available = self._load_request(key, transitions=True)
-        if ticket.status == status or not (reply.public or reply.status is not None):
+        if ticket.status == status or not move:
             return ticket  # an internal note on its own leaves the status to the site
         if planned is None or ticket.raw_status != known.raw_status:  # automation moved it elsewhere
             available = available if available is not None else self._transitions(key)
@@ -782,12 +801,142 @@ class JSMBackend(RemoteBackend):
         return self._load(key)
 
     def set_status(self, ticket_id: str, status: str, comment: Reply | None = None) -> Ticket:
-        """Solve or close with the workflow's transition (its comment goes with it)."""
+        """Solve, close or reopen ("open") with the workflow's transition (`transitions:` in the
+        profile: solve, close, reopen).
+
+        Without a comment: the transition, then the request read back (4 requests with `state`).
+        With one: as `add_comment` — the transition picked before anything is sent, the comment
+        (public or internal, its files in the same comment, its CCs added), the status re-read
+        (a site rule may have moved it already, e.g. reopen on comment), then the transition
+        from where it is (7 requests; +1 per file, +1 with CCs, +1 per new email).
+        """
         key = _issue_key(ticket_id)
+        if comment is not None:
+            return self._comment_and_hold(key, comment, status, move=True)
         known = self._state_for_write(key)
         transition = self.workflow.pick(VERB_FOR[status], key, self._available(known))
-        self._perform(key, transition, comment=comment.body if comment else None)
+        self._perform(key, transition)
         return self._load(key)
+
+    def update_fields(self, ticket_id: str, fields: dict[str, Any]) -> Ticket:
+        """One issue edit (PUT /rest/api/3/issue/KEY) of the fields named, then the request read
+        back: subject → summary, priority (the profile's `priorities:`), assignee and requester
+        (reporter) by accountId (user search by email; assignee None unassigns), tags → label
+        changes relative to the labels last read (the dedupe label is never touched, and labels
+        someone else set meanwhile stay), type → the site's request type field (the request type
+        id), only to a request type of the request's own issue type: JSM changes another issue
+        type only by moving the issue (exit 6, before anything is sent). "group" is refused by
+        the core (JSM lacks the groups capability).
+
+        A refusal for lack of permission (HTTP 403, or the reporter field missing from the edit
+        screen, Jira's answer without the Modify Reporter permission) is exit 7 naming the fields.
+        """
+        key = _issue_key(ticket_id)
+        if "group" in fields:  # the core refuses it (no groups capability): a bug if it gets here
+            raise InvalidInputError(f"{SERVICE} has no groups: a request's group cannot be set")
+        body: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        if "subject" in fields:
+            values["summary"] = fields["subject"]
+        if "priority" in fields:
+            name = self.priorities.jira_name(fields["priority"])
+            if name is None:
+                raise ConfigError(
+                    f"no JSM priority is mapped to {fields['priority']!r}",
+                    hint="map it under priorities: in the profile",
+                )
+            values["priority"] = {"name": name}
+        if "assignee" in fields:
+            email = fields["assignee"]
+            values["assignee"] = {"accountId": self._account_id(email)} if email else None
+        if "requester" in fields:
+            values["reporter"] = {"accountId": self._account_id(fields["requester"])}
+        if "type" in fields:
+            field_id, type_id = self._request_type_change(key, fields["type"])
+            values[field_id] = type_id
+        if "tags" in fields:
+            changes = self._label_changes(key, list(fields["tags"]))
+            if changes:
+                body["update"] = {"labels": changes}
+        if values:
+            body["fields"] = values
+        if body:
+            named = list(fields)  # tixcli's names: subject, priority, type, requester, assignee, tags
+            try:
+                self._call(
+                    "PUT",
+                    f"{API}/issue/{_seg(key)}",
+                    action="edit the request",
+                    ticket=key,
+                    json=body,
+                    retry_safe=True,  # setting the same values again changes nothing
+                )
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                raise AuthError(
+                    f"{SERVICE} refused to change the {', '.join(named)} of {key}: no permission (HTTP 403)",
+                    hint="editing needs the Edit Issues permission (the assignee: Assign Issues; the "
+                    "requester: Modify Reporter) on the service project",
+                    status=403,
+                ) from None
+            except InvalidInputError as exc:
+                if "reporter" in values and "reporter:" in exc.message and "cannot be set" in exc.message:
+                    raise AuthError(
+                        f"{SERVICE} refused to change the requester of {key}: the reporter field cannot be set "
+                        "by this account",
+                        hint="changing the requester needs the Modify Reporter permission (and the "
+                        "Reporter field on the edit screen)",
+                    ) from None
+                raise
+        return self._load(key)
+
+    def _request_type_change(self, key: str, type_: str) -> tuple[str, str]:
+        """(the request type field's id, the new request type's id), or exit 6 naming JSM."""
+        wanted = self._request_type(type_)
+        field = self._custom_fields()["request_type"]
+        if not field or not field.get("id"):
+            raise InvalidInputError(
+                f"{SERVICE}: this account cannot see the site's request type field, so the type of {key} "
+                "cannot be changed here",
+                hint="change the request type in Jira",
+            )
+        current = self._read.get(key, ([], {}))[1] or self._load_request(key)[1].get("requestType") or {}
+        if str(wanted.get("issueTypeId")) != str(current.get("issueTypeId")):
+            raise InvalidInputError(
+                f"{SERVICE} changes a request's type only to a request type of the same issue type: "
+                f"request type {wanted.get('name')!r} is of another issue type than {key}'s "
+                f"{current.get('name')!r}",
+                hint="move the issue to the other issue type in Jira, or map the type to a request type "
+                "of the same issue type under request_types:",
+            )
+        return str(field["id"]), str(wanted["id"])
+
+    def _label_changes(self, key: str, tags: list[str]) -> list[dict[str, str]]:
+        """Label add/remove operations turning the tags last read into `tags` (the dedupe label kept)."""
+        reserved = [t for t in tags if dedupe_key_of(t) is not None]
+        if reserved:
+            raise InvalidInputError(
+                f"the tag {reserved[0]!r} is reserved on {SERVICE}: labels starting with tixcli-dedupe- "
+                "carry the dedupe key"
+            )
+        if key not in self._read:
+            self._load_request(key)
+        current = [x for x in self._read[key][0] if dedupe_key_of(x) is None]
+        changes = [{"remove": x} for x in current if x not in tags]
+        return changes + [{"add": x} for x in tags if x not in current]
+
+    def attachment_bytes(self, ticket_id: str, attachment: Attachment) -> Iterator[bytes]:
+        """GET /rest/api/3/attachment/content/ID?redirect=false: the bytes from the site itself, at
+        most the attachment's size (else `max_response_bytes`). Live Jira redirects to its media
+        host without `redirect=false`; HttpClient.download follows a redirect to another host only
+        over https and without the credentials (the site's media links carry their own token)."""
+        _issue_key(ticket_id)
+        attachment_id = service_id(attachment.id, SERVICE, "attachment id") if attachment.id else None
+        if attachment_id is None:
+            raise NotFoundError(f"ticket {ticket_id}: the attachment {attachment.filename!r} has no id to download")
+        limit = attachment.size if attachment.size is not None else self.http.max_response_bytes
+        return self.http.download(f"{API}/attachment/content/{attachment_id}?redirect=false", limit)
 
     def _transitions(self, key: str) -> list[Transition]:
         """The workflow's transitions with their fields (agents), else the portal's (customers)."""
@@ -810,12 +959,10 @@ class JSMBackend(RemoteBackend):
             for t in self._paged(f"{SD}/request/{_seg(key)}/transition", action="read the transitions", ticket=key)
         ]
 
-    def _perform(self, key: str, transition: Transition, comment: str | None = None) -> None:
-        """Make the transition (with `comment` where given)."""
+    def _perform(self, key: str, transition: Transition) -> None:
+        """Make the transition (a comment goes before it, in `_comment_and_hold`)."""
         if not transition.platform:
             body: dict = {"id": transition.id}
-            if comment:
-                body["additionalComment"] = {"body": comment}
             self._call(
                 "POST", f"{SD}/request/{_seg(key)}/transition", action="make the transition", ticket=key, json=body
             )
@@ -826,9 +973,6 @@ class JSMBackend(RemoteBackend):
         fields = self.workflow.resolution_field(transition)
         if fields:
             body["fields"] = fields
-        if comment:  # through the servicedeskapi: the text as written, and public for sure
-            path = f"{SD}/request/{_seg(key)}/comment"
-            self._call("POST", path, action="comment", ticket=key, json={"body": comment, "public": True})
         self._call("POST", f"{API}/issue/{_seg(key)}/transitions", action="make the transition", ticket=key, json=body)
 
     def change_cc(self, ticket_id: str, add: list[str], remove: list[str]) -> list[str]:

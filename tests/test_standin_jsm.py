@@ -102,6 +102,7 @@ def test_service_desks_and_request_types(http):
         ("10", "General"),
         ("11", "Technical"),
         ("12", "Report a bug"),
+        ("13", "Get IT help"),
     ]
     fields = http.get(SD + "/servicedesk/1/requesttype/11/field").json()
     assert [f["fieldId"] for f in fields["requestTypeFields"]] == ["summary", "description", "priority"]

@@ -18,6 +18,16 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
   `transitions.fields` also each one's screen fields (documented for the transitions endpoint;
   a `tamper` can take them, or the whole list, out of the issue's answer).
 
+- `GET /rest/api/3/attachment/content/{id}` answers 303 to a second loopback host, the media host
+  (`media`, plain http; `serve_media_over_https(cert)` makes it https), as live Jira redirects to
+  its media service; with `redirect=false` it answers the bytes itself. `media_redirect_always`
+  makes it redirect even then (a site or proxy that ignores the parameter), for the tests of the
+  credentials rule. The media host records what it was sent (`media.seen`).
+- `PUT /rest/api/3/issue/{key}` sets summary, labels, priority, assignee, reporter (without the
+  Modify Reporter permission, `reporter_editable = False`, the field is not on the edit screen:
+  400 naming it, as Jira answers) and the request type field (`customfield_10010`, the request
+  type id; only to a request type of the same issue type, else 400).
+
 For the hardening tests, a broken or hostile site: `stuck_paging = N` (the next N list and
 search pages repeat the first page and say more follows, with the same nextPageToken; a client
 that never notices stops after N), and `tamper(request, data)`, a function that may rewrite any
@@ -31,12 +41,15 @@ import hashlib
 import itertools
 import json
 import re
+import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import quote, urlencode
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, urlencode, urlsplit
 
 from .base import HTTPError, Request, Response, StandInServer
 
@@ -121,7 +134,11 @@ REQUEST_TYPES = {
     "10": RequestType("10", "General", "10100", "Service Request", ("summary", "description")),
     "11": RequestType("11", "Technical", "10101", "Incident", ("summary", "description", "priority")),
     "12": RequestType("12", "Report a bug", "10102", "Bug", ("summary", "description", "labels")),
+    # A second request type of the "Service Request" issue type: a request's type can be changed
+    # only to one of the same issue type (another issue type needs a move of the issue).
+    "13": RequestType("13", "Get IT help", "10100", "Service Request", ("summary", "description")),
 }
+REQUEST_TYPE_FIELD = "customfield_10010"  # the site's "Request Type" field (com.atlassian.servicedesk:vp-origin)
 FIELD_LABELS = {
     "summary": "Summary",
     "description": "Description",
@@ -267,6 +284,66 @@ def _words(text: str | None) -> set[str]:
     return set(_WORD.findall((text or "").lower()))
 
 
+# --- the media host -------------------------------------------------------------------------
+
+
+class MediaHost:
+    """The second host attachment content redirects to (live: api.media.atlassian.com).
+
+    It serves `/file/{token}` for tokens the stand-in hands out in its redirects, and records
+    every request (path with query, headers with lower-case names) in `seen`.
+    """
+
+    def __init__(self, cert: tuple[str, str] | None = None) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                host.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                token = urlsplit(self.path).path.rpartition("/")[2]
+                found = host.files.get(token)
+                body, kind = found if found else (b'{"error": "not found"}', "application/json")
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if cert:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*cert)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def publish(self, content: bytes, mime_type: str) -> str:
+        """A URL on this host serving `content` (a fresh token each time, as live media links)."""
+        token = uuid.uuid4().hex
+        self.files[token] = (content, mime_type)
+        return f"{self.url}/file/{token}?client=tixcli-standin&token={token[:8]}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 # --- the server -----------------------------------------------------------------------------
 
 
@@ -287,12 +364,18 @@ class JSMStandIn(StandInServer):
         self.reopen_on_comment = False  # a site rule: a public comment reopens a Resolved request
         self.stuck_paging = 0  # a broken site: the next N pages repeat the first and say more follows
         self.tamper: Callable[[Request, object], object] | None = None  # rewrites JSON answers
+        self.reporter_editable = True  # the account has the Modify Reporter permission
+        self.media_redirect_always = False  # attachment content redirects even with redirect=false
         self._clock_offset_ms = 0
         self._frozen_at: int | None = None
+        self.media: MediaHost | None = None  # plain http, started with the server
+        self._media_http: MediaHost | None = None
+        self._media_https: MediaHost | None = None
         super().__init__()
 
     def start(self) -> JSMStandIn:
         super().start()
+        self._media_http = self.media = MediaHost()
         # base.py writes a response's headers and body in two sends: without TCP_NODELAY every
         # keep-alive request then waits ~40 ms (Nagle's algorithm against delayed ACKs).
         self._httpd.RequestHandlerClass.disable_nagle_algorithm = True
@@ -300,12 +383,33 @@ class JSMStandIn(StandInServer):
 
     # -- state -------------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        for host in (self._media_http, self._media_https):
+            if host is not None:
+                host.stop()
+        self.media = self._media_http = self._media_https = None
+        super().stop()
+
+    def serve_media_over_https(self, cert: tuple[str, str]) -> MediaHost:
+        """Make the media host an https one with this certificate (until `reset`)."""
+        if self._media_https is None:
+            self._media_https = MediaHost(cert)
+        self.media = self._media_https
+        return self.media
+
     def reset_state(self) -> None:
         self.email, self.token, self.agent = self._identity
         self.index_lag = 0.0
         self.reopen_on_comment = False
         self.stuck_paging = 0
         self.tamper = None
+        self.reporter_editable = True
+        self.media_redirect_always = False
+        if getattr(self, "_media_http", None) is not None:
+            self.media = self._media_http
+            self.media.seen.clear()
+        if getattr(self, "_media_https", None) is not None:
+            self._media_https.seen.clear()
         self._clock_offset_ms = 0
         self._frozen_at = None
         self._last_tick = 0
@@ -1222,6 +1326,11 @@ class JSMStandIn(StandInServer):
         for issue in self.issues.values():
             for a in issue.attachments:
                 if a.id == att and self._can_view(issue, self.me) and (a.public or self.me.agent):
+                    # Live Jira answers 303 to its media host unless redirect=false (the platform
+                    # endpoint; the customer portal's link serves the bytes itself).
+                    redirect = v is not None and request.arg("redirect", "true").lower() != "false"
+                    if self.media is not None and (redirect or (v is not None and self.media_redirect_always)):
+                        return Response(303, headers={"Location": self.media.publish(a.content, a.mime_type)})
                     return Response(body=a.content, content_type=a.mime_type)
         raise _jira_error(404, "The attachment does not exist.")
 
@@ -1644,7 +1753,9 @@ class JSMStandIn(StandInServer):
         issue = self._issue_for(key, sd=False)
         body = _json_body(request, sd=False)
         fields, update = body.get("fields") or {}, body.get("update") or {}
-        editable = {"summary", "description", "labels", "priority", "assignee"}
+        editable = {"summary", "description", "labels", "priority", "assignee", REQUEST_TYPE_FIELD}
+        if self.reporter_editable:  # Modify Reporter permission: the field is on the edit screen
+            editable.add("reporter")
         bad = sorted((set(fields) | set(update)) - editable)
         if issue.status == "Closed":  # jira.issue.editable = false: nothing is on the edit screen
             bad = sorted(set(fields) | set(update))
@@ -1681,6 +1792,15 @@ class JSMStandIn(StandInServer):
         priority = self._priority_from(fields["priority"]) if "priority" in fields else issue.priority
         if "assignee" in fields:
             self._check_assignee(fields["assignee"])
+        reporter = None
+        if "reporter" in fields:
+            value = fields["reporter"]
+            reporter = value.get("accountId") if isinstance(value, dict) else None
+            if reporter not in self.users:
+                raise _jira_error(400, errors={"reporter": f"The reporter specified is not a user: {reporter}"})
+        rtype = None
+        if REQUEST_TYPE_FIELD in fields:
+            rtype = self._edited_request_type(issue, fields[REQUEST_TYPE_FIELD])
         # Everything validated: apply.
         issue.labels = list(dict.fromkeys(labels))
         issue.priority = priority
@@ -1691,8 +1811,28 @@ class JSMStandIn(StandInServer):
             issue.description = (from_adf(value) if isinstance(value, dict) else value) or None
         if "assignee" in fields:
             issue.assignee = (fields["assignee"] or {}).get("accountId")
+        if reporter is not None:
+            issue.reporter = reporter
+        if rtype is not None:
+            issue.request_type_id = rtype.id
         self._touch(issue)
         return Response(204)
+
+    def _edited_request_type(self, issue: Issue, value) -> RequestType:
+        """The request type an edit sets: its id as a string (Cloud); only one of the issue's
+        own issue type (JSM offers no other: changing the issue type is a move)."""
+        rtype = REQUEST_TYPES.get(value) if isinstance(value, str) else None
+        if rtype is None:
+            raise _jira_error(400, errors={REQUEST_TYPE_FIELD: f"Request type '{value}' does not exist."})
+        if rtype.issue_type_id != issue.request_type.issue_type_id:
+            raise _jira_error(
+                400,
+                errors={
+                    REQUEST_TYPE_FIELD: f"The request type '{rtype.name}' is not valid for the issue type "
+                    f"'{issue.request_type.issue_type}'."
+                },
+            )
+        return rtype
 
     def _check_assignee(self, value) -> None:
         if value is None or (isinstance(value, dict) and value.get("accountId") is None):
