@@ -14,8 +14,8 @@ what else the contract needs to know (people who can be requesters and CCs, an i
 has, a group the backend accepts, how long its clock needs to move); override them where the
 defaults do not hold.
 
-The mandatory core — the eight verbs (get, list_tickets, export, create, reply, solve, close,
-update_cc) and every field of the ticket model — is never skipped. A test of an optional
+The mandatory core — the nine verbs (get, list_tickets, export, create, reply, solve, close,
+reopen, update_cc) and every field of the ticket model — is never skipped. A test of an optional
 capability (``tixcli.backends.base.CAPABILITIES``) runs only when the backend declares it in
 ``Backend.capabilities``; one it does not declare must be refused with NotSupportedError before
 anything is sent, and that is asserted instead.
@@ -26,6 +26,7 @@ tixcli; nothing in tixcli imports this module, so a command never pays for it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -35,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from tixcli.backends.base import CAPABILITIES, Backend, ExportItem
-from tixcli.errors import NotFoundError, NotSupportedError, RefusedError
+from tixcli.errors import InvalidInputError, NotFoundError, NotSupportedError, RefusedError
 from tixcli.model import (
     PRIORITIES,
     TICKET_FIELDS,
@@ -45,6 +46,7 @@ from tixcli.model import (
     NewTicket,
     Reply,
     Ticket,
+    TicketChange,
     json_schema,
     parse_iso,
 )
@@ -53,8 +55,21 @@ __all__ = ["REFUSABLE", "BackendContract", "check_schema", "requires"]
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 #: the optional capabilities a backend refuses with NotSupportedError when it does not declare them
-#: (dedupe_guaranteed is a promise, not a verb; edit, assign and download have no verb yet)
-REFUSABLE = ("internal_notes", "attachments", "cc", "groups", "search", "dedupe", "export_cursor")
+#: (dedupe_guaranteed is a promise, not a verb)
+REFUSABLE = (
+    "internal_notes",
+    "attachments",
+    "cc",
+    "groups",
+    "search",
+    "dedupe",
+    "export_cursor",
+    "edit",
+    "assign",
+    "download",
+)
+#: the fields of a ticket an edit of one other field must leave as they were
+KEPT_BY_EDIT = ("subject", "description", "priority", "type", "requester", "assignee", "group", "tags", "cc")
 
 
 def requires(capability: str):
@@ -129,6 +144,8 @@ class BackendContract:
     missing_id = "999999"
     #: a group the backend accepts on create (used only when it declares "groups")
     group: str | None = "Support"
+    #: someone tickets can be assigned to (used only when it declares "assign"); None: the profile's user
+    agent: str | None = None
     #: seconds to wait so that updated_at can move (times are ISO 8601 in whole seconds);
     #: 0 for a backend whose clock moves by itself on every write
     tick: float = 1.1
@@ -157,6 +174,11 @@ class BackendContract:
     def user(self) -> str:
         """Who "mine" means and who writes the contract's tickets: the profile's user."""
         return self.backend.profile.user
+
+    @property
+    def assignable(self) -> str:
+        """The person the assign tests assign tickets to."""
+        return self.agent or self.user
 
     # == the fixture and helpers ==============================================================
 
@@ -243,10 +265,25 @@ class BackendContract:
                 lambda: self.backend.update_cc(ticket.id, [self.lead], []),
                 lambda: self.backend.update_cc(ticket.id, [], [self.lead]),
             ],
-            "groups": [lambda: self.backend.create(self.new(group=self.group or "Support"))],
+            "groups": [
+                lambda: self.backend.create(self.new(group=self.group or "Support")),
+                lambda: self.backend.edit(ticket.id, TicketChange(group=self.group or "Support")),
+            ],
             "search": [lambda: self.query(search="fire")],
             "dedupe": [lambda: self.backend.create(self.new(dedupe_key="refused-key"))],
             "export_cursor": [lambda: list(self.backend.export_tickets(cursor="1"))],
+            "edit": [
+                lambda: self.backend.edit(ticket.id, TicketChange(subject="refused")),
+                lambda: self.backend.edit(ticket.id, TicketChange(priority="urgent", type="task")),
+                lambda: self.backend.edit(ticket.id, TicketChange(requester=self.customer)),
+                lambda: self.backend.edit(ticket.id, TicketChange(add_tags=["refused"])),
+            ],
+            "assign": [
+                lambda: self.backend.edit(ticket.id, TicketChange(assignee=self.assignable)),
+                lambda: self.backend.edit(ticket.id, TicketChange(unassign=True)),
+                lambda: self.backend.create(self.new(assignee=self.assignable)),
+            ],
+            "download": [lambda: self.backend.download(ticket.id, "1")],
         }
         assert set(attempts) == set(REFUSABLE)
         before = self.request_count()
@@ -260,6 +297,7 @@ class BackendContract:
             assert self.request_count() == before, f"refusing {capability!r} sent requests"
         after = self.backend.get(ticket.id)
         assert len(after.comments) == 1 and after.cc == [] and after.updated_at == ticket.updated_at
+        assert {f: getattr(after, f) for f in KEPT_BY_EDIT} == {f: getattr(ticket, f) for f in KEPT_BY_EDIT}
         assert ids(self.query(scope="all", statuses=None)) == [ticket.id]
 
     # == create and get (mandatory) ==========================================================
@@ -379,6 +417,7 @@ class BackendContract:
             lambda: self.backend.reply(self.missing_id, self.reply()),
             lambda: self.backend.solve(self.missing_id),
             lambda: self.backend.close(self.missing_id),
+            lambda: self.backend.reopen(self.missing_id),
             lambda: self.backend.update_cc(self.missing_id, [], []),
         ):
             with pytest.raises(NotFoundError):
@@ -586,6 +625,267 @@ class BackendContract:
         shown = self.backend.get(ticket.id)
         assert shown.status == "closed" and len(shown.comments) == 1
         assert ids(self.query(statuses=("closed",))) == [ticket.id]
+
+    # == reopen, and comments with solve / close / reopen (mandatory) ========================
+
+    @pytest.mark.parametrize("start", ["solved", "pending", "hold"])
+    def test_reopen_brings_a_solved_pending_or_held_ticket_back_to_open(self, start):
+        made = self.make()
+        if start == "solved":
+            self.backend.solve(made.id)
+        else:
+            try:
+                self.backend.reply(made.id, self.reply(body="waiting", status=start))
+            except RefusedError:
+                if start != "hold":
+                    raise
+                pytest.skip(f"the {self.backend.name} backend cannot put this ticket on hold")
+        before = self.backend.get(made.id)
+        assert before.status == start
+        self.wait()
+        result = self.backend.reopen(made.id)
+        assert (result.changed, result.status) == (True, "open")
+        after = self.backend.get(made.id)
+        assert after.status == "open" and after.updated_at > before.updated_at
+        assert result.updated_at == after.updated_at, "reopen returned a stale ticket"
+        assert len(after.comments) == len(before.comments), "reopen without a comment added one"
+        assert {f: getattr(after, f) for f in KEPT_BY_EDIT} == {f: getattr(before, f) for f in KEPT_BY_EDIT}
+        assert ids(self.query(statuses=("open",))) == [made.id]
+
+    def test_reopen_of_an_open_or_new_ticket_has_nothing_to_do_and_a_closed_one_is_refused(self):
+        made = self.make()
+        before = self.backend.get(made.id)
+        self.wait()
+        same = self.backend.reopen(made.id)
+        assert (same.changed, same.status, same.updated_at) == (False, before.status, before.updated_at)
+        self.backend.reply(made.id, self.reply(body="on it"))
+        opened = self.backend.get(made.id)
+        assert opened.status == "open"
+        again = self.backend.reopen(made.id)
+        assert (again.changed, again.status, again.updated_at) == (False, "open", opened.updated_at)
+        assert len(self.backend.get(made.id).comments) == 2
+        self.backend.close(made.id)
+        with pytest.raises(RefusedError):
+            self.backend.reopen(made.id)
+        with pytest.raises(RefusedError):
+            self.backend.reopen(made.id, comment=self.reply(body="please"))
+        shown = self.backend.get(made.id)
+        assert shown.status == "closed" and len(shown.comments) == 2
+
+    def test_solve_close_and_reopen_add_their_comment(self):
+        made = self.make()
+        solved = self.backend.solve(made.id, comment=self.reply(body="fixed the toner"))
+        assert (solved.changed, solved.status) == (True, "solved")
+        assert [c.body for c in self.backend.get(made.id).comments][1:] == ["fixed the toner"]
+        more = self.backend.solve(made.id, comment=self.reply(body="and the drum"))  # a comment is a change
+        assert (more.changed, more.status) == (True, "solved")
+        reopened = self.backend.reopen(made.id, comment=self.reply(body="it is back"))
+        assert (reopened.changed, reopened.status) == (True, "open")
+        on_open = self.backend.reopen(made.id, comment=self.reply(body="still here"))  # added, status kept
+        assert (on_open.changed, on_open.status) == (True, "open")
+        closed = self.backend.close(made.id, comment=self.reply(body="closing for good"))
+        assert (closed.changed, closed.status) == (True, "closed")
+        thread = self.backend.get(made.id).comments
+        assert [(c.body, c.public) for c in thread[1:]] == [
+            ("fixed the toner", True),
+            ("and the drum", True),
+            ("it is back", True),
+            ("still here", True),
+            ("closing for good", True),
+        ]
+        with pytest.raises(RefusedError):
+            self.backend.close(made.id, comment=self.reply(body="one more"))
+        with pytest.raises(RefusedError):
+            self.backend.solve(made.id, comment=self.reply(body="one more"))
+        assert len(self.backend.get(made.id).comments) == len(thread)
+
+    @requires("internal_notes")
+    def test_solve_and_reopen_with_an_internal_note(self):
+        made = self.make()
+        solved = self.backend.solve(made.id, comment=self.reply(body="fixed, quietly", public=False))
+        assert solved.status == "solved"
+        reopened = self.backend.reopen(made.id, comment=self.reply(body="reopening quietly", public=False))
+        assert reopened.status == "open"
+        closed = self.backend.close(made.id, comment=self.reply(body="closing quietly", public=False))
+        assert closed.status == "closed"
+        thread = self.backend.get(made.id).comments
+        assert [(c.body, c.public) for c in thread[1:]] == [
+            ("fixed, quietly", False),
+            ("reopening quietly", False),
+            ("closing quietly", False),
+        ]
+
+    @requires("attachments")
+    def test_solve_with_a_comment_carrying_a_file(self):
+        made = self.make()
+        self.backend.solve(made.id, comment=self.reply(body="the fix", attachments=self.upload("fix.diff", b"+ok\n")))
+        last = self.backend.get(made.id).comments[-1]
+        assert last.body == "the fix" and [(a.filename, a.size) for a in last.attachments] == [("fix.diff", 4)]
+
+    # == edit and assign (where declared) ====================================================
+
+    def test_an_edit_that_names_nothing_or_contradicts_itself_is_refused_before_anything_is_sent(self):
+        made = self.make(tags=["keep"])
+        before = self.request_count()
+        for change in (
+            TicketChange(),
+            TicketChange(assignee=self.assignable, unassign=True),
+            TicketChange(add_tags=["x"], remove_tags=["x"]),
+            TicketChange(add_tags=["two words"]),
+            TicketChange(remove_tags=[" "]),
+        ):
+            with pytest.raises(InvalidInputError):
+                self.backend.edit(made.id, change)
+        assert self.request_count() == before
+        assert self.backend.get(made.id).updated_at == made.updated_at
+
+    @requires("edit")
+    @pytest.mark.parametrize("field", ["subject", "priority", "type", "requester", "tags", "group"])
+    def test_edit_changes_the_named_field_and_nothing_else(self, field):
+        if field == "group" and not (self.backend.supports("groups") and self.group):
+            pytest.skip(f"the {self.backend.name} backend does not declare 'groups'")
+        first_priority, last_priority = self.priorities[0], self.priorities[-1]
+        first_type, last_type = self.types[0], self.types[-1]
+        made = self.make(
+            priority=first_priority,
+            type=first_type,
+            tags=["keep", "old"],
+            **self.cc_kw(),
+            **({} if field == "group" else self.group_kw()),
+        )
+        change, expected = {
+            "subject": (TicketChange(subject="Toner everywhere"), "Toner everywhere"),
+            "priority": (TicketChange(priority=last_priority), last_priority),
+            "type": (TicketChange(type=last_type), last_type),
+            "requester": (TicketChange(requester=self.customer), self.customer),
+            "tags": (TicketChange(add_tags=["new"], remove_tags=["old"]), ["keep", "new"]),
+            "group": (TicketChange(group=self.group), self.group),
+        }[field]
+        before = self.backend.get(made.id)
+        self.wait()
+        result = self.backend.edit(made.id, change)
+        assert result.changed is True
+        after = self.backend.get(made.id)
+        listed = {t.id: t for t in self.query(scope="all", statuses=None)}[made.id]
+        exported = self.exported()[made.id]
+        for where, ticket in (("edit", result.ticket), ("get", after), ("list", listed), ("export", exported)):
+            got = getattr(ticket, field)
+            assert (sorted(got) if field == "tags" else got) == expected, f"{where}: {field} is {got!r}"
+            assert ticket.updated_at == after.updated_at, f"{where}: updated_at is {ticket.updated_at}"
+        kept = [f for f in KEPT_BY_EDIT if f != field]
+        tidy = {"tags": sorted, "cc": sorted}
+        assert {f: tidy.get(f, lambda v: v)(getattr(after, f)) for f in kept} == {
+            f: tidy.get(f, lambda v: v)(getattr(before, f)) for f in kept
+        }, f"editing {field} changed other fields"
+        assert (after.status, after.created_at, len(after.comments)) == (
+            before.status,
+            before.created_at,
+            len(before.comments),
+        )
+        assert after.updated_at > before.updated_at
+
+    @requires("edit")
+    def test_edit_of_several_fields_then_equal_values_change_nothing_and_send_no_write(self):
+        p0, p1 = self.priorities[0], self.priorities[-1]
+        made = self.make(priority=p0, type=self.types[0], tags=["keep"])
+        result = self.backend.edit(made.id, TicketChange(subject="Both at once", priority=p1, add_tags=["more"]))
+        assert result.changed is True
+        shown = self.backend.get(made.id)
+        assert (shown.subject, shown.priority, sorted(shown.tags)) == ("Both at once", p1, ["keep", "more"])
+        assert shown.type == self.types[0]
+        self.wait()
+        start = self.request_count()
+        self.backend.get(made.id)
+        one_read = self.request_count()
+        same = self.backend.edit(
+            made.id,
+            TicketChange(
+                subject="Both at once",
+                priority=p1,
+                type=self.types[0],
+                requester=shown.requester,
+                add_tags=["keep"],
+                remove_tags=["absent"],
+            ),
+        )
+        done = self.request_count()
+        assert same.changed is False
+        assert same.ticket.to_dict(with_comments=False) == shown.to_dict(with_comments=False)
+        assert self.backend.get(made.id).updated_at == shown.updated_at
+        if start is not None and one_read is not None and done is not None:
+            assert done - one_read <= one_read - start, "an edit with nothing to change sent more than a read"
+
+    @requires("edit")
+    def test_edit_of_a_closed_ticket_is_refused_and_of_an_unknown_one_is_not_found(self):
+        made = self.make()
+        self.backend.close(made.id)
+        with pytest.raises(RefusedError):
+            self.backend.edit(made.id, TicketChange(subject="too late"))
+        with pytest.raises(NotFoundError):
+            self.backend.edit(self.missing_id, TicketChange(subject="nobody"))
+        assert self.backend.get(made.id).subject == made.subject
+
+    @requires("assign")
+    def test_assign_and_unassign_and_the_assignee_filter(self):
+        made = self.make()
+        other = self.make(subject="someone else's")
+        assert self.backend.get(made.id).assignee in (None, self.assignable)  # a service may auto-assign
+        self.backend.edit(made.id, TicketChange(unassign=True))
+        before = self.backend.get(made.id)
+        assert before.assignee is None
+        self.wait()
+        assigned = self.backend.edit(made.id, TicketChange(assignee=self.assignable))
+        assert assigned.changed is True and assigned.assignee == self.assignable
+        after = self.backend.get(made.id)
+        assert after.assignee == self.assignable and after.updated_at > before.updated_at
+        kept = [f for f in KEPT_BY_EDIT if f != "assignee"]
+        assert {f: getattr(after, f) for f in kept} == {f: getattr(before, f) for f in kept}
+        self.backend.edit(other.id, TicketChange(unassign=True))
+        assert ids(self.query(assignee=self.assignable)) == [made.id]
+        assert ids(self.query(assignee=self.assignable, statuses=None)) == [made.id]
+        assert self.exported()[made.id].assignee == self.assignable
+        assert self.backend.edit(made.id, TicketChange(assignee=self.assignable)).changed is False
+        unassigned = self.backend.edit(made.id, TicketChange(unassign=True))
+        assert unassigned.changed is True and self.backend.get(made.id).assignee is None
+        assert self.query(assignee=self.assignable) == []
+        assert self.backend.edit(made.id, TicketChange(unassign=True)).changed is False
+
+    @requires("assign")
+    def test_create_with_an_assignee(self):
+        made = self.make(assignee=self.assignable)
+        assert made.assignee == self.assignable
+        assert self.backend.get(made.id).assignee == self.assignable
+        assert ids(self.query(assignee=self.assignable)) == [made.id]
+
+    # == download (where declared) ===========================================================
+
+    @requires("download")
+    def test_download_gives_back_the_bytes_that_were_attached(self):
+        if not self.backend.supports("attachments"):
+            pytest.skip(f"the {self.backend.name} backend does not declare 'attachments'")
+        blob = bytes(range(256)) * 2048 + b"end"  # 512 KiB and 3 bytes: several chunks
+        made = self.make(attachments=self.upload("blob.bin", blob))
+        self.backend.reply(made.id, self.reply(body="the log", attachments=self.upload("build.log", b"line 1\n")))
+        thread = self.backend.get(made.id).comments
+        self.backend.close(made.id)  # a closed ticket's files can still be read
+        for comment, name, data in ((thread[0], "blob.bin", blob), (thread[-1], "build.log", b"line 1\n")):
+            (listed,) = comment.attachments
+            assert listed.id is not None
+            attachment, chunks = self.backend.download(made.id, listed.id)
+            assert (attachment.id, attachment.filename) == (listed.id, name)
+            assert attachment.size in (None, len(data))
+            pieces = list(chunks)
+            assert all(isinstance(p, bytes) for p in pieces)
+            assert b"".join(pieces) == data, f"{name}: the bytes differ from those attached"
+            if attachment.sha256:
+                assert attachment.sha256 == hashlib.sha256(data).hexdigest()
+        elsewhere = self.make(subject="another ticket")
+        with pytest.raises(NotFoundError):
+            self.backend.download(elsewhere.id, thread[0].attachments[0].id)
+        with pytest.raises(NotFoundError):
+            self.backend.download(made.id, "987654321")
+        with pytest.raises(NotFoundError):
+            self.backend.download(self.missing_id, "1")
 
     # == attachments and CCs (where declared) ================================================
 
