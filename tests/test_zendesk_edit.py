@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
+from cli import run
 from harness import CUSTOMER, DEV, LEAD
 from harness_zendesk import AGENT, TOKEN
 from standins.zendesk import FileHost
@@ -142,6 +144,14 @@ def test_unassign_sends_null_and_clears_the_assignee(server, backend):
     assert server.tickets[int(ticket.id)]["assignee_id"] is None
     assert result.assignee is None and backend.get(ticket.id).assignee is None
     assert result.status == "open"  # assigned once, a ticket never returns to new
+
+
+def test_an_edit_is_retried_after_a_503_as_it_sets_absolute_values(server, backend):
+    ticket = backend.create(new()).ticket
+    server.inject(kind="status", status=503, match=r"^PUT /api/v2/tickets/", times=1)
+    result, _, sent = counted(server, lambda: backend.edit(ticket.id, TicketChange(subject="Renamed")))
+    assert puts(sent) == [{"subject": "Renamed"}, {"subject": "Renamed"}]
+    assert result.subject == "Renamed" and len(server.audits[int(ticket.id)]) == 2  # create + one update
 
 
 def test_a_requester_who_is_not_a_user_yet_becomes_one_as_on_create(server, backend):
@@ -338,6 +348,29 @@ def test_a_malformed_content_url_is_a_malformed_answer(server, fresh, tmp_path, 
         fresh().download(ticket.id, attachment.id)
 
 
+def test_edit_reopen_and_download_through_the_cli(zendesk_harness, server, tmp_path, file_host):
+    def tix(*args):
+        result = run("--config", str(zendesk_harness.config_path), *args, env=zendesk_harness.env)
+        assert result.code == 0, (args, result.err)
+        return result.out
+
+    make_agent(server, LEAD)
+    (tmp_path / "crash.log").write_bytes(b"segfault at 0x0\n")
+    tid = tix("create", "--subject", "Crash", "--body", "see log", "--attach", str(tmp_path / "crash.log")).strip()
+    edited = json.loads(tix("edit", tid, "--assignee", LEAD, "--add-tag", "crash", "--format", "json"))
+    assert (edited["assignee"], edited["tags"], edited["status"], edited["changed"]) == (LEAD, ["crash"], "open", True)
+    tix("solve", tid)
+    tix("reopen", tid, "--body", "still crashing", "--internal", "--cc", DEV)
+    shown = json.loads(tix("show", tid, "--format", "json"))
+    assert (shown["status"], shown["cc"], shown["comments"][-1]["public"]) == ("open", [DEV], False)
+    aid = shown["comments"][0]["attachments"][0]["id"]
+    out = tmp_path / "out"
+    out.mkdir()
+    tix("download", tid, aid, "--dir", str(out))
+    assert (out / "crash.log").read_bytes() == b"segfault at 0x0\n"
+    assert len(file_host.seen) == 1 and "authorization" not in file_host.seen[0][1]
+
+
 # -- requests per command, and the spec ------------------------------------------------------
 
 
@@ -362,6 +395,11 @@ def test_request_counts_of_edit_reopen_and_download(server, fresh, tmp_path, fil
     b.solve(tid)
     measure("reopen --body", lambda b: b.reopen(tid, Reply(body="again", author=AGENT)))
     measure("download", lambda b: b"".join(b.download(tid, attachment.id)[1]))
+    b.solve(tid)
+    files = [upload_file(tmp_path, "more.log", b"more")]
+    full = Reply(body="again", author=AGENT, public=False, cc=[DEV], attachments=files)
+    measure("reopen --internal --attach --cc", lambda b: b.reopen(tid, full))
+    measure("create --assignee", lambda b: b.create(new(assignee=LEAD)))
     assert counts == {
         "edit --subject": (3, 0),  # ticket, comments (the core reads the ticket), PUT
         "edit --assignee": (4, 0),  # ticket, comments, user search (the assignee), PUT
@@ -370,6 +408,8 @@ def test_request_counts_of_edit_reopen_and_download(server, fresh, tmp_path, fil
         "reopen": (2, 0),  # ticket (status), PUT
         "reopen --body": (2, 0),  # ticket, PUT with the comment
         "download": (3, 1),  # ticket, comments, content_url (302); the temporary URL on the file host
+        "reopen --internal --attach --cc": (4, 0),  # ticket, upload, PUT, users (the new CC)
+        "create --assignee": (3, 0),  # user search (the assignee), POST, users (the requester)
     }, counts
 
 
