@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
+import ssl
 import threading
 import time
 import traceback
@@ -333,3 +335,58 @@ def _reset_connection(h: BaseHTTPRequestHandler) -> None:
     except OSError:
         pass
     h.close_connection = True
+
+
+class FileHost:
+    """A second loopback server that attachment content redirects to (Zendesk's temporary URLs,
+    Atlassian's media host): HTTPS when given a certificate and key file. It serves the files
+    published on it, found by their token anywhere in the path, and records every request as
+    (path with query, headers with lower-case names) in `seen`, to prove no credentials reach it."""
+
+    def __init__(self, cert: tuple[str, str] | None = None) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}  # token -> (bytes, content type)
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                host.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                found = next((host.files[t] for t in urlsplit(self.path).path.split("/") if t in host.files), None)
+                body, kind = found if found else (b'{"error": "not found"}', "application/json")
+                try:
+                    self.send_response(200 if found else 404)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if cert:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*cert)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def add(self, content: bytes, content_type: str) -> str:
+        """Publish `content` under a fresh token (as live temporary links); returns the token."""
+        token = secrets.token_hex(16)
+        self.files[token] = (content, content_type)
+        return token
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -41,16 +41,14 @@ import hashlib
 import itertools
 import json
 import re
-import ssl
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
+from .base import FileHost as FileHostBase
 from .base import HTTPError, Request, Response, StandInServer
 
 # --- seed data ------------------------------------------------------------------------------
@@ -287,61 +285,13 @@ def _words(text: str | None) -> set[str]:
 # --- the media host -------------------------------------------------------------------------
 
 
-class MediaHost:
-    """The second host attachment content redirects to (live: api.media.atlassian.com).
-
-    It serves `/file/{token}` for tokens the stand-in hands out in its redirects, and records
-    every request (path with query, headers with lower-case names) in `seen`.
-    """
-
-    def __init__(self, cert: tuple[str, str] | None = None) -> None:
-        self.files: dict[str, tuple[bytes, str]] = {}
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                host.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                token = urlsplit(self.path).path.rpartition("/")[2]
-                found = host.files.get(token)
-                body, kind = found if found else (b'{"error": "not found"}', "application/json")
-                self.send_response(200 if found else 404)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.scheme = "http"
-        if cert:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*cert)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-            self.scheme = "https"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+class MediaHost(FileHostBase):
+    """The second host attachment content redirects to (live: api.media.atlassian.com)."""
 
     def publish(self, content: bytes, mime_type: str) -> str:
         """A URL on this host serving `content` (a fresh token each time, as live media links)."""
-        token = uuid.uuid4().hex
-        self.files[token] = (content, mime_type)
+        token = self.add(content, mime_type)
         return f"{self.url}/file/{token}?client=tixcli-standin&token={token[:8]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 # --- the server -----------------------------------------------------------------------------

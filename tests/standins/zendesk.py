@@ -32,14 +32,12 @@ import json
 import math
 import re
 import secrets
-import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, urlencode
 
+from .base import FileHost as FileHostBase
 from .base import HTTPError, Request, Response, StandInServer
 
 J = r"(?:\.json)?"  # zenpy and the docs use "/tickets.json"; the spec has "/tickets"
@@ -1522,58 +1520,11 @@ class ZendeskStandIn(StandInServer):
 
 
 # -- search syntax: each field builds a ticket predicate as build(server, op, value) --
-class FileHost:
-    """The host content URLs redirect to: a second loopback server (HTTPS when given a
-    certificate and key file), serving each temporary URL once made. ``seen`` records every
-    request as (path, headers with lower-case names), to prove no credentials reach it."""
-
-    def __init__(self, cert: tuple[str, str] | None = None) -> None:
-        self.files: dict[str, tuple[bytes, str]] = {}  # temporary token -> (bytes, content type)
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                host.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                token = self.path.split("?")[0].strip("/").split("/")[1:2]
-                found = host.files.get(token[0]) if token else None
-                data, ctype = found if found else (b'{"error":"NotFound"}', "application/json")
-                try:
-                    self.send_response(200 if found else 404)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.scheme = "http"
-        if cert:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*cert)
-            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-            self.scheme = "https"
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self._httpd.server_address[1]}"
+class FileHost(FileHostBase):
+    """The host Zendesk's content URLs redirect to (a temporary URL per download)."""
 
     def temporary_url(self, data: bytes, content_type: str, name: str) -> str:
-        token = secrets.token_urlsafe(16)
-        self.files[token] = (data, content_type)
-        return f"{self.url}/files/{token}/{quote(name, safe='')}"
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.url}/files/{self.add(data, content_type)}/{quote(name, safe='')}"
 
 
 def _negated(pred: Callable[[dict], bool]) -> Callable[[dict], bool]:
