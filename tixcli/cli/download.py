@@ -22,6 +22,7 @@ from typing import Annotated, BinaryIO
 import typer
 
 from tixcli.errors import InvalidInputError, NotFoundError, TixError, UnavailableError
+from tixcli.files import private_temporary_file
 from tixcli.model import Attachment, Ticket
 from tixcli.output import clean, message
 
@@ -259,7 +260,7 @@ def _stream(backend, ticket_id: str, attachment: Attachment) -> None:
 
 
 def _download_one(backend, ticket_id: str, attachment: Attachment, target: Path, force: bool) -> None:
-    fd, tmp = _temporary_file(target)
+    fd, tmp = private_temporary_file(target.parent, ".tixcli-download-", _shown(target))
     try:
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -272,28 +273,6 @@ def _download_one(backend, ticket_id: str, attachment: Attachment, target: Path,
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _temporary_file(target: Path) -> tuple[int, Path]:
-    """A new file beside the target, readable by its owner only (0600) whatever the umask."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    for _ in range(100):
-        tmp = target.parent / f".tixcli-download-{os.urandom(6).hex()}.part"
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise InvalidInputError(f"cannot write {_shown(target)}: {exc.strerror}") from None
-        try:
-            os.fchmod(fd, 0o600)  # the umask can only take bits away: 0o600 exactly
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return fd, tmp
-    raise InvalidInputError(f"cannot write {_shown(target)}: no free temporary name in {_shown(target.parent)}")
 
 
 def _publish(tmp: Path, target: Path, force: bool) -> None:

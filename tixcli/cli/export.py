@@ -10,6 +10,7 @@ from typing import IO, Annotated
 import typer
 
 from tixcli.errors import InvalidInputError, TixError
+from tixcli.files import private_temporary_file
 from tixcli.model import TICKET_FIELDS, parse_since
 from tixcli.output import clean, csv_row, escape_invisible_utf8, message
 
@@ -89,7 +90,7 @@ def _destination(output: str | None) -> Iterator[IO[str]]:
     target = Path(output)
     folder = target.parent if str(target.parent) else Path(".")
     _check_target(output, target, folder)
-    fd, tmp_name = _temporary_file(output, target, folder)
+    fd, tmp_name = private_temporary_file(folder, f".{target.name}.", output)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
@@ -103,28 +104,6 @@ def _destination(output: str | None) -> Iterator[IO[str]]:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
-
-
-def _temporary_file(output: str, target: Path, folder: Path) -> tuple[int, Path]:
-    """A new file beside the target, readable by its owner only (0600) whatever the umask."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp_name = folder / f".{target.name}.{os.urandom(6).hex()}.part"
-        try:
-            fd = os.open(tmp_name, flags, 0o600)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise InvalidInputError(f"cannot write {output}: {exc.strerror}") from None
-        try:
-            os.fchmod(fd, 0o600)  # the umask can only take bits away: 0o600 exactly
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
-        return fd, tmp_name
-    raise InvalidInputError(f"cannot write {output}: no free temporary name in {folder}")
 
 
 def _jsonl_writer(out: IO[str]):
