@@ -13,18 +13,18 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import ssl
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import requests
 from harness_zendesk import TOKEN, TOKEN_ENV, write_config
+from standins.base import LoopbackServer
 
 from tixcli.backends import http as http_module
 from tixcli.backends.http import HttpClient
@@ -35,52 +35,7 @@ SECRET = "s3cret-token"
 COOKIE = "sid=cookie-secret"
 
 
-class Server:
-    """A loopback HTTP(S) server: `answer(handler)` writes each answer; requests are recorded."""
-
-    def __init__(self, answer, cert: tuple[str, str] | None = None) -> None:
-        self.answer = answer
-        self.seen: list[tuple[str, dict]] = []  # (path, headers with lower-case names)
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def handle(self) -> None:
-                try:
-                    super().handle()
-                except (ConnectionResetError, BrokenPipeError):
-                    pass  # the client dropped the connection (as it does past a limit)
-
-            def do_GET(self) -> None:
-                server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                try:
-                    server.answer(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            do_POST = do_PUT = do_GET
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.scheme = "http"
-        if cert:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*cert)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-            self.scheme = "https"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+Server = LoopbackServer  # a host other than the profile's, answering as each test says
 
 
 @pytest.fixture

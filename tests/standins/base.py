@@ -337,16 +337,15 @@ def _reset_connection(h: BaseHTTPRequestHandler) -> None:
     h.close_connection = True
 
 
-class FileHost:
-    """A second loopback server that attachment content redirects to (Zendesk's temporary URLs,
-    Atlassian's media host): HTTPS when given a certificate and key file. It serves the files
-    published on it, found by their token anywhere in the path, and records every request as
-    (path with query, headers with lower-case names) in `seen`, to prove no credentials reach it."""
+class LoopbackServer:
+    """A small server on 127.0.0.1 (HTTPS when given a certificate and key file) that hands every
+    GET, POST and PUT to `answer(handler)` and records each request as (path with query, headers
+    with lower-case names) in `seen`: for hosts other than the stand-in's own."""
 
-    def __init__(self, cert: tuple[str, str] | None = None) -> None:
-        self.files: dict[str, tuple[bytes, str]] = {}  # token -> (bytes, content type)
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None], cert: tuple[str, str] | None = None):
+        self.answer = answer
         self.seen: list[tuple[str, dict[str, str]]] = []
-        host = self
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -354,18 +353,20 @@ class FileHost:
             def log_message(self, *args) -> None:
                 pass
 
-            def do_GET(self) -> None:
-                host.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                found = next((host.files[t] for t in urlsplit(self.path).path.split("/") if t in host.files), None)
-                body, kind = found if found else (b'{"error": "not found"}', "application/json")
+            def handle(self) -> None:
                 try:
-                    self.send_response(200 if found else 404)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # the client dropped the connection (as it does past a limit)
+
+            def do_GET(self) -> None:
+                server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                try:
+                    server.answer(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+
+            do_POST = do_PUT = do_GET
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -381,12 +382,32 @@ class FileHost:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
 
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FileHost(LoopbackServer):
+    """The second host attachment content redirects to (Zendesk's temporary URLs, Atlassian's
+    media host): it serves the files published on it, found by their token anywhere in the path,
+    and `seen` proves no credentials reach it."""
+
+    def __init__(self, cert: tuple[str, str] | None = None) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}  # token -> (bytes, content type)
+        super().__init__(self._serve, cert)
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        path = urlsplit(handler.path).path
+        found = next((self.files[t] for t in path.split("/") if t in self.files), None)
+        body, kind = found if found else (b'{"error": "not found"}', "application/json")
+        handler.send_response(200 if found else 404)
+        handler.send_header("Content-Type", kind)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
     def add(self, content: bytes, content_type: str) -> str:
         """Publish `content` under a fresh token (as live temporary links); returns the token."""
         token = secrets.token_hex(16)
         self.files[token] = (content, content_type)
         return token
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
