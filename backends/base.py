@@ -25,6 +25,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from tixcli.config import Profile
@@ -83,31 +84,71 @@ class TicketState:
 
 
 class ExportItem:
-    """One exported ticket (with comments), and where to resume after it.
+    """One exported ticket (with comments), or the tombstone of a deleted one, and where to
+    resume after it.
 
     `cursor`: a token that resumes the export just after this ticket, where the backend pages
-    with a cursor (printed as `resume: --cursor=TOKEN`); None otherwise.
+    with a cursor (printed as `resume: --cursor=TOKEN`, kept by `export --state` when a run stops
+    early); None otherwise.
     A backend that can serialise faster than Python (SQLite's json functions) gives `json_line`,
     the ticket's public JSON (str, or UTF-8 bytes); `ticket` is then built from it only if asked.
+    It then also gives `ticket_id` and `updated_at` (what `export --state` keeps of each ticket),
+    so that nothing has to parse the line.
+    `tombstone`: the ticket was deleted (Zendesk); `ticket_id` names it and `updated_at` says when,
+    where known. The core counts tombstones and writes them only with `--with-deleted`.
     """
 
-    __slots__ = ("_ticket", "cursor", "json_line")
+    __slots__ = ("_ticket", "cursor", "json_line", "tombstone", "_ticket_id", "_updated_at")
 
-    def __init__(self, ticket: Ticket | None = None, cursor: str | None = None, json_line: str | bytes | None = None):
-        if ticket is None and json_line is None:
-            raise ValueError("an ExportItem needs a ticket or its json_line")
+    def __init__(
+        self,
+        ticket: Ticket | None = None,
+        cursor: str | None = None,
+        json_line: str | bytes | None = None,
+        *,
+        ticket_id: str | None = None,
+        updated_at: str | None = None,
+        tombstone: bool = False,
+    ):
+        if ticket is None and json_line is None and not (tombstone and ticket_id):
+            raise ValueError("an ExportItem needs a ticket, its json_line, or (a tombstone) its id")
         self._ticket = ticket
         self.cursor = cursor
         self.json_line = json_line
+        self.tombstone = tombstone
+        self._ticket_id = ticket_id
+        self._updated_at = updated_at
+
+    @classmethod
+    def deleted(cls, ticket_id: str, deleted_at: str | None = None, cursor: str | None = None) -> ExportItem:
+        """The tombstone of a deleted ticket."""
+        return cls(cursor=cursor, ticket_id=ticket_id, updated_at=deleted_at, tombstone=True)
 
     @property
     def ticket(self) -> Ticket:
         if self._ticket is None:
             import json
 
-            assert self.json_line is not None  # one of the two is always given
+            if self.json_line is None:
+                raise ValueError("a tombstone has no ticket")
             self._ticket = Ticket.from_dict(json.loads(self.json_line))
         return self._ticket
+
+    @property
+    def ticket_id(self) -> str:
+        if self._ticket_id is None:
+            self._ticket_id = self.ticket.id
+        return self._ticket_id
+
+    @property
+    def updated_at(self) -> str | None:
+        if self._updated_at is None and not self.tombstone:
+            self._updated_at = self.ticket.updated_at
+        return self._updated_at
+
+    def tombstone_dict(self, backend: str) -> dict[str, Any]:
+        """The line `export --with-deleted` writes for a deleted ticket (`tixcli schema tombstone`)."""
+        return {"id": self.ticket_id, "backend": backend, "deleted": True, "deleted_at": self.updated_at}
 
 
 class Backend(abc.ABC):
@@ -148,6 +189,30 @@ class Backend(abc.ABC):
         asked of a backend with the "export_cursor" capability). Each ticket exported must equal
         what `get` gives for it.
         """
+
+    def export_position(self) -> str | None:
+        """After an `export` ran to its end: a token from which `export(cursor=...)` gives exactly
+        the tickets changed since (what `export --state` keeps), or None where the backend cannot
+        be exact (an index that lags, times of minute resolution): `export --state` then asks for
+        `export(since=...)` from `export_overlap` before its previous run, and drops what it had
+        written already. Needs the "export_cursor" capability."""
+        return None
+
+    #: how far back an inexact `export --state` run reads before the previous run began (see
+    #: `export_position`): longer than the service's index lag and any clock skew
+    export_overlap: timedelta = timedelta(minutes=10)
+    #: the number of tickets the running export will give, where the backend knows it (progress)
+    export_total: int | None = None
+
+    def export_source(self) -> str:
+        """What an `export --state` file is bound to besides the profile: the service's origin, the
+        store's identity (a state from another one is refused). Must not need the network."""
+        return f"{self.name}:{self.profile.name}"
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent to a service by this run so far (0 for a local backend)."""
+        return 0
 
     # == primitives: what a backend implements ===============================================
 

@@ -94,6 +94,21 @@ class RemoteBackend(Backend):
             self.connected(self._http)
         return self._http
 
+    @property
+    def request_count(self) -> int:
+        return self._http.request_count if self._http is not None else 0
+
+    def export_source(self) -> str:
+        """The service's origin: a state file is refused by another site or account."""
+        return f"{self.name}:{self.base_url}"
+
+    def export_tickets(self, since=None, cursor: str | None = None):
+        """An export waits out rate limits longer than one command (`export_retry_budget`): a
+        long export at a vendor's 10 requests a minute would spend `retry_budget` in minutes."""
+        budget = float(self.profile.number("export_retry_budget", 3600.0))
+        self.http.retry_budget = max(self.http.retry_budget, budget)
+        return super().export_tickets(since=since, cursor=cursor)
+
     def shutdown(self) -> None:
         if self._http is not None:
             close = getattr(self._http.session, "close", None)

@@ -498,6 +498,9 @@ HTTP_SETTINGS: dict[str, Setting] = {
     "timeout": Setting(float, 30.0, "seconds per request, from connecting to the answer's last byte"),
     "max_retry_wait": Setting(float, 60.0, "longest Retry-After accepted before giving up (exit 8)"),
     "retry_budget": Setting(float, 120.0, "total seconds one command may wait between retries"),
+    "export_retry_budget": Setting(
+        float, 3600.0, "total seconds one export may wait between retries (past it, --state saves where it got to)"
+    ),
     "max_response_bytes": Setting(int, 33_554_432, "a larger answer is refused (exit 8)"),
 }
 

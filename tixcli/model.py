@@ -496,3 +496,27 @@ def write_result_schema() -> dict:
         "required": [*TICKET_FIELDS, *WRITE_RESULT_FIELDS],
         "properties": props,
     }
+
+
+def tombstone_schema() -> dict:
+    """The JSON Schema of the line `export --with-deleted` writes for a deleted ticket."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://tixcli.invalid/schema/tombstone.json",
+        "title": "tixcli tombstone",
+        "description": "A ticket deleted on the service (Zendesk): `export --with-deleted` writes one line "
+        "each, in jsonl only. Tell it from a ticket by `deleted`.",
+        "type": "object",
+        "required": ["id", "backend", "deleted", "deleted_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "backend": {"type": "string"},
+            "deleted": {"const": True},
+            "deleted_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "when it was deleted, where the service says (its last update)",
+            },
+        },
+        "additionalProperties": False,
+    }

@@ -1,15 +1,19 @@
 """`tixcli export`: every ticket with its comments, streamed in constant memory."""
 
 import contextlib
+import io
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Annotated
 
 import typer
 
-from tixcli.errors import InvalidInputError, TixError
+from tixcli.backends.base import Backend
+from tixcli.errors import InvalidInputError, RateLimitedError, TixError, UnavailableError
+from tixcli.export_state import ExportState, StateFile, StateRun
 from tixcli.files import private_temporary_file
 from tixcli.model import TICKET_FIELDS, parse_since
 from tixcli.output import clean, csv_row, escape_invisible_utf8, message
@@ -34,6 +38,18 @@ def export(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Resume an export from the token its `resume:` line gave.")
     ] = None,
+    state_file: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="Keep where this export got to in FILE: the first run exports everything, each later run "
+            "each ticket changed since the previous one, once (for cron).",
+        ),
+    ] = None,
+    with_deleted: Annotated[
+        bool, typer.Option("--with-deleted", help="A tombstone line for each deleted ticket (jsonl only).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
     csv_raw: CsvRawOption = False,
 ) -> None:
     """Export every ticket (all statuses, all requesters) with its comments."""
@@ -41,29 +57,152 @@ def export(
     fmt = fmt.lower()
     if fmt not in EXPORT_FORMATS:
         raise InvalidInputError(f"unknown export format {fmt!r}", hint="use jsonl or csv")
+    if with_deleted and fmt != "jsonl":
+        raise InvalidInputError("--with-deleted needs --format jsonl", hint="a tombstone has no csv row")
+    if state_file is not None and (cursor is not None or since is not None):
+        raise InvalidInputError(
+            "--state cannot be combined with --cursor or --since", hint="the state file says where to go on from"
+        )
     since_time = parse_since(since)
-    last_cursor: str | None = None
-    # The output file is checked (and its temporary file made) before the backend does any work.
-    with _destination(output) as out:
+    store = StateFile(state_file) if state_file is not None else None
+    if store is not None:
+        store.check_writable()
+    if output is not None:
+        check_output(output)
+    with contextlib.ExitStack() as stack:
+        if store is not None:
+            stack.enter_context(store.locked())
         backend = state.backend
-        write = _jsonl_writer(out) if fmt == "jsonl" else _csv_writer(out, csv_raw)
-        count = 0
+        run: StateRun | None = None
+        if store is not None:
+            previous = store.load(state.profile.name, backend)
+            run = StateRun(backend, previous, ExportState(state.profile.name, backend.name, backend.export_source()))
+            items = run.items()
+        else:
+            items = backend.export_tickets(since=since_time, cursor=cursor)
+        progress = Progress(backend, enabled=not quiet and _is_terminal(sys.stderr))
+        counts = Counts()
+        stopped: TixError | None = None
+        last_cursor: str | None = None
         try:
-            for item in backend.export_tickets(since=since_time, cursor=cursor):
-                write(item)
-                count += 1
-                if item.cursor is not None:
-                    last_cursor = item.cursor
+            with _destination(output) as out:
+                write = _jsonl_writer(out, backend.name) if fmt == "jsonl" else _csv_writer(out, csv_raw)
+                try:
+                    for item in items:
+                        if item.tombstone:
+                            counts.deleted += 1
+                            if not with_deleted:
+                                continue
+                        else:
+                            counts.tickets += 1
+                        write(item)
+                        if item.cursor is not None:
+                            last_cursor = item.cursor
+                        progress.tick(counts.tickets + counts.deleted)
+                except RateLimitedError as exc:
+                    if run is None:
+                        raise
+                    stopped = exc  # the output so far is kept, and the state says where it got to
         except (TixError, KeyboardInterrupt):
-            out.flush()
-            if last_cursor:
-                message(f"exported {count} tickets before the failure")
+            progress.clear()
+            if store is None and last_cursor:
+                message(f"exported {counts.tickets} tickets before the failure")
                 message(f"resume: --cursor={clean(last_cursor, one_line=True)}")
             raise
+        progress.clear()
+        if store is not None and run is not None:
+            store.save(run.stopped() if stopped is not None else run.finished())
+        if not quiet:
+            _summary(counts, run, backend, output, progress.elapsed())
+        if store is None and last_cursor and not quiet:
+            message(f"resume: --cursor={clean(last_cursor, one_line=True)}")
+        if stopped is not None:
+            raise UnavailableError(
+                f"stopped after {counts.tickets} tickets: {stopped.message}",
+                hint="the state says where it got to: the next run goes on from there "
+                "(export_retry_budget in the profile sets how long an export may wait)",
+            )
+
+
+class Counts:
+    __slots__ = ("deleted", "tickets")
+
+    def __init__(self) -> None:
+        self.tickets = 0
+        self.deleted = 0
+
+
+class Progress:
+    """A line on stderr (a terminal only), rewritten at most twice a second."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, backend: Backend, enabled: bool) -> None:
+        self.backend = backend
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.next_at = self.started + self.INTERVAL
+        self.shown = False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def tick(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + self.INTERVAL
+        rate = done / max(now - self.started, 1e-9)
+        text = f"exported {done:,} tickets ({rate:,.0f}/s)"
+        total = self.backend.export_total
+        if total and total >= done:
+            eta = (total - done) / rate if rate > 0 else 0
+            text += f", {done:,} of {total:,}, ETA {_duration(eta)}"
+        sys.stderr.write("\r\x1b[K" + text)
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # closed
+        return False
+
+
+def _summary(counts: Counts, run: StateRun | None, backend: Backend, output: str | None, seconds: float) -> None:
+    parts = [f"exported {counts.tickets} tickets"]
     if output:
-        message(f"exported {count} tickets to {clean(output, one_line=True)}")
-    if last_cursor:
-        message(f"resume: --cursor={clean(last_cursor, one_line=True)}")
+        parts[0] += f" to {clean(output, one_line=True)}"
+    if counts.deleted:
+        parts.append(f"{counts.deleted} deleted")
+    if run is not None and run.unchanged:
+        parts.append(f"{run.unchanged} unchanged since the last run")
+    parts.append(f"{backend.request_count} requests")
+    parts.append(f"{seconds:.1f} s")
+    message(", ".join(parts))
+
+
+def check_output(output: str) -> None:
+    target = Path(output)
+    folder = target.parent if str(target.parent) else Path(".")
+    _check_target(output, target, folder)
 
 
 def _check_target(output: str, target: Path, folder: Path) -> None:
@@ -80,19 +219,42 @@ def _check_target(output: str, target: Path, folder: Path) -> None:
         raise InvalidInputError(f"cannot write {output}: permission denied")
 
 
+# Export writes through its own buffer: with PYTHONUNBUFFERED=1 (many CI runners) stdout makes a
+# write() call per line otherwise, and a million tickets cost two million system calls.
+EXPORT_BUFFER = 1 << 20
+
+
 @contextlib.contextmanager
-def _destination(output: str | None) -> Iterator[IO[str]]:
-    """stdout, or a temporary file beside OUTPUT renamed over it only when complete."""
+def _destination(output: str | None) -> Iterator[IO[bytes]]:
+    """stdout, or a temporary file beside OUTPUT renamed over it only when complete; either way
+    a byte stream with a large buffer, flushed at the end."""
     if output is None:
-        yield sys.stdout
         sys.stdout.flush()
+        try:
+            raw = io.FileIO(sys.stdout.fileno(), "w", closefd=False)
+        except (AttributeError, OSError, ValueError):  # not a file (captured in-process)
+            yield _TextBytes(sys.stdout)
+            sys.stdout.flush()
+            return
+        out = io.BufferedWriter(raw, EXPORT_BUFFER)
+        try:
+            yield out
+        finally:
+            try:
+                out.flush()
+            except BrokenPipeError:
+                raise
+            finally:
+                # the writer's close would close nothing (closefd=False) but must not run twice
+                with contextlib.suppress(Exception):
+                    out.detach()
         return
     target = Path(output)
     folder = target.parent if str(target.parent) else Path(".")
     _check_target(output, target, folder)
     fd, tmp_name = private_temporary_file(folder, f".{target.name}.", output)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with os.fdopen(fd, "wb", buffering=EXPORT_BUFFER) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -106,7 +268,21 @@ def _destination(output: str | None) -> Iterator[IO[str]]:
         raise
 
 
-def _jsonl_writer(out: IO[str]):
+class _TextBytes(io.RawIOBase):
+    """A text stream taking UTF-8 bytes (stdout replaced by a test harness)."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.text.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+
+def _jsonl_writer(out: IO[bytes], backend_name: str):
     try:
         import orjson
 
@@ -118,33 +294,33 @@ def _jsonl_writer(out: IO[str]):
         def dump(data: dict) -> bytes:
             return json.dumps(data, ensure_ascii=False).encode()
 
-    # Lines a backend gives as UTF-8 bytes (SQLite) go to the byte stream as they are: decoding
-    # and re-encoding a gigabyte of JSON costs more than building it.
-    binary = getattr(out, "buffer", None)
-    out.flush()
-
     def write(item) -> None:
-        line = item.json_line
-        if line is None:
-            line = dump(item.ticket.to_dict(with_comments=True))
-        elif isinstance(line, str):
-            line = line.encode()
-        # C1 and bidi controls as \uXXXX escapes, like every JSON tixcli prints (a scan, no copy
-        # of a line that holds none).
-        line = escape_invisible_utf8(line)
-        if binary is not None:
-            binary.write(line)
-            binary.write(b"\n")
+        if item.tombstone:
+            line = dump(item.tombstone_dict(backend_name))
         else:
-            out.write(line.decode() + "\n")
+            line = item.json_line
+            if line is None:
+                line = dump(item.ticket.to_dict(with_comments=True))
+            elif isinstance(line, str):
+                line = line.encode()
+        # C1 and bidi controls as \uXXXX escapes, like every JSON tixcli prints (a scan, no copy
+        # of a line that holds none). Lines a backend gives as UTF-8 bytes (SQLite) go out as they
+        # are: decoding and re-encoding a gigabyte of JSON costs more than building it.
+        out.write(escape_invisible_utf8(line))
+        out.write(b"\n")
 
     return write
 
 
-def _csv_writer(out: IO[str], raw: bool = False):
+def _csv_writer(out: IO[bytes], raw: bool = False):
     import csv
 
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    class Utf8:  # what csv writes (str) as UTF-8 to the byte stream
+        @staticmethod
+        def write(chunk: str) -> None:
+            out.write(chunk.encode())
+
+    writer = csv.DictWriter(Utf8(), fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
 
     def write(item) -> None:
