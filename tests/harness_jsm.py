@@ -42,6 +42,7 @@ def write_jsm_config(path, server, **overrides) -> None:
         "timeout": 2,
         "max_retry_wait": 1,
         "retry_budget": 2,
+        "export_retry_budget": 6,
         **overrides,
     }
     path.write_text(yaml.safe_dump({"default_profile": "jsm", "profiles": {"jsm": profile}}, sort_keys=False))

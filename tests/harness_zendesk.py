@@ -21,6 +21,7 @@ def write_config(path, url: str, **settings) -> None:
         "timeout": 5,
         "max_retry_wait": 2,
         "retry_budget": 4,
+        "export_retry_budget": 8,
         **settings,
     }
     lines = ["default_profile: zd", "profiles:", "  zd:"]
