@@ -1018,6 +1018,42 @@ class BackendContract:
         for ticket_id in (a.id, b.id, c.id):
             assert exported[ticket_id] == self.backend.get(ticket_id).to_dict()
 
+    def state_run(self, previous):
+        """One `export --state` run (the core's StateRun, no files): (ids written, items, state after)."""
+        from tixcli.export_state import ExportState, StateRun
+
+        run = StateRun(self.backend, previous, ExportState("contract", self.backend.name, self.backend.export_source()))
+        items = [item for item in run.items() if not item.tombstone]
+        return [item.ticket_id for item in items], items, run.finished()
+
+    def test_state_export_gives_each_change_once_even_in_the_same_second(self):
+        a = self.make(subject="a")
+        b = self.make(subject="b")
+        first, items, state = self.state_run(None)
+        assert sorted(first) == sorted([a.id, b.id]), "the first run exports everything"
+        assert [item.ticket_id for item in items] == [item.ticket.id for item in items]
+        again, _, state = self.state_run(state)
+        assert again == [], "nothing changed: nothing exported"
+        # Changes at once after the run: the same second (and minute) as its end.
+        self.backend.reply(a.id, self.reply(body="one more, at once"))
+        c = self.make(subject="c")
+        changed, items, state = self.state_run(state)
+        assert sorted(changed) == sorted([a.id, c.id]), "each change once, nothing unchanged"
+        by_id = {item.ticket_id: item.ticket for item in items}
+        assert by_id[a.id].to_dict() == self.backend.get(a.id).to_dict(), "the whole thread, as show gives it"
+        assert by_id[a.id].comments[-1].body == "one more, at once"
+        self.backend.reply(b.id, self.reply(body="first change"))
+        self.backend.reply(b.id, self.reply(body="second change, same second"))
+        changed, items, state = self.state_run(state)
+        assert changed == [b.id]
+        assert [c.body for c in items[0].ticket.comments][-2:] == ["first change", "second change, same second"]
+        assert self.state_run(state)[0] == []
+
+    def test_state_export_source_names_where_the_tickets_live(self):
+        source = self.backend.export_source()
+        assert isinstance(source, str) and source
+        assert source == self.backend.export_source(), "the same store gives the same source"
+
     @requires("export_cursor")
     def test_export_resumes_just_after_the_ticket_its_cursor_came_with(self):
         for i in range(3):
