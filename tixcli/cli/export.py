@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, cast
 
 import typer
 
@@ -233,7 +233,7 @@ def _destination(output: str | None) -> Iterator[IO[bytes]]:
         try:
             raw = io.FileIO(sys.stdout.fileno(), "w", closefd=False)
         except (AttributeError, OSError, ValueError):  # not a file (captured in-process)
-            yield _TextBytes(sys.stdout)
+            yield cast(IO[bytes], _TextBytes(sys.stdout))
             sys.stdout.flush()
             return
         out = io.BufferedWriter(raw, EXPORT_BUFFER)
@@ -277,7 +277,7 @@ class _TextBytes(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         self.text.write(bytes(data).decode("utf-8", "replace"))
         return len(data)
 
