@@ -129,9 +129,7 @@ def test_create_request_shape_and_state(jsm, http):
     assert jsm.issue_count() == 1
     got = http.get(SD + "/request/SUP-1", params={"expand": "participant,status,requestType"}).json()
     assert got["issueKey"] == "SUP-1" and got["requestType"]["name"] == "Technical"
-    assert (
-        got["participants"]["values"] == [] and got["status"]["values"][0]["status"] == "Waiting for support"
-    )
+    assert got["participants"]["values"] == [] and got["status"]["values"][0]["status"] == "Waiting for support"
     assert http.get(SD + f"/request/{body['issueId']}").json()["issueKey"] == "SUP-1"  # by id too
 
 
@@ -246,9 +244,7 @@ def test_list_requests_ownership_status_type_and_paging(jsm, http):
 def test_search_term_matches_the_summary_only(jsm, http):
     jsm.seed_requests(1, summary="Keyboard broken", description="printer too")
     jsm.seed_requests(1, summary="Printer jam")
-    found = http.get(
-        SD + "/request", params={"requestOwnership": "ALL_REQUESTS", "searchTerm": "printer"}
-    ).json()
+    found = http.get(SD + "/request", params={"requestOwnership": "ALL_REQUESTS", "searchTerm": "printer"}).json()
     assert [v["issueKey"] for v in found["values"]] == ["SUP-2"]
 
 
@@ -334,9 +330,7 @@ def test_participants_with_colon_account_ids(jsm, http):
 
 def upload(http, name="log.txt", data=b"line 1\r\nline 2\x00\xff", ctype="text/plain", **headers):
     headers = {"X-Atlassian-Token": "no-check", **headers}
-    return http.post(
-        SD + "/servicedesk/1/attachTemporaryFile", files={"file": (name, data, ctype)}, headers=headers
-    )
+    return http.post(SD + "/servicedesk/1/attachTemporaryFile", files={"file": (name, data, ctype)}, headers=headers)
 
 
 def test_attach_temporary_file_and_attachment(jsm, http):
@@ -345,9 +339,7 @@ def test_attach_temporary_file_and_attachment(jsm, http):
     assert r.status_code == 201, r.text
     temp = r.json()["temporaryAttachments"][0]
     assert temp["fileName"] == "log.txt" and temp["temporaryAttachmentId"].startswith("temp")
-    r = http.post(
-        SD + "/request/SUP-1/attachment", json={"temporaryAttachmentIds": [temp["temporaryAttachmentId"]]}
-    )
+    r = http.post(SD + "/request/SUP-1/attachment", json={"temporaryAttachmentIds": [temp["temporaryAttachmentId"]]})
     assert r.status_code == 400  # public is required
     body = {
         "temporaryAttachmentIds": [temp["temporaryAttachmentId"]],
@@ -359,9 +351,7 @@ def test_attach_temporary_file_and_attachment(jsm, http):
     result = r.json()
     assert result["attachments"]["values"][0]["filename"] == "log.txt"
     assert result["attachments"]["values"][0]["size"] == 16
-    assert (
-        result["comment"]["body"].startswith("Logs attached.") and "[^log.txt]" in result["comment"]["body"]
-    )
+    assert result["comment"]["body"].startswith("Logs attached.") and "[^log.txt]" in result["comment"]["body"]
     listed = http.get(SD + "/request/SUP-1/attachment").json()
     assert listed["size"] == 1 and listed["values"][0]["mimeType"] == "text/plain"
     content = http.get(listed["values"][0]["_links"]["content"])
@@ -434,9 +424,7 @@ def test_platform_transitions_and_resolution(jsm, http):
     assert (issue.status, issue.resolution) == ("Waiting for support", None)
     r = http.post(API + "/issue/SUP-1/transitions", json={"transition": {"id": "61"}})
     assert r.status_code == 204 and (issue.status, issue.resolution) == ("Closed", "Done")
-    fields = http.get(API + "/issue/SUP-1", params={"fields": "status,resolution,resolutiondate"}).json()[
-        "fields"
-    ]
+    fields = http.get(API + "/issue/SUP-1", params={"fields": "status,resolution,resolutiondate"}).json()["fields"]
     assert fields["status"]["name"] == "Closed" and fields["status"]["statusCategory"]["key"] == "done"
     assert fields["resolution"]["name"] == "Done" and JIRA_TIME.match(fields["resolutiondate"])
 
@@ -452,9 +440,7 @@ def test_closed_is_final(jsm, http):
     assert http.post(SD + "/request/SUP-1/comment", json={"body": "hi", "public": True}).status_code == 403
     assert http.post(SD + "/request/SUP-1/participant", json={"accountIds": [LEAD]}).status_code == 403
     assert http.delete(SD + "/request/SUP-1/participant", json={"accountIds": [LEAD]}).status_code == 403
-    r = http.post(
-        SD + "/request/SUP-1/attachment", json={"temporaryAttachmentIds": [upload_id], "public": True}
-    )
+    r = http.post(SD + "/request/SUP-1/attachment", json={"temporaryAttachmentIds": [upload_id], "public": True})
     assert r.status_code == 403
     assert http.put(API + "/issue/SUP-1", json={"update": {"labels": [{"add": "x"}]}}).status_code == 400
     assert jsm.issues["SUP-1"].comments == [] and jsm.issues["SUP-1"].labels == []
@@ -469,9 +455,7 @@ def test_customer_transitions(jsm, http):
     ]
     assert http.post(SD + "/request/SUP-1/transition", json={"id": 71}).status_code == 400  # a string id
     resolve(http, "SUP-1")
-    r = http.post(
-        SD + "/request/SUP-1/transition", json={"id": "51", "additionalComment": {"body": "Not fixed"}}
-    )
+    r = http.post(SD + "/request/SUP-1/transition", json={"id": "51", "additionalComment": {"body": "Not fixed"}})
     assert r.status_code == 204
     assert jsm.issues["SUP-1"].status == "Waiting for support"
     assert jsm.comments["SUP-1"][-1].body == "Not fixed"
@@ -534,9 +518,7 @@ def test_a_tour_conforms_to_the_spec_both_ways(jsm, http):
     ]:
         assert http.get(SD + path, params=params).status_code == 200, path
     assert (
-        http.post(
-            SD + "/request/SUP-1/transition", json={"id": "71", "additionalComment": {"body": "x"}}
-        ).status_code
+        http.post(SD + "/request/SUP-1/transition", json={"id": "71", "additionalComment": {"body": "x"}}).status_code
         == 204
     )
     problems = get_checker("jsm").problems([ex for ex in jsm.exchanges if ex.request.path.startswith(SD)])
@@ -553,10 +535,7 @@ def test_search_pages_with_next_page_token(jsm, http):
     jsm.seed_requests(120)
     result = search(http, "project = SUP ORDER BY created ASC", maxResults=50)
     assert "total" not in result and result["isLast"] is False and len(result["issues"]) == 50
-    assert (
-        result["issues"][0]["key"] == "SUP-1"
-        and result["issues"][0]["fields"]["summary"] == "Seeded request 0"
-    )
+    assert result["issues"][0]["key"] == "SUP-1" and result["issues"][0]["fields"]["summary"] == "Seeded request 0"
     found = keys(result)
     while not result["isLast"]:
         result = search(
@@ -605,9 +584,7 @@ def test_search_clauses(jsm, http):
         created="2026-11-23T11:00:00+00:00",
         priority="Highest",
     )
-    jsm.seed_requests(
-        1, summary="Old thing", status="Resolved", priority="Low", created="2026-11-20T09:00:00+00:00"
-    )
+    jsm.seed_requests(1, summary="Old thing", status="Resolved", priority="Low", created="2026-11-20T09:00:00+00:00")
     jsm.issues["SUP-3"].comments.clear()
     cases = {
         'project = SUP AND status = "Waiting for support"': ["SUP-1"],
@@ -702,9 +679,7 @@ def test_old_search_is_gone(http):
 
 
 def test_get_issue_fields(jsm, http):
-    create(
-        http, "Printer", "11", description="Line one\nline two\n\nSecond paragraph", priority={"name": "Low"}
-    )
+    create(http, "Printer", "11", description="Line one\nline two\n\nSecond paragraph", priority={"name": "Low"})
     fields = http.get(
         API + "/issue/SUP-1",
         params={"fields": "summary,description,labels,priority,status,reporter,assignee,created,updated"},
