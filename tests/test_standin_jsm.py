@@ -562,6 +562,52 @@ def test_search_pages_with_next_page_token(jsm, http):
     assert len(r.json()["issues"]) == 120 and r.json()["isLast"] is True
 
 
+def test_search_embeds_the_newest_comments_with_the_real_total(jsm, http):
+    [issue] = jsm.seed_requests(1, reporter=CUSTOMER_EMAIL, description="Line 1\n\nline *2*", comments=3)
+    create_comment = SD + f"/request/{issue.key}/comment"
+    assert http.post(create_comment, json={"body": "a {{wiki}}\n\ntext", "public": False}).status_code == 201
+
+    def comment_field(v, **params):
+        r = http.get(f"/rest/api/{v}/search/jql", params={"jql": "project = SUP", "fields": "comment,description"})
+        assert r.status_code == 200, r.text
+        return r.json()["issues"][0]["fields"]
+
+    v2 = comment_field("2")
+    page = v2["comment"]
+    assert (page["startAt"], page["maxResults"], page["total"], len(page["comments"])) == (0, 4, 4, 4)
+    assert v2["description"] == "Line 1\n\nline *2*"  # v2: wiki text, as written
+    assert [c["jsdPublic"] for c in page["comments"]] == [True, True, True, False]
+    assert page["comments"][-1]["body"] == "a {{wiki}}\n\ntext"
+    assert [c["author"]["emailAddress"] for c in page["comments"][:2]] == [CUSTOMER_EMAIL, AGENT_EMAIL]
+    v3 = comment_field("3")
+    assert v3["description"]["type"] == "doc" and v3["comment"]["comments"][-1]["body"]["type"] == "doc"
+    # More comments than the field embeds: the newest, and a total that says so.
+    jsm.embedded_comments = 3
+    page = comment_field("2")["comment"]
+    assert (page["startAt"], page["maxResults"], page["total"]) == (1, 3, 4)
+    assert [c["body"] for c in page["comments"]][-1] == "a {{wiki}}\n\ntext"
+    assert page["comments"][0]["body"] == f"Comment 2 on {issue.key}"
+    issue_field = http.get(API + f"/issue/{issue.key}", params={"fields": "comment"}).json()["fields"]["comment"]
+    assert issue_field["total"] == 4 and len(issue_field["comments"]) == 3
+
+
+def test_short_pages_when_many_fields_are_asked_for(jsm, http):
+    jsm.seed_requests(10)
+    jsm.short_pages = 3
+    many = ["summary", "description", "status", "reporter", "created", "updated", "labels", "comment"]
+    found, token, pages = [], None, 0
+    while True:
+        result = search(http, "project = SUP ORDER BY created ASC", fields=many, maxResults=100, nextPageToken=token)
+        pages += 1
+        assert len(result["issues"]) <= 3
+        found += keys(result)
+        if result["isLast"]:
+            break
+        token = result["nextPageToken"]
+    assert found == [f"SUP-{n}" for n in range(1, 11)] and pages == 4
+    assert len(search(http, "project = SUP", fields=["summary"], maxResults=100)["issues"]) == 10  # few fields
+
+
 def test_search_clauses(jsm, http):
     t0 = "2026-11-23T10:00:00+00:00"
     jsm.set_clock(t0)

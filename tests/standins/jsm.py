@@ -13,6 +13,15 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
 - An eventually consistent search index: changes reach JQL search `index_lag` seconds later,
   except for issues named in `reconcileIssues`.
 - A clock tests can set (`set_clock`, `advance`); `updated` strictly increases on every change.
+- The `comment` field of an issue (search results and `GET /issue`) embeds at most
+  `embedded_comments` comments (default 20), the newest, with `startAt`, `maxResults` and the real
+  `total`, so a client can tell it got a part (live Jira caps the embedded list and drops the oldest;
+  the cap is not documented). v2 gives comment bodies and the description as wiki text, v3 as
+  Atlassian Documents; each comment carries `jsdPublic` (false: internal).
+- `search/jql` answers at most 100 issues a page when fields are asked for (5000 for ids only);
+  `short_pages = N` makes a search asking for many fields (`HEAVY_FIELDS` or more, or `*all`)
+  answer at most N a page, as the docs warn Jira may ("fewer items per page where a large number
+  of fields are requested"): the next page token then goes on from what was sent.
 - `GET /rest/api/3/issue/{key}?expand=transitions` lists the transitions available from the
   issue's status, as the transitions endpoint does (Jira documents the expand); with
   `transitions.fields` also each one's screen fields (documented for the transitions endpoint;
@@ -144,6 +153,8 @@ FIELD_LABELS = {
     "labels": "Labels",
 }
 
+EMBEDDED_COMMENTS = 20  # the newest comments an issue's `comment` field embeds (the rest: total)
+HEAVY_FIELDS = 8  # a search asking for this many fields is one `short_pages` cuts short
 SLA_GOAL_MS = 8 * 3600 * 1000  # "Time to resolution"
 FAR_PAST = -(2**62)
 
@@ -302,8 +313,8 @@ class JSMStandIn(StandInServer):
 
     For tests: `issues` (key -> Issue), `comments` / `attachments` (key -> list), `users`
     (accountId -> User), `issue_count()`, `seed_requests(n, **fields)`, `act_as(email)`,
-    `set_clock()` / `advance()`, and the switches `index_lag`, `reopen_on_comment`, `stuck_paging`
-    and `tamper` (see the module docstring).
+    `set_clock()` / `advance()`, and the switches `index_lag`, `reopen_on_comment`, `stuck_paging`,
+    `embedded_comments`, `short_pages` and `tamper` (see the module docstring).
     `reset()` restores the seed state, the constructor's identity and the default switches.
     """
 
@@ -313,6 +324,8 @@ class JSMStandIn(StandInServer):
         self.index_lag = 0.0  # seconds before a change is visible to JQL search
         self.reopen_on_comment = False  # a site rule: a public comment reopens a Resolved request
         self.stuck_paging = 0  # a broken site: the next N pages repeat the first and say more follows
+        self.embedded_comments = EMBEDDED_COMMENTS  # the most comments an issue's `comment` field holds
+        self.short_pages: int | None = None  # a search asking for many fields answers at most N a page
         self.tamper: Callable[[Request, object], object] | None = None  # rewrites JSON answers
         self.reporter_editable = True  # the account has the Modify Reporter permission
         self.media_redirect_always = False  # attachment content redirects even with redirect=false
@@ -352,6 +365,8 @@ class JSMStandIn(StandInServer):
         self.index_lag = 0.0
         self.reopen_on_comment = False
         self.stuck_paging = 0
+        self.embedded_comments = EMBEDDED_COMMENTS
+        self.short_pages = None
         self.tamper = None
         self.reporter_editable = True
         self.media_redirect_always = False
@@ -499,8 +514,11 @@ class JSMStandIn(StandInServer):
 
         Fields: summary (str.format'ed with i), description, status, labels, priority,
         request_type (name or id), reporter / assignee (email or accountId), participants,
-        created / updated (datetime, ISO string or epoch ms). A callable value is called with i.
-        By default requests are created one second apart, ending now.
+        created / updated (datetime, ISO string or epoch ms), comments (a number: that many
+        comments, a millisecond apart after `created`, by the reporter and an agent in turn, every
+        fourth one an internal note of the agent's; or a list of bodies or (body, public) pairs).
+        A callable value is called with i. By default requests are created one second apart,
+        ending now; `updated` is at least the last comment's time.
         """
         with self.lock:
             now = self.now_ms()
@@ -533,10 +551,27 @@ class JSMStandIn(StandInServer):
                         issue.resolution = values.get("resolution", "Done")
                         issue.resolutiondate = created
                 issue.updated = _to_ms(values["updated"]) if "updated" in values else created
+                self._seed_comments(issue, values.get("comments", 0))
                 self._last_tick = max(self._last_tick, issue.updated)
                 issue.index_log = [(FAR_PAST, self._snapshot(issue))]
                 made.append(issue)
             return made
+
+    def _seed_comments(self, issue: Issue, comments) -> None:
+        if isinstance(comments, int):
+            comments = [None] * comments
+        agent = self.account_id(AGENT_EMAIL)
+        for j, given in enumerate(comments):
+            author = issue.reporter if j % 2 == 0 else agent
+            if isinstance(given, (tuple, list)):
+                body, public = given
+                author = author if public else agent  # customers post public comments only
+            else:
+                body, public = given, not (author == agent and j % 4 == 3)
+            body = body if body is not None else f"Comment {j + 1} on {issue.key}"
+            when = issue.created + j + 1
+            issue.comments.append(Comment(str(next(self._comment_ids)), author, body, public, when))
+            issue.updated = max(issue.updated, when)
 
     def _account(self, who) -> str:
         if isinstance(who, User):
@@ -1604,6 +1639,8 @@ class JSMStandIn(StandInServer):
         adf = v == "3"  # v3 speaks Atlassian Document Format, v2 plain text / wiki markup
 
         def comments() -> dict:
+            total = len(issue.comments)
+            embedded = issue.comments[max(0, total - self.embedded_comments) :] if self.embedded_comments > 0 else []
             items = [
                 {
                     "self": f"{self.url}/rest/api/{v}/issue/{issue.id}/comment/{c.id}",
@@ -1615,14 +1652,14 @@ class JSMStandIn(StandInServer):
                     "updated": jira_time(c.created),
                     "jsdPublic": c.public,
                 }
-                for c in issue.comments
+                for c in embedded
             ]
             return {
                 "comments": items,
                 "self": f"{self.url}/rest/api/{v}/issue/{issue.id}/comment",
                 "maxResults": len(items),
-                "total": len(items),
-                "startAt": 0,
+                "total": total,
+                "startAt": total - len(items),
             }
 
         rtype = issue.request_type
@@ -1663,7 +1700,7 @@ class JSMStandIn(StandInServer):
                     "created": jira_time(a.created),
                     "size": len(a.content),
                     "mimeType": a.mime_type,
-                    "content": f"{self.url}/rest/api/3/attachment/content/{a.id}",
+                    "content": f"{self.url}/rest/api/{v}/attachment/content/{a.id}",
                 }
                 for a in issue.attachments
             ],
@@ -1954,6 +1991,9 @@ class JSMStandIn(StandInServer):
         wanted = {f.strip() for f in params["fields"] if f.strip()} or {"id"}
         # The docs: fewer items per page when fields are asked for; the most (5000) for id/key only.
         cap = 5000 if wanted <= {"id", "key"} else 100
+        heavy = len(wanted - {"id", "key"}) >= HEAVY_FIELDS or bool(wanted & {"*all", "*navigable"})
+        if self.short_pages is not None and heavy:
+            cap = min(cap, self.short_pages)
         if params["maxResults"] < 0:
             raise _jira_error(400, "maxResults must not be negative.")
         limit = max(1, min(params["maxResults"], cap))
@@ -1968,7 +2008,7 @@ class JSMStandIn(StandInServer):
         ]
         data: dict = {"issues": issues, "isLast": is_last}
         if not is_last:  # absent on the last page (JRACLOUD-92184)
-            data["nextPageToken"] = _make_token(0 if stuck else offset + limit, fingerprint)
+            data["nextPageToken"] = _make_token(0 if stuck else offset + len(page), fingerprint)
         return Response(json=data)
 
     def approximate_count(self, request: Request, v: str) -> Response:
