@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -85,11 +85,22 @@ from tixcli.model import (
 
 SD = "rest/servicedeskapi"
 API = "rest/api/3"
+API2 = "rest/api/2"  # wiki text for rich-text fields (description, comment bodies): what the servicedeskapi gives
 SERVICE = "Jira Service Management"
 PAGE = 100  # the largest page of the servicedeskapi, and of search/jql when fields are asked for
 # What the servicedeskapi request lacks, read from the platform issue; and a search result's fields.
 EXTRA_FIELDS = ("priority", "labels", "assignee", "updated", "resolutiondate")
 SEARCH_FIELDS = ("summary", "description", "status", "reporter", "created", "attachment", *EXTRA_FIELDS)
+# What an export reads of each request from its search page (v2), with the site's request type and
+# participants fields: the request as `show` gives it, comments included (see `export`).
+EXPORT_FIELDS = (*SEARCH_FIELDS, "comment")
+# `export --state` on JSM re-reads this far before the previous run began (`export_overlap`): JQL
+# compares `updated` in whole minutes (the query is floored to the minute and the seconds filtered
+# here, which costs no margin), and the search index is eventually consistent: a change reaches
+# JQL seconds later, minutes when the site is busy. 15 minutes covers an index that lags up to
+# ~14 minutes, or a clock here that is behind the site's by as much; a longer lag needs
+# `export_overlap_minutes` in the profile. What is re-read and unchanged is dropped by the state.
+EXPORT_OVERLAP_MINUTES = 15.0
 # What a user may name: an issue key in ASCII (checked before upper-casing: "ſ".upper() is "S").
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,19}")
 # `service_desk` in the profile: a numeric id, or a project key (ASCII only: "²".isdigit() is True).
@@ -167,6 +178,14 @@ class JSMBackend(RemoteBackend):
         # What the last read of each request said (labels, request type): an edit changes labels
         # relative to them and checks a new request type against the request's issue type.
         self._read: dict[str, tuple[list[str], dict]] = {}
+        minutes = profile.number("export_overlap_minutes", EXPORT_OVERLAP_MINUTES)
+        self.export_overlap = timedelta(minutes=minutes)
+
+    def export_source(self) -> str:
+        """The site and the service desk: a state file of another site or desk is refused. (The
+        desk as configured: an id and the project key of the same desk are two sources.)"""
+        desk = self.desk_setting if self.desk_is_id else self.desk_setting.upper()
+        return f"{self.name}:{self.url}/servicedesk/{desk}"
 
     # -- transport ------------------------------------------------------------------------
 
@@ -464,16 +483,19 @@ class JSMBackend(RemoteBackend):
                 expand="attachment",
             )
         ]
-        # Files attached at create arrive as comments with nothing but the files: they belong to
-        # the opening message, with any file no comment carries.
-        opening: list[Attachment] = []
-        while comments and not comments[0].body and comments[0].attachments:
-            opening.extend(comments.pop(0).attachments)
-        on_comments = {(a.filename, a.size) for c in comments for a in c.attachments}
-        seen = {(a.filename, a.size) for a in opening}
-        opening += [a for a in attachments if (a.filename, a.size) not in on_comments | seen]
-        first = Comment(None, ticket.requester, ticket.description or "", True, ticket.created_at, opening)
-        return [first, *comments]
+        return _with_opening(ticket, comments, attachments)
+
+    def _thread_from_page(self, ticket: Ticket, fields: dict) -> list[Comment]:
+        """The thread of a search result: its embedded comments (v2: wiki text, `jsdPublic`),
+        unless the page did not hold all of them, or the request has files. Which comment a file
+        came with only the servicedeskapi says (the platform lists the issue's files apart from its
+        comments): those requests are read as `show` reads them, one call."""
+        attachments = [_attachment(a) for a in _array(fields.get("attachment") or [])]
+        page = fields.get("comment")
+        if attachments or not isinstance(page, dict) or not _holds_every_comment(page):
+            return self._thread(ticket, attachments)
+        comments = [_platform_comment(c) for c in _array(page["comments"])]
+        return _with_opening(ticket, comments, attachments)
 
     def query(self, query: ListQuery) -> list[Ticket]:
         """The resolved query: "mine" is `requester` = the profile's email, and with no other
@@ -581,9 +603,9 @@ class JSMBackend(RemoteBackend):
         return since.astimezone(self._timezone()).strftime("%Y-%m-%d %H:%M")
 
     def _search_page(
-        self, jql: str, fields, max_results: int = PAGE, token: str | None = None, reconcile=()
+        self, jql: str, fields, max_results: int = PAGE, token: str | None = None, reconcile=(), api: str = API
     ) -> tuple[list[dict], str | None]:
-        """One page of /rest/api/3/search/jql: (issues, the next page's token or None)."""
+        """One page of /rest/api/3/search/jql (`api`: or v2's): (issues, the next page's token or None)."""
         params: dict[str, Any] = {
             "jql": jql,
             "fields": ",".join(fields),
@@ -592,7 +614,7 @@ class JSMBackend(RemoteBackend):
         }
         if reconcile:
             params["reconcileIssues"] = ",".join(reconcile)
-        page = self._get(f"{API}/search/jql", action="search", **params)
+        page = self._get(f"{api}/search/jql", action="search", **params)
         issues = page.get("issues") or []
         next_token = page.get("nextPageToken")
         if page.get("isLast", next_token is None) or not issues:
@@ -630,14 +652,20 @@ class JSMBackend(RemoteBackend):
         return (*SEARCH_FIELDS, *custom)
 
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
-        """Every request of the service desk with its thread, oldest first, a page at a time.
+        """Every request of the service desk with its thread, oldest first, from search pages.
 
-        Each request is exactly what `show` gives: read the same way (the servicedeskapi request
-        and its comments), with the platform fields from the search page instead of one more
-        call. One search per 100 requests, then two calls per request. (Built from the search
-        result alone, a request lost what only the servicedeskapi says: the description as
-        written — search gives a lossy Atlassian Document — and, where the site's field list is
-        not readable, the request type and participants.)
+        One `search/jql` (REST v2) page per 100 requests (or as many as the site sends: it may send
+        fewer when many fields are asked for) with every field `show` prints, comments included.
+        A request is built from its page, exactly as `show` gives it: v2 gives the description and
+        comment bodies as wiki text, as the servicedeskapi does; `jsdPublic` says internal; the
+        request type, its portal link and the participants come from the site's fields. One more
+        call reads a request's comments where its page did not hold them all, or where it has
+        files (see `_thread_from_page`). Requests: 2 lookups (the service desk, the field list;
+        +1 with `since`, the account's time zone) + ceil(N / 100) pages + 1 per request with
+        files or more comments than the page embeds.
+
+        Where the site's field list is not readable (no request type or participants fields to
+        ask for), each request is read as `show` reads it instead: 2 calls per request.
 
         A cursor is (the page's nextPageToken, the position on that page, since): resuming asks
         for that page again and skips what was already exported.
@@ -651,13 +679,16 @@ class JSMBackend(RemoteBackend):
         if since:
             jql += f" AND updated >= {jql_string(self._jql_time(since))}"
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
+        custom = [f["id"] for f in self._custom_fields().values() if f and f.get("id")]
+        from_pages = len(custom) == 2
+        fields = (*EXPORT_FIELDS, *custom) if from_pages else EXTRA_FIELDS
         since_cut = to_iso(since) if since else None
         seen: set[str] = set()
         followed: set[str] = {token} if token else set()
         while True:
-            issues, next_token = self._search_page(jql, EXTRA_FIELDS, PAGE, token)
+            issues, next_token = self._search_page(jql, fields, PAGE, token, api=API2)
             fresh = False
-            for index, issue in enumerate(issues):
+            for index, issue in enumerate(_array(issues)):
                 key = _key_of(issue, "key")
                 if key in seen:
                     continue
@@ -665,10 +696,17 @@ class JSMBackend(RemoteBackend):
                 fresh = True
                 if index <= done:
                     continue
-                fields = _object(issue.get("fields") or {})
-                if _before(service_time(fields.get("updated"), SERVICE), since_cut):
+                values = _object(issue.get("fields") or {})
+                if _before(service_time(values.get("updated"), SERVICE), since_cut):
                     continue
-                yield ExportItem(self._with_thread(key, fields), _encode_cursor(token, index, since_iso))
+                if from_pages:
+                    ticket = self._ticket_from_issue(issue)
+                    ticket.comments = self._thread_from_page(ticket, values)
+                else:
+                    ticket = self._with_thread(key, values)
+                yield ExportItem(
+                    ticket, _encode_cursor(token, index, since_iso), ticket_id=key, updated_at=ticket.updated_at
+                )
             if next_token is None:
                 return
             _follow(next_token, followed, fresh)
@@ -1218,6 +1256,48 @@ def _comment(c: dict) -> Comment:
         created_at=_date(c.get("created")),
         attachments=attachments,
     )
+
+
+def _platform_comment(c: dict) -> Comment:
+    """A comment embedded in a v2 search result (wiki text; `jsdPublic` false: internal) → Comment,
+    as `_comment` maps the servicedeskapi's (no files: a request with files is read there)."""
+    return Comment(
+        id=service_id(c["id"], SERVICE, "comment id") if c.get("id") is not None else None,
+        author=_email(c.get("author")),
+        body=_text(c.get("body")) or "",
+        public=c.get("jsdPublic") is not False,
+        created_at=service_time(c.get("created"), SERVICE),
+        attachments=[],
+    )
+
+
+def _holds_every_comment(page: dict) -> bool:
+    """Whether a search result's `comment` field holds the whole thread: Jira embeds a limited
+    number (`total` says how many there are)."""
+    if not isinstance(page.get("comments"), list):
+        return False
+    total, start = page.get("total"), page.get("startAt", 0)
+    if not isinstance(total, int) or isinstance(total, bool):
+        return False
+    return start == 0 and len(page["comments"]) >= total
+
+
+def _with_opening(ticket: Ticket, comments: list[Comment], attachments: list[Attachment]) -> list[Comment]:
+    """The thread: the description as the first comment, then `comments`.
+
+    Files attached at create arrive as comments with nothing but the files: they belong to the
+    opening message, with any file of the request (`attachments`) no comment carries, in the order
+    the site numbered them (the servicedeskapi and the platform list them apart).
+    """
+    opening: list[Attachment] = []
+    while comments and not comments[0].body and comments[0].attachments:
+        opening.extend(comments.pop(0).attachments)
+    on_comments = {(a.filename, a.size) for c in comments for a in c.attachments}
+    seen = {(a.filename, a.size) for a in opening}
+    rest = [a for a in attachments if (a.filename, a.size) not in on_comments | seen]
+    opening += sorted(rest, key=lambda a: (a.id is None, int(a.id) if a.id else 0))
+    first = Comment(None, ticket.requester, ticket.description or "", True, ticket.created_at, opening)
+    return [first, *comments]
 
 
 def _strip_attachment_links(body: str, attachments: list[Attachment]) -> str:

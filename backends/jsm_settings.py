@@ -11,4 +11,10 @@ SETTINGS = {
     "statuses": Setting(dict, None, "pending, hold, solved, closed -> the status names that count as it"),
     "priorities": Setting(dict, None, "tixcli priority -> JSM priority name"),
     "resolution": Setting(str, "Done", "sent when a transition's screen requires a resolution"),
+    "export_overlap_minutes": Setting(
+        float,
+        15.0,
+        "export --state re-reads this many minutes before the previous run (JQL's minute resolution, "
+        "the search index's lag, clock skew)",
+    ),
 }

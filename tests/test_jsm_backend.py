@@ -404,6 +404,7 @@ def test_the_removed_search_endpoint_is_never_called(server, backend):
     backend.get(key)
     assert server.count(None, r"^/rest/api/[23]/search$") == 0
     assert server.count("GET", r"^/rest/api/3/search/jql$") >= 4
+    assert server.count("GET", r"^/rest/api/2/search/jql$") == 1  # export: v2 (wiki text)
 
 
 def test_search_words_are_escaped_not_operators(server, backend):
@@ -570,9 +571,12 @@ def backend_for_cursor(backend):
 
 @pytest.mark.parametrize("field_list", ["readable", "denied"])
 def test_export_gives_exactly_what_show_gives_for_each_request(jsm_harness, server, backend, tmp_path, field_list):
-    """Export was built from the search result alone: its description was the lossy Atlassian
-    Document ("line 1\n\nline 3"), and without the site's field list the request type and the
-    participants were missing. Now each request is read like `show` reads it."""
+    """Export was once built from the v3 search result alone: its description was the lossy
+    Atlassian Document ("line 1\n\nline 3"), and without the site's field list the request type and
+    the participants were missing. Now it reads v2 pages (wiki text, as the servicedeskapi gives it)
+    with the request type and participants fields and the embedded comments; a request with files
+    has its comments read as `show` reads them (which comment a file came with), and without the
+    field list each request is read as `show` reads it."""
     f = tmp_path / "trace.log"
     f.write_text("trace")
     upload = FileUpload(f, "trace.log", 5, "text/plain")
@@ -584,17 +588,30 @@ def test_export_gives_exactly_what_show_gives_for_each_request(jsm_harness, serv
     backend.reply(key, Reply("public", ME, cc=[DEV]))
     other = backend.create(new(subject="plain", attachments=[upload])).ticket.id
     backend.solve(other)
+    talk = backend.create(new(subject="no files", body="a\n\n\nb", requester=CUSTOMER, cc=[DEV])).ticket.id
+    backend.reply(talk, Reply("internal *wiki* {{code}}", ME, public=False))
+    backend.reply(talk, Reply("public\n\n\nreply", ME))
     if field_list == "denied":  # a site whose field list this account may not read
         server.inject(status=403, match=r"^GET /rest/api/3/field", times=100)
-    shown = [json.loads(cli(jsm_harness, "show", k, "--format", "json").out) for k in (key, other)]
+    shown = [json.loads(cli(jsm_harness, "show", k, "--format", "json").out) for k in (key, other, talk)]
     assert shown[0]["type"] == "incident" and shown[0]["raw_type"] == "Technical"
     assert shown[0]["cc"] == [DEV, LEAD] and shown[0]["description"] == described
+    assert [c["public"] for c in shown[2]["comments"]] == [True, False, True]
     before = server.count()
     exported = cli(jsm_harness, "export")
     assert exported.code == 0, exported.err
     assert [json.loads(line) for line in exported.out.splitlines()] == shown
-    # the service desk, one search, then each request and its comments
-    assert server.count() - before == 2 + 2 * len(shown), [f"{r.method} {r.path}" for r in server.requests[before:]]
+    sent = [f"{r.method} {r.path}" for r in server.requests[before:]]
+    if field_list == "readable":  # the desk, the field list, one page, the comments of the 2 with files
+        assert sent == [
+            "GET /rest/servicedeskapi/servicedesk/1",
+            "GET /rest/api/3/field",
+            "GET /rest/api/2/search/jql",
+            f"GET /rest/servicedeskapi/request/{key}/comment",
+            f"GET /rest/servicedeskapi/request/{other}/comment",
+        ]
+    else:  # the desk, the field list (denied), one page, then each request and its comments
+        assert len(sent) == 3 + 2 * len(shown), sent
 
 
 def test_export_since_and_a_bad_cursor(server, backend):
@@ -608,7 +625,7 @@ def test_export_since_and_a_bad_cursor(server, backend):
 
 def test_cli_export_prints_a_resume_line_that_resumes(jsm_harness, server):
     server.seed_requests(150, reporter=CUSTOMER)
-    server.inject(match=r"^GET /rest/api/3/search/jql\?.*nextPageToken", status=500, times=10)
+    server.inject(match=r"^GET /rest/api/2/search/jql\?.*nextPageToken", status=500, times=10)
     failed = cli(jsm_harness, "export")
     assert failed.code == 8
     first = [json.loads(line)["id"] for line in failed.out.splitlines()]
