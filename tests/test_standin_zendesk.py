@@ -510,6 +510,86 @@ def test_incremental_ticket_events(api):
     assert bodies == ["The smoke is very colorful.", "please confirm"]
 
 
+def events_page(api, start, **params) -> dict:
+    params = {"start_time": start, "include": "comment_events", **params}
+    r = api.get("/api/v2/incremental/ticket_events.json", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_ticket_events_page_by_time_and_repeat_the_last_second(api, server):
+    base = 1_600_000_000
+    server.freeze(base + 10_000)
+    ids = server.seed_tickets(5, created_at=lambda i: base + 10 * i)
+    server.seed_comments(ids, 2, body=lambda i, j: f"t{i} c{j}", at=lambda i, j: base + 10 * i + 1 + j)
+    server.ticket_events_per_page = 4  # 15 events, one a second
+    seen, start, pages = [], 0, 0
+    while True:
+        body = events_page(api, start)
+        pages += 1
+        events = body["ticket_events"]
+        assert body["count"] == len(events) and body["end_time"] == events[-1]["timestamp"]
+        assert body["next_page"].endswith(f"?start_time={body['end_time']}&include=comment_events")
+        seen += [e["id"] for e in events]
+        if body["end_of_stream"]:
+            break
+        assert len(events) == 4
+        start = body["end_time"]
+    assert pages == 5  # 4 new, then 3 new and the last second again each page
+    assert len(seen) == 15 + 4 and len(set(seen)) == 15
+    comment = [c for e in events for c in e["child_events"] if c["event_type"] == "Comment"][-1]
+    assert comment == {
+        "id": comment["id"], "via": comment["via"], "via_reference_id": None, "type": "Comment",
+        "author_id": server.agent_id, "body": "t4 c1", "html_body": comment["html_body"], "public": True,
+        "attachments": [], "audit_id": events[-1]["id"], "created_at": "2020-09-13T12:27:22Z",
+        "event_type": "Comment",
+    }  # fmt: skip
+    assert server.tickets[ids[4]]["updated_at"] == base + 42
+    assert [c["body"] for c in api.get(f"/api/v2/tickets/{ids[4]}/comments.json").json()["comments"]] == [
+        f"Description of seeded ticket {ids[4]}", "t4 c0", "t4 c1",
+    ]  # fmt: skip
+
+
+def test_a_ticket_events_page_never_ends_inside_a_second(api, server):
+    server.ticket_events_per_page = 3
+    server.seed_tickets(7)  # seven create audits in one second
+    body = events_page(api, 0)
+    assert len(body["ticket_events"]) == 7 and body["end_of_stream"]
+    later = server.seed_tickets(1, created_at=body["end_time"] + 5)
+    again = events_page(api, body["end_time"])  # the whole second again, and not the end
+    assert len(again["ticket_events"]) == 7 and not again["end_of_stream"]
+    assert again["end_time"] == body["end_time"]  # a client goes on from the second after
+    rest = events_page(api, body["end_time"] + 1)
+    assert [e["ticket_id"] for e in rest["ticket_events"]] == later and rest["end_of_stream"]
+
+
+def test_ticket_events_are_for_admins_rate_limited_and_not_in_the_future(api, server):
+    clock = server.freeze(2_000_000_000)  # later than the stamps reset() gave
+    server.seed_tickets(1)
+    assert events_page(api, int(clock.at))["end_of_stream"]
+    r = api.get("/api/v2/incremental/ticket_events.json", params={"start_time": int(clock.at) + 5})
+    assert r.status_code == 400
+    api.ignore.add("request")  # start_time is required
+    r = api.get("/api/v2/incremental/ticket_events.json")
+    assert r.status_code == 400
+    server.rate_limit_incremental = True
+    for _ in range(5):
+        events_page(api, 0)
+        api.get("/api/v2/incremental/tickets/cursor.json", params={"start_time": 0})
+    r = api.get("/api/v2/incremental/ticket_events.json", params={"start_time": 0})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) == 60  # one limit for both
+    clock.advance(60)
+    events_page(api, 0)
+    server.admin = False
+    assert api.get("/api/v2/incremental/ticket_events.json", params={"start_time": 0}).status_code == 403
+
+
+def test_show_many_users_takes_at_most_100_ids(api, server):
+    made = [server.add_user(f"u{n}@example.com") for n in range(120)]
+    users = api.get("/api/v2/users/show_many.json", params={"ids": ",".join(map(str, made))}).json()["users"]
+    assert [u["id"] for u in users] == made[:100]
+
+
 def test_incremental_rate_limit(api, server):
     server.rate_limit_incremental = True
     clock = [1_700_000_000.0]

@@ -131,7 +131,10 @@ class ZendeskStandIn(StandInServer):
     - ``incremental_excludes_last_minute``: like live Zendesk, leave the most recent minute out of
       the incremental export and refuse a ``start_time`` less than a minute old. Off by default:
       tests create tickets and export them within the same second, and would see nothing.
-    - ``now``: the clock, a function returning epoch seconds (default ``time.time``).
+    - ``now``: the clock, a function returning epoch seconds (default ``time.time``); or
+      ``clock = server.freeze(at)`` for a clock that moves only by ``clock.advance(seconds)``.
+    - ``ticket_events_per_page``: events a ticket events page holds (1,000 on Zendesk); smaller
+      in tests of the paging.
     - ``file_host``: a started `FileHost`; content URLs then redirect there (None: served here).
     - ``private_attachments``: content URLs need the API credentials, as with secure downloads.
 
@@ -147,6 +150,7 @@ class ZendeskStandIn(StandInServer):
     # -- state --
     def reset_state(self) -> None:
         self.now: Callable[[], float] = time.time
+        self.ticket_events_per_page = 1000
         self.admin = self._admin_default
         self.auto_assign_on_solve = True
         self.rate_limit_incremental = False
@@ -201,6 +205,16 @@ class ZendeskStandIn(StandInServer):
         stamp = max(int(self.now()), self._last_stamp + 1)
         self._last_stamp = stamp
         return stamp
+
+    def freeze(self, at: float | None = None) -> Clock:
+        """Stop the clock at `at` (default: now); it moves only when the test advances it."""
+        clock = Clock(self.now() if at is None else at)
+        self.now = clock
+        return clock
+
+    def _latest(self) -> int:
+        """The stand-in's present: its clock, or the last stamp when a burst ran the stamps ahead."""
+        return max(int(self.now()), self._last_stamp)
 
     @property
     def base(self) -> str:
@@ -304,6 +318,44 @@ class ZendeskStandIn(StandInServer):
                 ]
                 ids.append(tid)
         return ids
+
+    def seed_comments(
+        self,
+        ticket_ids: Iterable[int],
+        per_ticket: int = 1,
+        *,
+        author: int | str | Callable[[int, int], int | str] | None = None,
+        body: str | Callable[[int, int], str] | None = None,
+        public: bool = True,
+        at: Callable[[int, int], object] | None = None,
+    ) -> list[int]:
+        """Add `per_ticket` comments to each ticket directly in the state (no HTTP), each in an
+        audit of its own as a comment through the API makes, moving the ticket's updated_at.
+
+        author: a user id or email (default: the agent); body: the text; at: the time (epoch, ISO
+        string or datetime; default: a new stamp each). A callable is called with (the ticket's
+        index in ticket_ids, the comment's index 0..per_ticket-1). Returns the comment ids.
+        """
+        made = []
+        with self.lock:
+            for i, tid in enumerate(ticket_ids):
+                t = self.tickets[tid]
+                for j in range(per_ticket):
+                    who = author(i, j) if callable(author) else author
+                    uid = self.agent_id if who is None else (who if isinstance(who, int) else self._user_for_email(who))
+                    text = body(i, j) if callable(body) else (body or f"Comment {j + 2} on ticket {tid}")
+                    when = at(i, j) if at is not None else None
+                    stamp = to_epoch(when) if when is not None else self._stamp()
+                    self._last_stamp = max(self._last_stamp, stamp)
+                    c = self._new_comment(tid, uid, text, public, [], stamp)
+                    self.comments[tid].append(c)
+                    t["metrics"]["latest_comment_added_at"] = stamp
+                    t["updated_at"] = max(t["updated_at"], stamp)
+                    if public:
+                        t["is_public"] = True
+                    self.audits[tid].append(self._audit(tid, stamp, uid, [c]))
+                    made.append(c["id"])
+        return made
 
     def mark_deleted(self, ticket_id: int) -> None:
         """Soft-delete a ticket: gone from the API, listed in incremental export as "deleted"."""
@@ -745,7 +797,8 @@ class ZendeskStandIn(StandInServer):
         return Response(200, json={"user": self._user_json(user)})
 
     def show_many_users(self, request: Request) -> Response:
-        ids = [int(i) for i in (request.arg("ids") or "").split(",") if i.strip().isdigit()]
+        # "Accepts a comma-separated list of up to 100 user ids": the rest is not looked up.
+        ids = [int(i) for i in (request.arg("ids") or "").split(",") if i.strip().isdigit()][:100]
         return Response(200, json={"users": [self._user_json(self.users[i]) for i in ids if i in self.users]})
 
     def search_users(self, request: Request) -> Response:
@@ -1419,7 +1472,7 @@ class ZendeskStandIn(StandInServer):
             start = int(start)
         except ValueError:
             raise bad_request("InvalidValue", "start_time must be a Unix epoch time") from None
-        limit = int(self.now()) - (60 if self.incremental_excludes_last_minute else 0)
+        limit = self._latest() - (60 if self.incremental_excludes_last_minute else 0)
         if start > limit:
             raise bad_request(
                 "InvalidValue", "start_time is too recent: it must be at least one minute in the past"
@@ -1463,7 +1516,17 @@ class ZendeskStandIn(StandInServer):
         return Response(200, json=body)
 
     def incremental_ticket_events(self, request: Request) -> Response:
-        """Time-based: one event per audit; comments only with include=comment_events."""
+        """Time-based (docs: "Incremental Ticket Event Export", "Time-based incremental exports"):
+        one event per audit, every change at or after ``start_time``, oldest first; the comments
+        only with ``include=comment_events`` (as child events). Admins only, the same 10 requests
+        a minute as the other incremental exports.
+
+        A page holds ``ticket_events_per_page`` events (1,000), and then the rest of its last
+        second: the next page starts at ``end_time``, the time of the page's last event (its
+        ``next_page`` says ``start_time=end_time``), so the events of that second come again (the
+        docs: "the exported data may contain duplicate items"), and a page that ended inside a
+        second would be asked again for ever. ``end_of_stream`` is true when nothing is left.
+        """
         self._incremental_gate()
         start = self._start_time(request, required=True)
         with_comments = "comment_events" in self._includes(request)
@@ -1472,54 +1535,70 @@ class ZendeskStandIn(StandInServer):
             (a for audits in self.audits.values() for a in audits if start <= a["created_at"] < cutoff),
             key=lambda a: (a["created_at"], a["id"]),
         )
-        page = audits[:1000]
+        size = max(1, self.ticket_events_per_page)
+        page = audits[:size]
+        while page and len(page) < len(audits) and audits[len(page)]["created_at"] == page[-1]["created_at"]:
+            page.append(audits[len(page)])  # the rest of the last second
         end_time = page[-1]["created_at"] if page else start
-        events = []
-        for a in page:
-            children = []
-            for e in a["events"]:
-                if e.get("type") == "Comment":
-                    if with_comments:
-                        c = self._comment_json(e)
-                        children.append({**c, "event_type": "Comment", "created_at": iso(a["created_at"])})
-                else:
-                    child = {
-                        "id": e["id"],
-                        "via": "Web service",
-                        "via_reference_id": None,
-                        "event_type": e["type"],
-                    }
-                    child.update(
-                        field_name=e["field_name"], value=e["value"], previous_value=e.get("previous_value")
-                    )
-                    child[e["field_name"]] = e["value"]
-                    children.append(child)
-            events.append(
-                {
-                    "id": a["id"],
-                    "ticket_id": a["ticket_id"],
-                    "timestamp": a["created_at"],
-                    "created_at": iso(a["created_at"]),
-                    "updater_id": a["author_id"],
-                    "via": "Web service",
-                    "system": {},
-                    "event_type": "Audit",
-                    "merged_ticket_ids": [],
-                    "child_events": children,
-                }
-            )
+        events = [self._ticket_event_json(a, with_comments) for a in page]
         next_query = {"start_time": end_time, **({"include": "comment_events"} if with_comments else {})}
         body = {
             "ticket_events": events,
             "next_page": f"{self.base}{request.path}?{urlencode(next_query)}",
             "count": len(events),
-            "end_of_stream": len(audits) <= 1000,
+            "end_of_stream": len(page) == len(audits),
             "end_time": end_time,
         }
         return Response(200, json=body)
 
+    def _ticket_event_json(self, audit: dict, with_comments: bool) -> dict:
+        children = []
+        for e in audit["events"]:
+            if e.get("type") == "Comment":
+                if with_comments:  # the docs' example of a comment child event, field for field
+                    c = self._comment_json(e)
+                    child = {k: c[k] for k in ("id", "via", "type", "author_id", "body", "html_body", "public")}
+                    child.update(
+                        via_reference_id=None,
+                        attachments=c["attachments"],
+                        audit_id=audit["id"],
+                        created_at=iso(audit["created_at"]),
+                        event_type="Comment",
+                    )
+                    children.append(child)
+            else:
+                child = {"id": e["id"], "via": "Web service", "via_reference_id": None, "event_type": e["type"]}
+                child.update(field_name=e["field_name"], value=e["value"], previous_value=e.get("previous_value"))
+                child[e["field_name"]] = e["value"]
+                children.append(child)
+        return {
+            "id": audit["id"],
+            "ticket_id": audit["ticket_id"],
+            "timestamp": audit["created_at"],
+            "created_at": iso(audit["created_at"]),
+            "updater_id": audit["author_id"],
+            "via": "Web service",
+            "system": {},
+            "event_type": "Audit",
+            "merged_ticket_ids": [],
+            "child_events": children,
+        }
 
-# -- search syntax: each field builds a ticket predicate as build(server, op, value) --
+
+class Clock:
+    """A stand-in clock for tests (``server.freeze()``): epoch seconds that move only by
+    ``advance``, so that a test waits out a minute or a Retry-After without real minutes."""
+
+    def __init__(self, at: float) -> None:
+        self.at = float(at)
+
+    def __call__(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
 class FileHost(FileHostBase):
     """The host Zendesk's content URLs redirect to (a temporary URL per download)."""
 
@@ -1527,6 +1606,7 @@ class FileHost(FileHostBase):
         return f"{self.url}/files/{self.add(data, content_type)}/{quote(name, safe='')}"
 
 
+# -- search syntax: each field builds a ticket predicate as build(server, op, value) --
 def _negated(pred: Callable[[dict], bool]) -> Callable[[dict], bool]:
     return lambda t: not pred(t)
 
