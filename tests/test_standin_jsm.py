@@ -576,7 +576,7 @@ def test_search_embeds_the_newest_comments_with_the_real_total(jsm, http):
     page = v2["comment"]
     assert (page["startAt"], page["maxResults"], page["total"], len(page["comments"])) == (0, 4, 4, 4)
     assert v2["description"] == "Line 1\n\nline *2*"  # v2: wiki text, as written
-    assert [c["jsdPublic"] for c in page["comments"]] == [True, True, True, False]
+    assert [c["jsdPublic"] for c in page["comments"]] == [True, False, True, False]
     assert page["comments"][-1]["body"] == "a {{wiki}}\n\ntext"
     assert [c["author"]["emailAddress"] for c in page["comments"][:2]] == [CUSTOMER_EMAIL, AGENT_EMAIL]
     v3 = comment_field("3")

@@ -515,8 +515,8 @@ class JSMStandIn(StandInServer):
         Fields: summary (str.format'ed with i), description, status, labels, priority,
         request_type (name or id), reporter / assignee (email or accountId), participants,
         created / updated (datetime, ISO string or epoch ms), comments (a number: that many
-        comments, a millisecond apart after `created`, by the reporter and an agent in turn, every
-        fourth one an internal note of the agent's; or a list of bodies or (body, public) pairs).
+        comments, a millisecond apart after `created`, by the reporter and an agent in turn, the
+        2nd, 6th, 10th... an internal note of the agent's; or a list of bodies or (body, public)).
         A callable value is called with i. By default requests are created one second apart,
         ending now; `updated` is at least the last comment's time.
         """
@@ -567,7 +567,7 @@ class JSMStandIn(StandInServer):
                 body, public = given
                 author = author if public else agent  # customers post public comments only
             else:
-                body, public = given, not (author == agent and j % 4 == 3)
+                body, public = given, j % 4 != 1
             body = body if body is not None else f"Comment {j + 1} on {issue.key}"
             when = issue.created + j + 1
             issue.comments.append(Comment(str(next(self._comment_ids)), author, body, public, when))
