@@ -573,6 +573,12 @@ class JSMStandIn(StandInServer):
             issue.comments.append(Comment(str(next(self._comment_ids)), author, body, public, when))
             issue.updated = max(issue.updated, when)
 
+    def add_comment(self, key: str, body: str, public: bool = True) -> Comment:
+        """A comment of the current account put straight into the store (no HTTP), as one sent over
+        HTTP lands: the automation runs, `updated` moves and the change is queued for the index."""
+        with self.lock:
+            return self._add_comment(self.issues[key], body, public)
+
     def _account(self, who) -> str:
         if isinstance(who, User):
             return who.account_id
