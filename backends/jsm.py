@@ -97,9 +97,10 @@ EXPORT_FIELDS = (*SEARCH_FIELDS, "comment")
 # `export --state` on JSM re-reads this far before the previous run began (`export_overlap`): JQL
 # compares `updated` in whole minutes (the query is floored to the minute and the seconds filtered
 # here, which costs no margin), and the search index is eventually consistent: a change reaches
-# JQL seconds later, minutes when the site is busy. 15 minutes covers an index that lags up to
-# ~14 minutes, or a clock here that is behind the site's by as much; a longer lag needs
-# `export_overlap_minutes` in the profile. What is re-read and unchanged is dropped by the state.
+# JQL seconds later, minutes when the site is busy. Nothing is missed while the index lag plus
+# how far this machine's clock runs ahead of the site's stays within 15 minutes (a run's start is
+# this machine's time, `updated` the site's); more needs `export_overlap_minutes` in the profile.
+# What is read again and unchanged is dropped by the state.
 EXPORT_OVERLAP_MINUTES = 15.0
 # What a user may name: an issue key in ASCII (checked before upper-casing: "ſ".upper() is "S").
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,19}")
