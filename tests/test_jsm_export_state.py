@@ -82,10 +82,10 @@ def shown(harness, key: str) -> dict:
     return json.loads(result.out)
 
 
-def state_run(harness, server, state, expect: int = 0):
+def state_run(harness, server, state, expect: int = 0, config=None):
     """One `export --state` run: (the tickets it wrote, requests it sent, stderr)."""
     before = server.count()
-    result = cli(harness, "export", "--state", str(state))
+    result = cli(harness, "export", "--state", str(state), config=config)
     assert result.code == expect, result.err
     return lines(result.out), server.count() - before, result.err
 
@@ -262,26 +262,35 @@ def test_changes_in_the_same_second_and_minute_as_the_previous_run_are_each_expo
 def test_a_change_the_index_shows_late_but_within_the_overlap_is_exported_once(jsm_harness, clock, backend, tmp_path):
     """The index lags 12 minutes, under the 15-minute overlap. A change made 11 minutes before a
     run is not in that run's search; the next run reads from 15 minutes before the previous one
-    began and gets it (a 10-minute overlap, the old default, would have lost it for good)."""
-    server, state = clock, tmp_path / "state"
+    began and gets it. Beside it, runs with a 10-minute overlap (the old default; under the lag)
+    lose it for good: the margin is what makes the runs exact."""
+    server, state, narrow = clock, tmp_path / "state", tmp_path / "narrow"
+    ten = tmp_path / "ten-minutes.yaml"
+    write_jsm_config(ten, server, export_overlap_minutes=10)
+
+    written: dict[str, dict] = {}  # what the 15-minute runs wrote last, by id
+
+    def both() -> list[list[str]]:
+        """A run on each state: the ids each wrote."""
+        found = state_run(jsm_harness, server, state)[0]
+        written.update({t["id"]: t for t in found})
+        return [[t["id"] for t in found], [t["id"] for t in state_run(jsm_harness, server, narrow, config=ten)[0]]]
+
     seed(server, 20, comments=3)
-    assert len(state_run(jsm_harness, server, state)[0]) == 20
+    assert [len(found) for found in both()] == [20, 20]
     server.index_lag = 12 * 60
     clock.advance(60)
     backend.reply("SUP-3", Reply("late in the index", ME))  # searchable at T0 + 13 min
     clock.advance(11 * 60)  # T0 + 12 min: a run now does not see it
-    found, _, _ = state_run(jsm_harness, server, state)
-    assert found == []
+    assert both() == [[], []]
     backend.reply("SUP-4", Reply("the same minute as that run", ME))  # searchable at T0 + 24 min
     clock.advance(2 * 60)  # T0 + 14 min: SUP-3 is in the index, SUP-4 not yet
-    found, _, _ = state_run(jsm_harness, server, state)
-    assert [t["id"] for t in found] == ["SUP-3"]
-    assert found[0] == shown(jsm_harness, "SUP-3")
+    assert both() == [["SUP-3"], []]  # 10 minutes before the run at T0 + 12 min: after SUP-3's change
+    assert written["SUP-3"] == shown(jsm_harness, "SUP-3")
     clock.advance(11 * 60)  # T0 + 25 min: SUP-4 is in the index
-    found, _, err = state_run(jsm_harness, server, state)
-    assert [t["id"] for t in found] == ["SUP-4"], err
-    assert found[0]["comments"][-1]["body"] == "the same minute as that run"
-    assert state_run(jsm_harness, server, state)[0] == []
+    assert both() == [["SUP-4"], ["SUP-4"]]
+    assert written["SUP-4"]["comments"][-1]["body"] == "the same minute as that run"
+    assert both() == [[], []]
 
 
 def test_a_run_stopped_by_the_rate_limit_goes_on_from_its_cursor(jsm_harness, server, backend, tmp_path):
