@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -67,8 +68,10 @@ class ZendeskBackend(RemoteBackend):
 
     What `zendesk_export` (and any other module of this package) may use, beyond the protocol:
     `read`, `records` (RemoteBackend), `absorb` (side-loaded users, groups, metrics into the
-    caches), `resolve_people` (the people of many tickets in one batch), `ticket_from` (one
-    ticket record as a Ticket, without comments) and `comments`.
+    caches), `resolve_people` (the people of many tickets in one batch), `resolve_users` (user ids
+    in batches), `ticket_from` (one ticket record as a Ticket, without comments), `comments`,
+    `comment_from` (one comment record as a Comment) and `export_end` (where the export that ran
+    to its end leaves off: `export_position`).
     """
 
     name = "zendesk"
@@ -93,6 +96,11 @@ class ZendeskBackend(RemoteBackend):
 
     max_comment_chars = 65_536  # Zendesk: a comment is at most 64 KB (about 65,000 characters)
     requires = ("zenpy", "requests")
+    # An agent's `export --state` runs read the search export, whose index lags: "It can take up
+    # to a few minutes for new tickets, users, and other resources to be indexed for search"
+    # (Zendesk's Search API reference). Each run reads again from 15 minutes before the previous
+    # one began. Admin runs are exact (export_position) and do not overlap.
+    export_overlap = timedelta(minutes=15)
 
     def __init__(self, profile: Profile) -> None:
         super().__init__(profile)
@@ -111,6 +119,7 @@ class ZendeskBackend(RemoteBackend):
         self._prefetched: dict[int, dict] = {}
         self._read_for_write: dict[int, dict] = {}
         self._content_urls: dict[str, str] = {}  # attachment id -> content_url, from the comments read
+        self.export_end: str | None = None  # set by an incremental export that ran to its end
 
     # -- connection -------------------------------------------------------------------------
 
@@ -211,6 +220,12 @@ class ZendeskBackend(RemoteBackend):
         from tixcli.backends.zendesk_export import export
 
         return export(self, since, cursor)
+
+    def export_position(self) -> str | None:
+        """After an admin's export went to its end: the incremental ticket cursor past the end of
+        the stream, and where the ticket events go on (zendesk_export). None after an agent's
+        (search) export: its index lags, so `export --state` overlaps."""
+        return self.export_end
 
     def find_by_dedupe_key(self, key: str) -> list[str]:
         """The non-closed tickets whose external_id is the key, oldest first: one request, and
@@ -391,8 +406,9 @@ class ZendeskBackend(RemoteBackend):
         self.absorb(data)
         return self.record(data, "ticket")
 
-    def comments(self, ticket_id: int | str) -> list[Comment]:
-        """The whole thread, oldest first, authors side-loaded, cursor-paged."""
+    def comments(self, ticket_id: int | str, keep_urls: bool = True) -> list[Comment]:
+        """The whole thread, oldest first, authors side-loaded, cursor-paged. `keep_urls`: keep
+        the attachments' content URLs for a download later in the command (not for an export)."""
         tid = service_id(ticket_id, "Zendesk", "ticket id")
         url: str | None = f"{API}/tickets/{tid}/comments.json"
         params: dict | None = {"include": "users", "page[size]": PAGE_SIZE}
@@ -412,7 +428,12 @@ class ZendeskBackend(RemoteBackend):
             links = links if isinstance(links, dict) else {}
             url, params = (pages.follow(links.get("next"), fresh) if more else None), None
         self._resolve(self._user_id(c.get("author_id")) for c in raws)
-        return [self._comment_model(c) for c in raws]
+        return [self._comment_model(c, keep_urls) for c in raws]
+
+    def comment_from(self, raw: dict) -> Comment:
+        """A comment record from elsewhere (a ticket event) as a Comment, as `comments` gives it;
+        its author is looked up unless resolve_users did already."""
+        return self._comment_model(raw, keep_urls=False)
 
     def _comment(self, body: str, public: bool, author: str | None, files: list[FileUpload] | None) -> dict:
         comment: dict[str, Any] = {"body": body, "public": public}  # `public` sent every time
@@ -515,6 +536,10 @@ class ZendeskBackend(RemoteBackend):
         """Look up everyone the ticket records name (requester, assignee, CCs) in one batch."""
         self._resolve(people_ids(raws))
 
+    def resolve_users(self, ids: Iterable[int]) -> None:
+        """Look up the users not known yet (comment authors) in batches of 100."""
+        self._resolve(ids)
+
     def _resolve(self, ids: Iterable[Any]) -> None:
         """Fetch the users not yet in the cache (show_many, 100 a request)."""
         missing = sorted({i for i in ids if isinstance(i, int) and i > 0 and i not in self._users})
@@ -608,21 +633,21 @@ class ZendeskBackend(RemoteBackend):
             url=f"{self.base_url}/agent/tickets/{tid}",
         )
 
-    def _content_url(self, raw: dict) -> str | None:
+    def _content_url(self, raw: dict, keep: bool = True) -> str | None:
         """An attachment record's content_url (kept for a download in this run), None if absent."""
         url = raw.get("content_url")
         if url is None:
             return None
         if not isinstance(url, str) or not url.strip():
             raise UnavailableError("Zendesk sent a malformed attachment content_url")
-        if raw.get("id") is not None:
+        if keep and raw.get("id") is not None:
             self._content_urls[service_id(raw["id"], "Zendesk", "attachment id")] = url
         return url
 
-    def _comment_model(self, raw: dict) -> Comment:
+    def _comment_model(self, raw: dict, keep_urls: bool = True) -> Comment:
         attachments = self.records(raw, "attachments")
         for a in attachments:
-            self._content_url(a)  # kept for a download that follows the read
+            self._content_url(a, keep_urls)  # kept for a download that follows the read
         return Comment(
             id=service_id(raw["id"], "Zendesk", "comment id") if raw.get("id") is not None else None,
             author=self._email(raw.get("author_id")),

@@ -25,7 +25,7 @@ from tixcli.errors import (
     RateLimitedError,
     RefusedError,
 )
-from tixcli.model import FileUpload, ListQuery, NewTicket, Reply
+from tixcli.model import FileUpload, ListQuery, NewTicket, Reply, from_epoch
 
 
 @pytest.fixture
@@ -402,13 +402,17 @@ def test_an_error_answer_to_a_read_is_an_error_not_an_empty_result(server, backe
         backend.list_tickets(ListQuery(user=AGENT))
 
 
-def test_export_skips_deleted_tickets_and_counts_them_on_stderr(server, backend, capsys):
+def test_export_gives_deleted_tickets_as_tombstones(server, backend, capsys):
     ids = server.seed_tickets(6)
     server.mark_deleted(ids[1])
     server.mark_deleted(ids[4])
-    exported = export_ids(backend)
-    assert sorted(exported, key=int) == [str(i) for i in ids if i not in (ids[1], ids[4])]
-    assert "warning: skipped 2 deleted tickets" in capsys.readouterr().err
+    items = list(backend.export())
+    assert [i.ticket.id for i in items if not i.tombstone] == [str(i) for i in ids if i not in (ids[1], ids[4])]
+    gone = [i for i in items if i.tombstone]
+    assert [i.ticket_id for i in gone] == [str(ids[1]), str(ids[4])]  # their deletion: their last change
+    assert [i.updated_at for i in gone] == [from_epoch(server.tickets[t]["updated_at"]) for t in (ids[1], ids[4])]
+    assert all(i.cursor for i in gone)
+    assert capsys.readouterr().err == ""  # the core counts them
 
 
 def test_an_agent_token_exports_through_search_export(server, backend, small_pages):
@@ -450,6 +454,155 @@ def test_export_honours_the_incremental_rate_limit(zendesk_harness, server, monk
     assert export_ids(b) == ids
     assert waits and all(0 < w <= 60 for w in waits)
     assert server.count("GET", r"/incremental/") > 12  # some answered 429, then retried
+
+
+# -- export: threads from the ticket events (admin) ----------------------------------------------
+
+
+def comment_calls(server) -> int:
+    return server.count("GET", r"^/api/v2/tickets/\d+/comments")
+
+
+def after_each(monkeypatch, server, path: str, action) -> None:
+    """Run `action(request)` once each request to `path` has been answered (before the answer leaves)."""
+    original = server._dispatch
+
+    def dispatch(request):
+        response = original(request)
+        if request.path.endswith(path):
+            action(request)
+        return response
+
+    monkeypatch.setattr(server, "_dispatch", dispatch)
+
+
+def test_an_admin_export_takes_each_thread_from_the_ticket_events_as_show_gives_it(server, backend, tmp_path):
+    a = backend.create(new(requester=CUSTOMER, cc=[LEAD])).ticket
+    backend.reply(a.id, Reply(body="see the log", author=AGENT, attachments=[upload_file(tmp_path, "a.log", b"boom")]))
+    backend.reply(a.id, Reply(body="internal", author=AGENT, public=False))
+    backend.reply(a.id, Reply(body="from the lead", author=LEAD))
+    b = backend.create(new(subject="second")).ticket
+    server.seed_comments([int(b.id)], 2, author=DEV)  # an author the ticket names nowhere
+    before = server.count()
+    items = list(backend_for_same(backend).export())
+    sent = server.requests[before:]
+    assert comment_calls(server) == 0
+    assert [r.path for r in sent] == [
+        "/api/v2/incremental/ticket_events.json",
+        "/api/v2/incremental/tickets/cursor.json",
+        "/api/v2/users/show_many.json",  # DEV, named on no ticket
+    ]
+    assert sent[0].arg("include") == "comment_events" and sent[0].arg("start_time") == "0"
+    for item in items:
+        assert item.ticket.to_dict() == backend.get(item.ticket.id).to_dict()
+    assert [len(i.ticket.comments) for i in items] == [4, 3]
+    assert items[0].ticket.comments[1].attachments[0].filename == "a.log"
+
+
+def test_a_ticket_changed_after_the_events_were_read_gets_its_own_comments_call(server, backend, monkeypatch):
+    ids = server.seed_tickets(3)
+
+    def change(request):
+        if not hasattr(change, "done"):
+            change.done = True
+            server.seed_comments([ids[1]], 1, body="after the events")
+
+    after_each(monkeypatch, server, "/incremental/ticket_events.json", change)
+    items = list(backend.export())
+    assert comment_calls(server) == 1
+    assert [c.body for c in items[-1].ticket.comments][-1] == "after the events"  # it moved to the end
+    assert [i.ticket.id for i in items] == [str(ids[0]), str(ids[2]), str(ids[1])]
+
+
+def test_events_that_miss_a_comment_leave_that_thread_to_its_comments_call(server, backend, monkeypatch):
+    ids = server.seed_tickets(3)
+    server.seed_comments(ids, 1)
+    lost = server.comments[ids[2]][1]["id"]
+    original = server._dispatch
+
+    def dispatch(request):
+        response = original(request)
+        if request.path.endswith("/incremental/ticket_events.json"):
+            for event in response.json["ticket_events"]:
+                event["child_events"] = [c for c in event["child_events"] if c.get("id") != lost]
+        return response
+
+    monkeypatch.setattr(server, "_dispatch", dispatch)
+    items = list(backend.export())
+    assert comment_calls(server) == 1 and server.count("GET", rf"/tickets/{ids[2]}/comments") == 1
+    assert [len(i.ticket.comments) for i in items] == [2, 2, 2]  # comment_count said 2
+
+
+def test_event_pages_of_one_second_go_on_from_the_next_second(server, backend):
+    server.ticket_events_per_page = 3
+    first = server.seed_tickets(7)  # one second: a page of 7, asked twice
+    later = server.seed_tickets(2, created_at=server.tickets[first[0]]["created_at"] + 5)
+    items = list(backend.export())
+    assert [i.ticket.id for i in items] == [str(t) for t in first + later]
+    assert server.count("GET", "/incremental/ticket_events") == 3 and comment_calls(server) == 0
+
+
+def test_the_position_after_the_end_gives_what_changed_with_new_threads_from_the_events(server, backend):
+    hour_ago = int(server.now()) - 3600
+    ids = server.seed_tickets(4, created_at=lambda i: hour_ago + i)
+    assert [i.ticket.id for i in backend.export()] == [str(t) for t in ids]
+    position = backend.export_position()
+    assert position and zendesk_export.decode_cursor(position)["e"] >= server.tickets[ids[-1]]["updated_at"]
+    assert list(backend_for_same(backend).export(cursor=position)) == []
+    backend.reply(str(ids[1]), Reply(body="a change", author=AGENT))
+    made = backend.create(new(subject="new since")).ticket
+    backend.reply(made.id, Reply(body="and more", author=LEAD))
+    before = comment_calls(server)
+    later = backend_for_same(backend)
+    items = list(later.export(cursor=position))
+    assert [i.ticket.id for i in items] == [str(ids[1]), made.id]
+    assert comment_calls(server) - before == 1  # the old ticket's; the new one's thread is in the events
+    for item in items:
+        assert item.ticket.to_dict() == backend.get(item.ticket.id).to_dict()
+    assert later.export_position() != position
+
+
+def test_a_ticket_changed_during_the_export_is_written_once_and_again_by_the_next_run(
+    server, backend, small_pages, monkeypatch
+):
+    ids = server.seed_tickets(7)  # pages 1-3, 4-6, 7
+    pages = []
+
+    def change(request):
+        pages.append(request)
+        if len(pages) == 2:  # after the second page: ticket 1, written already, changes; 8 is new
+            server.seed_comments([ids[0]], 1, body="meanwhile")
+            ids.extend(server.seed_tickets(1))
+
+    after_each(monkeypatch, server, "/incremental/tickets/cursor.json", change)
+    items = list(backend.export())
+    assert [i.ticket.id for i in items] == [str(t) for t in ids]  # 1 came again, before 8: not twice
+    assert [c.body for c in items[0].ticket.comments][-1] != "meanwhile"
+    # From ticket 1's second coming on, a resume token points just before it.
+    assert items[-1].cursor == items[-2].cursor
+    resumed = backend_for_same(backend).export(cursor=items[-1].cursor)
+    assert [i.ticket.id for i in resumed] == [str(ids[0]), str(ids[7])]
+    position = backend.export_position()
+    assert zendesk_export.decode_cursor(position)["r"] == [ids[0]]
+    again = list(backend_for_same(backend).export(cursor=position))
+    assert [i.ticket.id for i in again] == [str(ids[0])]
+    assert again[0].ticket.comments[-1].body == "meanwhile"
+    assert server.count("GET", "/tickets/show_many") == 1
+
+
+def test_a_cursor_from_before_the_events_resumes_with_a_comments_call_each(server, backend, small_pages):
+    ids = [str(i) for i in server.seed_tickets(5)]
+    old = zendesk_export.encode_cursor("incremental", 0, None, 2, int(ids[1]))  # no "e": no events
+    assert [i.ticket.id for i in backend.export(cursor=old)] == ids[2:]
+    assert server.count("GET", "/incremental/ticket_events") == 0 and comment_calls(server) == 3
+
+
+def test_an_agent_export_has_no_position(server, backend):
+    server.admin = False
+    server.seed_tickets(2)
+    assert len(list(backend.export())) == 2
+    assert backend.export_position() is None
+    assert backend.export_overlap.total_seconds() == 15 * 60
 
 
 def test_a_bad_cursor_is_invalid_input(backend):
@@ -544,6 +697,9 @@ def test_every_exchange_conforms_to_the_spec(zendesk_harness, server, backend, t
     backend.solve(ticket.id, body="done")
     backend.get(ticket.id)
     list(backend.export())
+    redo = zendesk_export.encode_cursor("incremental", 0, None, 0, events_from=0, redo=[int(ticket.id)])
+    list(backend_for(zendesk_harness).export(cursor=redo))  # a ticket the run before left: show_many
+    assert server.count("GET", "/tickets/show_many") == 1 and server.count("GET", "/ticket_events") == 2
     server.admin = False
     list(backend_for(zendesk_harness).export())
     server.close(int(ticket.id))
