@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from tixcli.config import Profile
-from tixcli.errors import NotFoundError, NotSupportedError
+from tixcli.errors import InvalidInputError, NotFoundError, NotSupportedError
 from tixcli.lifecycle import ensure_not_closed, status_after_reply
 from tixcli.model import Attachment, ListQuery, NewTicket, Reply, Ticket, TicketChange
 
@@ -287,6 +287,22 @@ class Backend(abc.ABC):
         if cursor is not None:
             self.require("export_cursor", "export --cursor")
         return self.export(since=since, cursor=cursor)
+
+    def ticket_for_key(self, key: str) -> str | None:
+        """The non-closed ticket carrying dedupe key `key` (what `--dedupe-key` names in place of
+        an id); None when there is none. More than one (Zendesk's external_id and JSM's labels are
+        not unique): InvalidInputError naming them."""
+        self.require("dedupe", "--dedupe-key")
+        found = self.find_by_dedupe_key(key)
+        if len(found) > 1:
+            from tixcli.output import clean
+
+            shown = ", ".join(clean(t, one_line=True) for t in found[:10]) + (", ..." if len(found) > 10 else "")
+            raise InvalidInputError(
+                f"{len(found)} open tickets carry dedupe key {clean(key, one_line=True)!r}: {shown}",
+                hint="name one by its id",
+            )
+        return found[0] if found else None
 
     def create(self, new: NewTicket) -> CreateResult:
         """Create a ticket, or with `dedupe_key` add to the non-closed ticket carrying it."""

@@ -31,6 +31,11 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TIXCLI_USER", "me@example.com")
     for var in ("TIXCLI_DB", "TIXCLI_PROFILE", "TIXCLI_CONFIG", "TIXCLI_FORMAT", "TIXCLI_DEBUG"):
         monkeypatch.delenv(var, raising=False)
+    # CI runners set CI=true and their own variables: a test sees a CI run only where it sets one.
+    from tixcli.ci import CI_VARIABLES
+
+    for var in {*CI_VARIABLES, "CI", "GITHUB_OUTPUT"}:
+        monkeypatch.delenv(var, raising=False)
     return home
 
 

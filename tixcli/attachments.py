@@ -19,10 +19,15 @@ from .model import FileUpload
 _EXTRA_TYPES = {"log": "text/plain", "har": "application/json", "tsv": "text/tab-separated-values"}
 
 
-def prepare_uploads(paths: list[str], limits: AttachmentLimits) -> list[FileUpload]:
-    if len(paths) > limits.max_files:
+def prepare_uploads(
+    paths: list[str], limits: AttachmentLimits, generated: list[tuple[str, bytes]] | tuple = ()
+) -> list[FileUpload]:
+    """The files `paths` name, then the `generated` ones (name, bytes: a log tail, standard input),
+    all checked against the limits together: count, type, size per file and in total."""
+    count = len(paths) + len(generated)
+    if count > limits.max_files:
         raise InvalidInputError(
-            f"too many attachments: {len(paths)} files (at most {limits.max_files} per comment)",
+            f"too many attachments: {count} files (at most {limits.max_files} per comment)",
             hint="split them over several `tixcli attach` calls",
         )
     uploads, total = [], 0
@@ -30,7 +35,38 @@ def prepare_uploads(paths: list[str], limits: AttachmentLimits) -> list[FileUplo
         upload = _read(Path(raw), limits, room=limits.max_total_bytes - total)
         total += upload.size
         uploads.append(upload)
+    for name, data in generated:
+        upload = _from_bytes(name, data, limits, room=limits.max_total_bytes - total)
+        total += upload.size
+        uploads.append(upload)
     return uploads
+
+
+def _check_type(name: str, limits: AttachmentLimits) -> str:
+    extension = Path(name).suffix.lower().lstrip(".")
+    if limits.allowed_types is not None and extension not in limits.allowed_types:
+        raise InvalidInputError(
+            f"cannot attach {name}: file type {extension or '(none)'!r} is not allowed",
+            hint="allowed: " + " ".join(limits.allowed_types),
+        )
+    return extension
+
+
+def _content_type(name: str, extension: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or _EXTRA_TYPES.get(extension, "application/octet-stream")
+
+
+def _from_bytes(name: str, data: bytes, limits: AttachmentLimits, room: int) -> FileUpload:
+    extension = _check_type(name, limits)
+    if limits.max_file_bytes is not None and len(data) > limits.max_file_bytes:
+        raise _too_large(name, len(data), limits)
+    if len(data) > room:
+        raise _too_large_in_total(limits)
+    return FileUpload(
+        path=Path(name), filename=name, size=len(data), content_type=_content_type(name, extension), data=data
+    )
 
 
 def _too_large_in_total(limits: AttachmentLimits) -> InvalidInputError:
@@ -52,12 +88,7 @@ def _read(path: Path, limits: AttachmentLimits, room: int) -> FileUpload:
         raise InvalidInputError(f"cannot attach {path}: {'no such file' if missing else exc.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
         raise InvalidInputError(f"cannot attach {path}: is a directory")
-    extension = path.suffix.lower().lstrip(".")
-    if limits.allowed_types is not None and extension not in limits.allowed_types:
-        raise InvalidInputError(
-            f"cannot attach {name}: file type {extension or '(none)'!r} is not allowed",
-            hint="allowed: " + " ".join(limits.allowed_types),
-        )
+    extension = _check_type(name, limits)
     per_file = limits.max_file_bytes
     if stat.S_ISREG(info.st_mode):  # a size stat knows: refuse without reading
         if per_file is not None and info.st_size > per_file:
@@ -74,7 +105,4 @@ def _read(path: Path, limits: AttachmentLimits, room: int) -> FileUpload:
         raise _too_large(name, None, limits)
     if len(data) > room:
         raise _too_large_in_total(limits)
-    import mimetypes
-
-    content_type = mimetypes.guess_type(name)[0] or _EXTRA_TYPES.get(extension, "application/octet-stream")
-    return FileUpload(path=path, filename=name, size=len(data), content_type=content_type, data=data)
+    return FileUpload(path=path, filename=name, size=len(data), content_type=_content_type(name, extension), data=data)

@@ -13,6 +13,7 @@ from tixcli.errors import InvalidInputError, NotFoundError
 from tixcli.output import READ_FORMATS, WRITE_FORMATS, clean
 
 if TYPE_CHECKING:
+    from tixcli.ci import CIContext
     from tixcli.model import Reply
 
 app = typer.Typer(
@@ -114,7 +115,7 @@ def main(
 _TICKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 
 
-def check_ticket_id(ctx: typer.Context, value: str) -> str:
+def check_ticket_id(ctx: click.Context, value: str) -> str:
     """The one core check of every ID argument: anything else is no ticket (exit 4)."""
     if ctx.resilient_parsing or value is None or _TICKET_ID.fullmatch(value):
         return value
@@ -187,12 +188,16 @@ def build_comment(
     cc: list[str] | None = None,
     status: str | None = None,
     required: bool = True,
+    generated: "list[tuple[str, bytes]] | None" = None,
+    context: "CIContext | None" = None,
+    fallback: str = "",
 ) -> "Reply | None":
     """The comment that --body/--body-file, --internal, --attach and --cc describe (reply, solve,
     close, reopen), checked before anything is sent; None when none is given and none `required`.
 
     Files without a text get "Attached: NAMES" (as `attach`); --internal or --cc without a comment
-    is refused (exit 6) rather than ignored.
+    is refused (exit 6) rather than ignored. `generated` files (--attach-log, --attach-stdin) join
+    --attach; a CI `context` (--ci) adds its block under the text (`fallback` when there is none).
     """
     from tixcli.attachments import prepare_uploads
     from tixcli.model import Reply, validate_emails
@@ -200,7 +205,11 @@ def build_comment(
     profile = state.profile
     text = read_body(body, body_file, required=required, state=state)
     emails = validate_emails(cc or [])
-    uploads = prepare_uploads(attach or [], profile.attachment_limits())
+    uploads = prepare_uploads(attach or [], profile.attachment_limits(), generated or [])
+    if context is not None:
+        from .ci_options import with_context
+
+        text = with_context(text, context, fallback)
     if text is None and uploads:
         text = "Attached: " + ", ".join(u.filename for u in uploads)
     if text is None:

@@ -7,13 +7,15 @@ import typer
 from tixcli.model import validate_emails
 from tixcli.output import clean, print_values, print_write_result
 
-from .app import TicketId, app, check_write_format, get_state
+from .app import app, check_write_format, get_state
+from .target import KeyOption, OptionalTicketId, target_ticket
 
 
 @app.command()
 def cc(
     ctx: typer.Context,
-    ticket_id: TicketId,
+    ticket_id: OptionalTicketId = None,
+    dedupe_key: KeyOption = None,
     add: Annotated[
         list[str] | None, typer.Option("--add", help="Add this email (repeatable).", show_default=False)
     ] = None,
@@ -35,6 +37,8 @@ def cc(
     to_add, to_remove = validate_emails(add or []), validate_emails(remove or [])
     output = check_write_format(fmt)
     backend = state.backend
+    ticket_id = target_ticket(state, ticket_id, dedupe_key)
+    assert ticket_id is not None
     if to_add or to_remove:
         # `changed` needs the participants before: read only when the result is printed.
         before = {e.lower() for e in backend.get(ticket_id).cc} if output else None

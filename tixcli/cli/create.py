@@ -14,7 +14,7 @@ from tixcli.model import (
     validate_email,
     validate_emails,
 )
-from tixcli.output import clean, print_write_result
+from tixcli.output import clean, message, print_write_result
 
 from .app import (
     AttachOption,
@@ -29,6 +29,18 @@ from .app import (
     get_state,
     read_body,
 )
+from .ci_options import (
+    DEFAULT_LOG_LINES,
+    AttachLogOption,
+    AttachStdinOption,
+    CiOption,
+    LogLinesOption,
+    ci_context,
+    generated_files,
+    with_context,
+    write_github_output,
+)
+from .target import dedupe_key_value
 
 
 @app.command()
@@ -59,10 +71,14 @@ def create(
         str | None,
         typer.Option(
             "--dedupe-key",
-            help="Reuse the open ticket with this key instead of opening another.",
+            help="Reuse the open ticket with this key instead of opening another ('auto': the key of this CI run).",
             show_default=False,
         ),
     ] = None,
+    ci: CiOption = False,
+    attach_log: AttachLogOption = None,
+    log_lines: LogLinesOption = DEFAULT_LOG_LINES,
+    attach_stdin: AttachStdinOption = None,
     fmt: WriteFormat = None,
 ) -> None:
     """Open a ticket and print its id (with --dedupe-key: reuse the open one carrying the key)."""
@@ -71,11 +87,16 @@ def create(
     subject = check_text(subject, "subject")
     if "\n" in subject.strip():
         raise InvalidInputError("the subject must be one line")
-    text = read_body(body, body_file)
+    context = ci_context(ci)
+    text = with_context(read_body(body, body_file), context, "")
+    assert text is not None  # a body is required
     if dedupe_key is not None:
-        dedupe_key = check_text(dedupe_key, "dedupe key").strip()
+        dedupe_key = dedupe_key_value(dedupe_key)
     tags = [check_text(t, "tag").strip() for t in tag or []]
+    if context is not None:
+        tags += [t for t in context.tags() if t not in tags]
     profile = state.profile
+    generated = generated_files(state, attach_log, log_lines, attach_stdin, body_file)
     new = NewTicket(
         subject=subject.strip(),
         body=text,
@@ -87,10 +108,16 @@ def create(
         group=check_utf8(group, "group") if group is not None else None,
         tags=tags,
         cc=validate_emails(cc or []),
-        attachments=prepare_uploads(attach or [], profile.attachment_limits()),
+        attachments=prepare_uploads(attach or [], profile.attachment_limits(), generated),
         dedupe_key=dedupe_key,
     )
     result = state.backend.create(new)
+    if not result.created:
+        message(
+            f"added to #{clean(result.ticket.id, one_line=True)}: open ticket with dedupe key "
+            f"{clean(dedupe_key or '', one_line=True)}"
+        )
+    write_github_output(context, result.ticket, result.created)
     if output:
         print_write_result(result.ticket, output, created=result.created, changed=True)
     else:

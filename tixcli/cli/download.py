@@ -26,7 +26,8 @@ from tixcli.files import private_temporary_file
 from tixcli.model import Attachment, Ticket
 from tixcli.output import clean, message
 
-from .app import TicketId, app, get_state
+from .app import app, get_state
+from .target import KeyOption, LooseTicketId, shift_into, target_ticket
 
 #: what is read of an attachment whose size the backend does not say
 UNKNOWN_SIZE_LIMIT = 2 * 1024**3
@@ -41,7 +42,7 @@ _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 @app.command()
 def download(
     ctx: typer.Context,
-    ticket_id: TicketId,
+    ticket_id: LooseTicketId = None,
     attachment_ids: Annotated[
         list[str] | None,
         typer.Argument(metavar="[ATTACHMENT_ID]...", help="The attachments to get (default: all of the ticket's)."),
@@ -63,6 +64,7 @@ def download(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that exist already.")] = False,
+    dedupe_key: KeyOption = None,
 ) -> None:
     """Download a ticket's attachments (ids: `tixcli show ID`).
 
@@ -74,7 +76,8 @@ def download(
     size): a failed one leaves no file, the others stay, and the command exits 8.
     """
     state = get_state(ctx)
-    ids = list(dict.fromkeys(attachment_ids or []))
+    ticket_id, positional = shift_into(ticket_id, dedupe_key, attachment_ids)
+    ids = list(dict.fromkeys(positional))
     if output is not None:
         if len(ids) != 1:
             raise InvalidInputError(
@@ -92,6 +95,8 @@ def download(
 
     backend = state.backend
     backend.require("download", "download")
+    ticket_id = target_ticket(state, ticket_id, dedupe_key)
+    assert ticket_id is not None
     attachments = _select(backend.get(ticket_id), ticket_id, ids)
     if not attachments:
         message(f"ticket {clean(ticket_id, True)} has no attachments")

@@ -8,13 +8,15 @@ from tixcli.errors import InvalidInputError
 from tixcli.model import TYPES, TicketChange, normalize_choice, normalize_priority, validate_email
 from tixcli.output import clean, message, print_write_result
 
-from .app import TicketId, WriteFormat, app, check_text, check_utf8, check_write_format, get_state
+from .app import WriteFormat, app, check_text, check_utf8, check_write_format, get_state
+from .target import KeyOption, OptionalTicketId, target_ticket
 
 
 @app.command()
 def edit(
     ctx: typer.Context,
-    ticket_id: TicketId,
+    ticket_id: OptionalTicketId = None,
+    dedupe_key: KeyOption = None,
     subject: Annotated[
         str | None, typer.Option("--subject", "-s", help="A new one-line summary.", show_default=False)
     ] = None,
@@ -58,6 +60,8 @@ def edit(
         add_tags=[check_utf8(t, "tag") for t in add_tag or []],
         remove_tags=[check_utf8(t, "tag") for t in remove_tag or []],
     )
+    ticket_id = target_ticket(state, ticket_id, dedupe_key)
+    assert ticket_id is not None
     result = state.backend.edit(ticket_id, change)
     if not result.changed:
         message(f"ticket {clean(ticket_id, one_line=True)} already has these values: nothing to do")

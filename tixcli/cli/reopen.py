@@ -8,7 +8,6 @@ from .app import (
     BodyOption,
     CcOption,
     InternalOption,
-    TicketId,
     WriteFormat,
     app,
     build_comment,
@@ -16,12 +15,14 @@ from .app import (
     get_state,
 )
 from .status import report_status_change
+from .target import KeyOption, OptionalTicketId, target_ticket
 
 
 @app.command()
 def reopen(
     ctx: typer.Context,
-    ticket_id: TicketId,
+    ticket_id: OptionalTicketId = None,
+    dedupe_key: KeyOption = None,
     body: BodyOption = None,
     body_file: BodyFileOption = None,
     internal: InternalOption = False,
@@ -33,5 +34,7 @@ def reopen(
     state = get_state(ctx)
     output = check_write_format(fmt)
     comment = build_comment(state, body, body_file, internal, attach, cc, required=False)
+    ticket_id = target_ticket(state, ticket_id, dedupe_key)
+    assert ticket_id is not None
     result = state.backend.reopen(ticket_id, comment=comment)
     report_status_change(ticket_id, result, output, f"is already {result.ticket.status}")
