@@ -120,9 +120,7 @@ def test_non_admin_agent(server):
     try:
         auth = (f"{AGENT}/token", TOKEN)
         assert requests.get(f"{s.url}/api/v2/users/me.json", auth=auth).json()["user"]["role"] == "agent"
-        r = requests.get(
-            f"{s.url}/api/v2/incremental/tickets/cursor.json", params={"start_time": 0}, auth=auth
-        )
+        r = requests.get(f"{s.url}/api/v2/incremental/tickets/cursor.json", params={"start_time": 0}, auth=auth)
         assert r.status_code == 403
         s.admin = True  # a switch, restored by reset()
         s.reset()
@@ -171,9 +169,7 @@ def test_create_with_assignee_is_open_and_needs_a_description(api):
     assert api.create(requester_id=2)["requester_id"] == 2
     r = api.post("/api/v2/tickets.json", json={"ticket": {"subject": "no body"}})
     assert r.status_code == 422 and "description" in r.json()["details"]
-    r = api.post(
-        "/api/v2/tickets.json", json={"ticket": {"subject": "x", "comment": {"body": "y"}, "priority": "meh"}}
-    )
+    r = api.post("/api/v2/tickets.json", json={"ticket": {"subject": "x", "comment": {"body": "y"}, "priority": "meh"}})
     assert r.status_code == 422 and "priority" in r.json()["details"]
     api.ignore.add("request")  # "meh" is not in the spec's priority enum: the checker says so too
 
@@ -297,9 +293,7 @@ def test_updated_at_strictly_increases_within_one_second(api, server):
         stamps.append(api.update(t["id"], comment={"body": word, "public": True})["ticket"]["updated_at"])
     stamps.append(api.update(t["id"])["ticket"]["updated_at"])  # even an update that changes nothing
     assert stamps == sorted(stamps) and len(set(stamps)) == 4
-    created = [
-        c["created_at"] for c in api.get(f"/api/v2/tickets/{t['id']}/comments.json").json()["comments"]
-    ]
+    created = [c["created_at"] for c in api.get(f"/api/v2/tickets/{t['id']}/comments.json").json()["comments"]]
     assert created == sorted(created) and len(set(created)) == 3
 
 
@@ -361,9 +355,7 @@ def test_uploads_comments_and_attachments(api, server):
     api.update(t["id"], comment={"body": "second", "public": False, "author_id": 1})
     api.update(t["id"], comment={"body": "third", "public": True})
 
-    page = api.get(
-        f"/api/v2/tickets/{t['id']}/comments.json", params={"page[size]": 2, "include": "users"}
-    ).json()
+    page = api.get(f"/api/v2/tickets/{t['id']}/comments.json", params={"page[size]": 2, "include": "users"}).json()
     assert [c["body"] for c in page["comments"]] == ["see attached", "second"] and page["meta"]["has_more"]
     assert [u["id"] for u in page["users"]] == [1]
     files = page["comments"][0]["attachments"]
@@ -387,9 +379,7 @@ def test_uploads_comments_and_attachments(api, server):
 def test_search_query_syntax(api, server):
     customer, lead = user_id(server, "customer@example.com"), user_id(server, "lead@example.com")
     a = api.create(subject="VPN broken", requester_id=customer, priority="high", type="incident")["id"]
-    b = api.create(subject="Printer jam", requester_id=lead, assignee_id=1, priority="low", type="question")[
-        "id"
-    ]
+    b = api.create(subject="Printer jam", requester_id=lead, assignee_id=1, priority="low", type="question")["id"]
     c = api.create(subject="Other", comment={"body": "The VPN client crashes", "public": True})["id"]
     api.update(c, comment={"body": "Internal: printer model XJ-9", "public": False})
     api.update(b, status="solved")
@@ -485,10 +475,7 @@ def test_incremental_leaves_out_the_last_minute_when_asked(api, server):
     assert body["tickets"] == [] and body["end_of_stream"]
     start = time.time()
     server.now = lambda: start + 120
-    assert (
-        len(api.get("/api/v2/incremental/tickets/cursor.json", params={"start_time": 0}).json()["tickets"])
-        == 1
-    )
+    assert len(api.get("/api/v2/incremental/tickets/cursor.json", params={"start_time": 0}).json()["tickets"]) == 1
 
 
 def test_incremental_ticket_events(api):
@@ -498,14 +485,9 @@ def test_incremental_ticket_events(api):
     assert [e["ticket_id"] for e in plain["ticket_events"]] == [t["id"], t["id"]] and plain["end_of_stream"]
     kinds = {c["event_type"] for e in plain["ticket_events"] for c in e["child_events"]}
     assert "Comment" not in kinds
-    full = api.get(
-        "/api/v2/incremental/ticket_events.json", params={"start_time": 0, "include": "comment_events"}
-    )
+    full = api.get("/api/v2/incremental/ticket_events.json", params={"start_time": 0, "include": "comment_events"})
     bodies = [
-        c["body"]
-        for e in full.json()["ticket_events"]
-        for c in e["child_events"]
-        if c["event_type"] == "Comment"
+        c["body"] for e in full.json()["ticket_events"] for c in e["child_events"] if c["event_type"] == "Comment"
     ]
     assert bodies == ["The smoke is very colorful.", "please confirm"]
 
@@ -615,9 +597,7 @@ def test_injected_faults(api, server):
 def test_seed_ten_thousand_is_fast(server):
     server.reset()
     start = time.perf_counter()
-    ids = server.seed_tickets(
-        10_000, status=lambda i: ("open", "pending", "solved")[i % 3], priority="normal"
-    )
+    ids = server.seed_tickets(10_000, status=lambda i: ("open", "pending", "solved")[i % 3], priority="normal")
     elapsed = time.perf_counter() - start
     assert len(ids) == 10_000 and server.ticket_count() == 10_000
     assert elapsed < 1.5, f"seeding took {elapsed:.2f} s"
@@ -630,9 +610,7 @@ def test_seed_ten_thousand_is_fast(server):
 # -- the conformance checker --
 def exchange(method: str, path: str, status: int, body, query=None, headers=None) -> Exchange:
     auth = "Basic " + base64.b64encode(f"{AGENT}/token:{TOKEN}".encode()).decode()
-    request = Request(
-        method, path, query or {}, {"host": "127.0.0.1:1", "authorization": auth, **(headers or {})}, b""
-    )
+    request = Request(method, path, query or {}, {"host": "127.0.0.1:1", "authorization": auth, **(headers or {})}, b"")
     return Exchange(request, Response(status, json=body))
 
 
@@ -644,9 +622,9 @@ def test_checker_reports_wrong_shapes():
     problems = checker.check_exchange(exchange("GET", "/api/v2/tickets/1.json", 200, wrong))
     assert [p.kind for p in problems] == ["response"] and "ticket.id" in problems[0]
     nameless = {"user": {"id": 1, "email": "a@b.c"}}  # "name" is required for users
-    assert [
-        p.kind for p in checker.check_exchange(exchange("GET", "/api/v2/users/1.json", 200, nameless))
-    ] == ["response"]
+    assert [p.kind for p in checker.check_exchange(exchange("GET", "/api/v2/users/1.json", 200, nameless))] == [
+        "response"
+    ]
     with pytest.raises(AssertionError, match="ticket.id"):
         checker.assert_conforms([exchange("GET", "/api/v2/tickets/1.json", 200, wrong)])
 

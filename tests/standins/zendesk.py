@@ -180,9 +180,7 @@ class ZendeskStandIn(StandInServer):
             "attachment": itertools.count(40_000_001),
         }
 
-        self.agent_id = self.add_user(
-            self.agent_email, "Support Agent", role="admin" if self.admin else "agent"
-        )
+        self.agent_id = self.add_user(self.agent_email, "Support Agent", role="admin" if self.admin else "agent")
         for email, name in (
             ("customer@example.com", "Customer"),
             ("lead@example.com", "Lead"),
@@ -275,9 +273,7 @@ class ZendeskStandIn(StandInServer):
                 requester = f.get("requester_id") or (
                     self._user_for_email(f["requester"]) if f.get("requester") else self.agent_id
                 )
-                assignee = f.get("assignee_id") or (
-                    self._user_for_email(f["assignee"]) if f.get("assignee") else None
-                )
+                assignee = f.get("assignee_id") or (self._user_for_email(f["assignee"]) if f.get("assignee") else None)
                 status = f.get("status") or ("open" if assignee else "new")
                 if status in ("solved", "closed") and assignee is None:
                     assignee = self.agent_id
@@ -312,9 +308,7 @@ class ZendeskStandIn(StandInServer):
                 comment = self._new_comment(tid, self.agent_id, body, public, [], created)
                 self.comments[tid] = [comment]
                 self.audits[tid] = [
-                    self._audit(
-                        tid, created, self.agent_id, [self._create_event(t, "status", status), comment]
-                    )
+                    self._audit(tid, created, self.agent_id, [self._create_event(t, "status", status), comment])
                 ]
                 ids.append(tid)
         return ids
@@ -534,9 +528,7 @@ class ZendeskStandIn(StandInServer):
         return {
             name: [render(i) for i in chunk],
             "next_page": self._link(request, page=str(page + 1), per_page=str(per_page)) if more else None,
-            "previous_page": self._link(request, page=str(page - 1), per_page=str(per_page))
-            if page > 1
-            else None,
+            "previous_page": self._link(request, page=str(page - 1), per_page=str(per_page)) if page > 1 else None,
             "count": len(items),
         }
 
@@ -814,15 +806,11 @@ class ZendeskStandIn(StandInServer):
                 ok = bool(query) and (query in u["name"].lower() or query in u["email"])
             if ok:
                 found.append(self._user_json(u))
-        return Response(
-            200, json={"users": found, "next_page": None, "previous_page": None, "count": len(found)}
-        )
+        return Response(200, json={"users": found, "next_page": None, "previous_page": None, "count": len(found)})
 
     def list_groups(self, request: Request) -> Response:
         groups = [self._group_json(g) for g in self.groups.values()]
-        return Response(
-            200, json={"groups": groups, "next_page": None, "previous_page": None, "count": len(groups)}
-        )
+        return Response(200, json={"groups": groups, "next_page": None, "previous_page": None, "count": len(groups)})
 
     # -- tickets: read --
     def _live_ticket(self, ticket_id) -> dict:
@@ -847,16 +835,12 @@ class ZendeskStandIn(StandInServer):
         return self._list(request, tickets)
 
     def count_tickets(self, request: Request) -> Response:
-        return Response(
-            200, json={"count": {"value": len(self._live()), "refreshed_at": iso(int(self.now()))}}
-        )
+        return Response(200, json={"count": {"value": len(self._live()), "refreshed_at": iso(int(self.now()))}})
 
     def show_many_tickets(self, request: Request) -> Response:
         ids = [int(i) for i in (request.arg("ids") or "").split(",") if i.strip().isdigit()][:100]
         found = [
-            self._ticket_json(self.tickets[i])
-            for i in ids
-            if i in self.tickets and not self.tickets[i]["deleted"]
+            self._ticket_json(self.tickets[i]) for i in ids if i in self.tickets and not self.tickets[i]["deleted"]
         ]
         body = {"tickets": found}
         self._sideload(request, body, found)
@@ -892,9 +876,7 @@ class ZendeskStandIn(StandInServer):
         now = self.now()
         # "Same body" is judged on the parsed JSON, so key order and spacing do not matter.
         parsed = request.json
-        fingerprint = (
-            json.dumps(parsed, sort_keys=True) if parsed is not None else request.body.decode("latin-1")
-        )
+        fingerprint = json.dumps(parsed, sort_keys=True) if parsed is not None else request.body.decode("latin-1")
         if key:
             seen = self.idempotency.get(key)
             if seen and now - seen["at"] < IDEMPOTENCY_WINDOW:
@@ -908,9 +890,7 @@ class ZendeskStandIn(StandInServer):
                         },
                     )
                 # Live Zendesk replays the first answer; the ticket itself is not created again.
-                return Response(
-                    201, json=seen["response"], headers={**seen["headers"], "x-idempotency-lookup": "hit"}
-                )
+                return Response(201, json=seen["response"], headers={**seen["headers"], "x-idempotency-lookup": "hit"})
         data = self._body(request, "ticket")
         comment = data.get("comment")
         if not isinstance(comment, dict) or not (comment.get("body") or comment.get("html_body")):
@@ -918,18 +898,14 @@ class ZendeskStandIn(StandInServer):
         # Validate everything on a blank ticket first: a refused create uses no id.
         blank = self._new_ticket(0, 0)
         blank["submitter_id"] = (
-            self._resolve_user(data["submitter_id"], "submitter")
-            if data.get("submitter_id")
-            else self.agent_id
+            self._resolve_user(data["submitter_id"], "submitter") if data.get("submitter_id") else self.agent_id
         )
         blank["requester_id"] = blank["submitter_id"]
         draft = self._apply_fields(blank, data)
         status = data.get("status") or ("open" if draft["assignee_id"] else "new")
         self._apply_status(blank, draft, status, explicit=bool(data.get("status")), creating=True)
         author = (
-            self._resolve_user(comment["author_id"], "author")
-            if comment.get("author_id")
-            else draft["submitter_id"]
+            self._resolve_user(comment["author_id"], "author") if comment.get("author_id") else draft["submitter_id"]
         )
         self._check_uploads(comment)
 
@@ -939,11 +915,7 @@ class ZendeskStandIn(StandInServer):
         self.tickets[tid] = t
         self.comments[tid] = []
         self.audits[tid] = []
-        events = [
-            self._create_event(draft, f, draft[f])
-            for f in ("subject", "status", "priority", "type")
-            if draft[f]
-        ]
+        events = [self._create_event(draft, f, draft[f]) for f in ("subject", "status", "priority", "type") if draft[f]]
         t.update(draft)
         t["metrics"]["status_updated_at"] = stamp
         if t["assignee_id"]:
@@ -997,11 +969,7 @@ class ZendeskStandIn(StandInServer):
         if status is None:
             status = t["status"]
             # Only an end user's comment reopens; an agent's does not (api-notes.md).
-            if (
-                comment
-                and self.users[author]["role"] not in AGENT_ROLES
-                and status in ("pending", "hold", "solved")
-            ):
+            if comment and self.users[author]["role"] not in AGENT_ROLES and status in ("pending", "hold", "solved"):
                 status = "open"
         self._apply_status(t, draft, status, explicit="status" in data)
         self._check_uploads(comment)
@@ -1023,9 +991,7 @@ class ZendeskStandIn(StandInServer):
         t.update(draft)
         t["updated_at"] = stamp
         if comment:
-            c = self._add_comment(
-                t, comment, author, stamp, public_default=self.comments[t["id"]][0]["public"]
-            )
+            c = self._add_comment(t, comment, author, stamp, public_default=self.comments[t["id"]][0]["public"])
             events.append(c)
             if c["public"]:
                 t["is_public"] = True
@@ -1096,9 +1062,7 @@ class ZendeskStandIn(StandInServer):
         removed = set(self._tags(data.get("remove_tags")))
         draft["tags"] = [x for x in tags if x not in removed]
         if "collaborator_ids" in data:
-            draft["email_cc_ids"] = [
-                self._resolve_user(u, "collaborators") for u in data["collaborator_ids"] or []
-            ]
+            draft["email_cc_ids"] = [self._resolve_user(u, "collaborators") for u in data["collaborator_ids"] or []]
         for cc in data.get("email_ccs") or []:  # email_cc_ids itself is read-only
             if not isinstance(cc, dict):
                 raise invalid("email_ccs", "Email ccs: is invalid")
@@ -1130,9 +1094,7 @@ class ZendeskStandIn(StandInServer):
                 out.append(tag)
         return out
 
-    def _apply_status(
-        self, t: dict, draft: dict, status: str, explicit: bool, creating: bool = False
-    ) -> None:
+    def _apply_status(self, t: dict, draft: dict, status: str, explicit: bool, creating: bool = False) -> None:
         if status not in STATUSES:
             raise invalid("status", f"Status: {status} is not valid")
         if status == "new" and not creating and t["status"] != "new":
@@ -1317,9 +1279,7 @@ class ZendeskStandIn(StandInServer):
             value = value.strip('"')
             field = field.lower()
             if field == "order_by":
-                order[0] = {"created": "created_at", "updated": "updated_at", "ticket_type": "type"}.get(
-                    value, value
-                )
+                order[0] = {"created": "created_at", "updated": "updated_at", "ticket_type": "type"}.get(value, value)
                 continue
             if field == "sort":
                 order[1] = value.lower()
@@ -1343,9 +1303,7 @@ class ZendeskStandIn(StandInServer):
         text = self._text_cache.get(t["id"])
         if text is None:
             parts = [t["subject"] or "", t["description"] or ""]
-            text = self._text_cache[t["id"]] = _joined(
-                parts + [c["body"] for c in self.comments.get(t["id"], [])]
-            )
+            text = self._text_cache[t["id"]] = _joined(parts + [c["body"] for c in self.comments.get(t["id"], [])])
         return text
 
     def _text_pred(self, text: str, where: Callable[[dict], str] | None = None) -> Callable[[dict], bool]:
@@ -1373,9 +1331,7 @@ class ZendeskStandIn(StandInServer):
         ranks = {"priority": PRIORITIES, "status": STATUSES, "type": TICKET_TYPES}
         if field in ranks:
             rank = ranks[field]
-            return sorted(
-                hits, key=lambda t: (rank.index(t[field]) if t[field] else -1, t["id"]), reverse=desc
-            )
+            return sorted(hits, key=lambda t: (rank.index(t[field]) if t[field] else -1, t["id"]), reverse=desc)
         if field not in ("created_at", "updated_at", "id"):
             raise bad_request("InvalidSearchQuery", f"Cannot order by {field}")
         return sorted(hits, key=lambda t: (t[field], t["id"]), reverse=desc)
@@ -1407,17 +1363,12 @@ class ZendeskStandIn(StandInServer):
                 },
             )
         start = (page - 1) * per_page
-        more = (
-            start + per_page < min(len(hits), SEARCH_MAX_RESULTS)
-            and (page + 1) * per_page <= SEARCH_MAX_RESULTS
-        )
+        more = start + per_page < min(len(hits), SEARCH_MAX_RESULTS) and (page + 1) * per_page <= SEARCH_MAX_RESULTS
         body = {
             "results": [self._search_result(t) for t in hits[start : start + per_page]],
             "facets": None,
             "next_page": self._link(request, page=str(page + 1), per_page=str(per_page)) if more else None,
-            "previous_page": self._link(request, page=str(page - 1), per_page=str(per_page))
-            if page > 1
-            else None,
+            "previous_page": self._link(request, page=str(page - 1), per_page=str(per_page)) if page > 1 else None,
             "count": len(hits),  # the real total, even past the 1,000 that can be paged
         }
         return Response(200, json=body)
@@ -1431,9 +1382,7 @@ class ZendeskStandIn(StandInServer):
                 "InvalidSearchExportFilter", "filter[type] is required: ticket, user, organization or group"
             )
         hits = self._search_hits(request) if request.arg("filter[type]") == "ticket" else []
-        body = self._cursor_page(
-            request, hits, lambda t: (t["id"],), "results", self._search_result, max_size=1000
-        )
+        body = self._cursor_page(request, hits, lambda t: (t["id"],), "results", self._search_result, max_size=1000)
         body["facets"] = None
         self._sideload(request, body, body["results"])
         return Response(200, json=body)
@@ -1474,9 +1423,7 @@ class ZendeskStandIn(StandInServer):
             raise bad_request("InvalidValue", "start_time must be a Unix epoch time") from None
         limit = self._latest() - (60 if self.incremental_excludes_last_minute else 0)
         if start > limit:
-            raise bad_request(
-                "InvalidValue", "start_time is too recent: it must be at least one minute in the past"
-            )
+            raise bad_request("InvalidValue", "start_time is too recent: it must be at least one minute in the past")
         return start
 
     def _export_cutoff(self) -> float:
@@ -1493,11 +1440,7 @@ class ZendeskStandIn(StandInServer):
         cutoff = self._export_cutoff()
         # Ordered by last change; deleted tickets are included with status "deleted".
         rows = sorted(
-            (
-                t
-                for t in self.tickets.values()
-                if (t["updated_at"], t["id"]) > tuple(mark) and t["updated_at"] < cutoff
-            ),
+            (t for t in self.tickets.values() if (t["updated_at"], t["id"]) > tuple(mark) and t["updated_at"] < cutoff),
             key=lambda t: (t["updated_at"], t["id"]),
         )
         page = rows[:per_page]
@@ -1671,9 +1614,7 @@ def _when(field: str):
             day = date.fromisoformat(value)
 
             def on_day(t):
-                return t[field] is not None and _compare(
-                    op, datetime.fromtimestamp(t[field], timezone.utc).date(), day
-                )
+                return t[field] is not None and _compare(op, datetime.fromtimestamp(t[field], timezone.utc).date(), day)
 
             return on_day
         try:
