@@ -218,7 +218,7 @@ class _Export:
         self.redo: list[str] = [str(t) for t in state.get("r") or []]
         self.horizon: int | None = None  # the events are complete up to this time (epoch)
         self.latest = self.start  # the latest updated_at written (the next events' start without events)
-        self.spool = Spool()
+        self.spool: Spool  # opened when the export begins, closed when it ends (or is dropped)
         self.seen = IdSet()
         # Tickets that came again, changed, after this run wrote them: the next run writes them
         # (export_position names them), never one ticket twice in a run. From the first of them
@@ -227,6 +227,7 @@ class _Export:
         self.anchor: str | None = None
 
     def items(self) -> Iterator[ExportItem]:
+        self.spool = Spool()
         try:
             if self.mode in (None, INCREMENTAL) and self.events_from is not None:
                 try:
