@@ -83,6 +83,61 @@ MIGRATIONS: list[str] = [
     -- One search document per ticket: subject, description and every comment.
     CREATE VIRTUAL TABLE ticket_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
     """,
+    # 2: an exact change order for `export --cursor` / `--state`, and the store's identity.
+    """
+    -- The store's identity, made once: an export state from another store is refused.
+    CREATE TABLE meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        store_id TEXT NOT NULL
+    );
+    INSERT INTO meta (id, store_id) VALUES (1, lower(hex(randomblob(16))));
+
+    -- Each ticket's last change: every write to a ticket (or its thread) moves the ticket to a new
+    -- sequence number, larger than any handed out before (AUTOINCREMENT never reuses one). Writes
+    -- are serialised, so a read snapshot holds every change up to its largest `seq`, and an export
+    -- of `seq > N` gives exactly the changes after the snapshot that saw N.
+    -- A table of its own (not a column of tickets): adding it rewrites no ticket, and the triggers
+    -- below never write the table that fired them.
+    -- (No REFERENCES: the triggers keep it, and a foreign key check per row would cost the
+    -- migration a lookup of every ticket.)
+    CREATE TABLE ticket_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ticket_id INTEGER NOT NULL
+    );
+    -- Existing tickets in the order they last changed (one-second times: the id breaks ties): rows
+    -- go in in the SELECT's order, each with the next seq (1, 2, ...).
+    INSERT INTO ticket_changes (ticket_id) SELECT id FROM tickets ORDER BY updated_at, id;
+    CREATE UNIQUE INDEX ticket_changes_ticket ON ticket_changes(ticket_id);
+
+    -- What an export shows of a ticket: its row and its comments (with their attachments, which
+    -- are written before the comment's stored JSON). CCs are the cc column of the row. Plain
+    -- DELETE + INSERT: no conflict clause an outer statement's OR IGNORE could override.
+    CREATE TRIGGER tickets_changed_insert AFTER INSERT ON tickets BEGIN
+        DELETE FROM ticket_changes WHERE ticket_id = NEW.id;
+        INSERT INTO ticket_changes (ticket_id) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER tickets_changed_update AFTER UPDATE ON tickets BEGIN
+        DELETE FROM ticket_changes WHERE ticket_id = NEW.id;
+        INSERT INTO ticket_changes (ticket_id) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER comments_changed_insert AFTER INSERT ON comments BEGIN
+        DELETE FROM ticket_changes WHERE ticket_id = NEW.ticket_id;
+        INSERT INTO ticket_changes (ticket_id) VALUES (NEW.ticket_id);
+    END;
+    CREATE TRIGGER comments_changed_update AFTER UPDATE ON comments BEGIN
+        DELETE FROM ticket_changes WHERE ticket_id IN (OLD.ticket_id, NEW.ticket_id);
+        INSERT INTO ticket_changes (ticket_id) SELECT OLD.ticket_id WHERE OLD.ticket_id != NEW.ticket_id;
+        INSERT INTO ticket_changes (ticket_id) VALUES (NEW.ticket_id);
+    END;
+    CREATE TRIGGER comments_changed_delete AFTER DELETE ON comments BEGIN
+        DELETE FROM ticket_changes WHERE ticket_id = OLD.ticket_id;
+        INSERT INTO ticket_changes (ticket_id) SELECT id FROM tickets WHERE id = OLD.ticket_id;
+    END;
+    -- (tixcli deletes no ticket; one deleted by hand leaves the export without a trace)
+    CREATE TRIGGER tickets_changed_delete AFTER DELETE ON tickets BEGIN
+        DELETE FROM ticket_changes WHERE ticket_id = OLD.id;
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
