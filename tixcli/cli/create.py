@@ -2,8 +2,10 @@
 
 from typing import Annotated
 
+import click
 import typer
 
+from tixcli import editor as editing
 from tixcli.attachments import prepare_uploads
 from tixcli.errors import InvalidInputError
 from tixcli.model import (
@@ -46,9 +48,23 @@ from .target import dedupe_key_value
 @app.command()
 def create(
     ctx: typer.Context,
-    subject: Annotated[str, typer.Option("--subject", "-s", help="One-line summary.", show_default=False)],
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject", "-s", help="One-line summary (required; with -e, the editor's first line).", show_default=False
+        ),
+    ] = None,
     body: BodyOption = None,
     body_file: BodyFileOption = None,
+    use_editor: Annotated[
+        bool,
+        typer.Option(
+            "--editor",
+            "-e",
+            help="Write the subject and the text in $VISUAL (else $EDITOR, else vi) on the terminal: "
+            "the subject on the first line (-s fills it in), the text after a blank line.",
+        ),
+    ] = False,
     type_: Annotated[
         str | None,
         typer.Option("--type", "-t", help="question, incident, problem or task.", show_default=False),
@@ -81,15 +97,28 @@ def create(
     attach_stdin: AttachStdinOption = None,
     fmt: WriteFormat = None,
 ) -> None:
-    """Open a ticket and print its id (with --dedupe-key: reuse the open one carrying the key)."""
+    """Open a ticket and print its id (with --dedupe-key: reuse the open one carrying the key).
+
+    -e opens your editor on the terminal for the subject and the text, even with stdout captured:
+    ID=$(tixcli create -e). Without -e, --body or --body-file is required: tixcli never prompts.
+    """
     state = get_state(ctx)
+    if subject is None and not use_editor:
+        param = next(p for p in ctx.command.params if p.name == "subject")
+        raise click.MissingParameter(ctx=ctx, param=param)
     output = check_write_format(fmt)
-    subject = check_text(subject, "subject")
-    if "\n" in subject.strip():
-        raise InvalidInputError("the subject must be one line")
+    if subject is not None:
+        subject = check_text(subject, "subject").strip()
+        if "\n" in subject:
+            raise InvalidInputError("the subject must be one line")
     context = ci_context(ci)
-    text = with_context(read_body(body, body_file), context, "")
-    assert text is not None  # a body is required
+    editing.check_sources(use_editor, body, body_file)
+    text = None
+    if not use_editor:
+        if editing.reads_terminal(body, body_file):
+            state.backend  # noqa: B018 - a config or store error comes before the notice, not after
+            editing.stdin_notice()
+        text = with_context(read_body(body, body_file), context, "")
     if dedupe_key is not None:
         dedupe_key = dedupe_key_value(dedupe_key)
     tags = [check_text(t, "tag").strip() for t in tag or []]
@@ -97,18 +126,32 @@ def create(
         tags += [t for t in context.tags() if t not in tags]
     profile = state.profile
     generated = generated_files(state, attach_log, log_lines, attach_stdin, body_file)
+    # everything else is checked (and the files read) before the editor opens: a mistake in an
+    # option never costs the text written
+    requester_email = validate_email(requester) if requester else profile.user
+    assignee_email = validate_email(assignee) if assignee is not None else None
+    type_value = normalize_choice(type_, TYPES, "type")
+    priority_value = normalize_priority(priority)
+    group_value = check_utf8(group, "group") if group is not None else None
+    cc_emails = validate_emails(cc or [])
+    uploads = prepare_uploads(attach or [], profile.attachment_limits(), generated)
+    if use_editor:
+        subject, written = editing.split_new_ticket(editing.edit(editing.new_ticket_template(subject), "TICKET.md"))
+        subject = check_text(subject, "subject")
+        text = with_context(read_body(written, None, state=state), context, "")
+    assert subject is not None and text is not None  # -s or the editor; a body is required
     new = NewTicket(
-        subject=subject.strip(),
+        subject=subject,
         body=text,
         author=profile.user,
-        requester=validate_email(requester) if requester else profile.user,
-        assignee=validate_email(assignee) if assignee is not None else None,
-        type=normalize_choice(type_, TYPES, "type"),
-        priority=normalize_priority(priority),
-        group=check_utf8(group, "group") if group is not None else None,
+        requester=requester_email,
+        assignee=assignee_email,
+        type=type_value,
+        priority=priority_value,
+        group=group_value,
         tags=tags,
-        cc=validate_emails(cc or []),
-        attachments=prepare_uploads(attach or [], profile.attachment_limits(), generated),
+        cc=cc_emails,
+        attachments=uploads,
         dedupe_key=dedupe_key,
     )
     result = state.backend.create(new)
