@@ -12,9 +12,12 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .model import TICKET_FIELDS, Ticket
+
+if TYPE_CHECKING:
+    from .terminal import Display
 
 READ_FORMATS = ("table", "json", "jsonl", "csv", "yaml")
 WRITE_FORMATS = ("json", "jsonl", "yaml")
@@ -92,56 +95,259 @@ def csv_row(row: dict, raw: bool = False) -> dict:
     return {k: csv_cell(v, raw) for k, v in flat_row(row).items()}
 
 
-def write_csv(rows: Iterable[dict], fields: list[str], out: IO[str], raw: bool = False) -> None:
+def write_csv(rows: Iterable[dict], fields: list[str], out: IO[str], raw: bool = False, header: bool = True) -> None:
     import csv
 
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for row in rows:
         writer.writerow(csv_row(row, raw))
 
 
-def print_tickets(tickets: list[Ticket], fmt: str, out: IO[str] | None = None, csv_raw: bool = False) -> None:
-    out = out or sys.stdout
-    dicts = [t.to_dict(with_comments=False) for t in tickets]
-    if fmt == "json":
-        out.write(dumps_json(dicts) + "\n")
-    elif fmt == "jsonl":
-        for d in dicts:
-            out.write(dumps_json(d, pretty=False) + "\n")
-    elif fmt == "csv":
-        write_csv(dicts, list(TICKET_FIELDS), out, raw=csv_raw)
-    elif fmt == "yaml":
-        out.write(_yaml(dicts))
-    else:
-        if not tickets:
-            message("no tickets")
-            return
-        from tabulate import tabulate
+# -- tables -----------------------------------------------------------------------------------
 
-        rows = [
-            [
-                clean(t.id, one_line=True),
-                clean(t.status, one_line=True),
-                clean(t.priority, one_line=True) or "-",
-                clean(t.type, one_line=True) or "-",
-                clean((t.updated_at or "")[:16].replace("T", " "), one_line=True),
-                clean(t.requester, one_line=True),
-                _truncate(clean(t.subject, one_line=True), 60),
-            ]
-            for t in tickets
-        ]
-        headers = ["ID", "STATUS", "PRIORITY", "TYPE", "UPDATED", "REQUESTER", "SUBJECT"]
-        out.write(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True) + "\n")
+# What `list` shows by default (the time column follows --sort: CREATED for `--sort created`).
+TABLE_COLUMNS = ("id", "status", "priority", "type", "updated_at", "requester", "subject")
+# A table header is the field's name in capitals, except for these.
+TABLE_HEADERS = {"created_at": "CREATED", "updated_at": "UPDATED", "solved_at": "SOLVED"}
+# --columns takes the table's names for the times too.
+COLUMN_ALIASES = {"created": "created_at", "updated": "updated_at", "solved": "solved_at"}
+# On a terminal these columns take the width the others leave, cut with `…`; the others keep theirs.
+FREE_COLUMNS = ("subject", "description")
+TIME_COLUMNS = ("created_at", "updated_at", "solved_at")
+# Columns shown as "-" when empty (as the table always has).
+_DASHED = ("priority", "type")
+# Cleaned text holds no C0 control: this one joins a local time to its zone inside a table cell.
+_ZONE = "\x1f"
+_MIN_FREE = 10
+
+# SGR colours (only on a terminal, or with --color always).
+STATUS_COLORS = {"new": "33", "open": "31", "pending": "34", "hold": "35", "solved": "32", "closed": "2"}
+PRIORITY_COLORS = {"urgent": "1;31", "high": "33", "low": "2"}
+
+
+def table_columns(sort: str = "updated") -> tuple[str, ...]:
+    """The default table's columns: the time shown is the one the rows are sorted by."""
+    if sort == "created":
+        return tuple("created_at" if c == "updated_at" else c for c in TABLE_COLUMNS)
+    return TABLE_COLUMNS
+
+
+def parse_columns(value: str) -> tuple[str, ...]:
+    """`--columns id,status,subject`: fields of the model (the table's CREATED / UPDATED / SOLVED
+    names too), in that order, each once; anything else is refused (exit 6) with the fields."""
+    from .errors import InvalidInputError
+
+    hint = "columns are the fields of a ticket: " + ", ".join(TICKET_FIELDS) + " (or created, updated, solved)"
+    chosen: list[str] = []
+    for part in value.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        name = COLUMN_ALIASES.get(name, name)
+        if name not in TICKET_FIELDS:
+            raise InvalidInputError(f"unknown column {clean(part.strip(), one_line=True)!r}", hint=hint)
+        if name not in chosen:
+            chosen.append(name)
+    if not chosen:
+        raise InvalidInputError("--columns is empty", hint=hint)
+    return tuple(chosen)
+
+
+def paint(text: str, code: str | None) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if code and text else text
+
+
+def local_time(value: str | None) -> tuple[str, str] | None:
+    """A stored ISO 8601 time as "YYYY-MM-DD HH:MM" in the local zone (TZ honoured), and the
+    zone's name; None when it is not a time."""
+    if not value:
+        return None
+    from .errors import TixError
+    from .model import parse_iso
+
+    try:
+        when = parse_iso(str(value)).astimezone()
+        zone = when.tzname() or when.strftime("%z")
+        return when.strftime("%Y-%m-%d %H:%M"), clean(zone, one_line=True)
+    except (TixError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _table_cell(ticket: Ticket, field: str, local: bool) -> str:
+    value = getattr(ticket, field)
+    if field in TIME_COLUMNS:
+        if local:
+            shown = local_time(value)
+            if shown is not None:
+                return shown[0] + _ZONE + shown[1]
+        return clean((value or "")[:16].replace("T", " "), one_line=True).strip()
+    if isinstance(value, list):
+        return clean(", ".join(value), one_line=True).strip()
+    text = clean(value, one_line=True).strip()
+    return text or ("-" if field in _DASHED else "")
+
+
+def _plain_cell(ticket: Ticket, field: str) -> str:
+    value = getattr(ticket, field)
+    if isinstance(value, list):
+        return clean(",".join(value), one_line=True)
+    return clean(value, one_line=True)
+
+
+def write_plain(tickets: Iterable[Ticket], columns: tuple[str, ...], out: IO[str]) -> None:
+    """`--plain`: one ticket a line, its fields separated by tabs, no header, nothing cut, the
+    values as JSON has them (times in ISO 8601 UTC, lists joined with `,`, null as empty)."""
+    for t in tickets:
+        out.write("\t".join(_plain_cell(t, c) for c in columns) + "\n")
+
+
+def write_table(
+    tickets: Iterable[Ticket],
+    columns: tuple[str, ...],
+    out: IO[str],
+    display: Display | None = None,
+    headers: bool = True,
+) -> None:
+    """The table people read: columns padded to their widest cell (and header) and separated by
+    two spaces, lines without trailing spaces.
+
+    Not on a terminal (`display.width` None) nothing is cut and the times are as stored; the rows
+    are kept as one string each while the widths are measured (100,000 rows: some 20 MB). On a
+    terminal the table fits its width: the free columns (subject, description) take what the
+    others leave and are cut with `…`; times are local with their zone (in the header when every
+    row has the same one); status and priority are coloured when `display.color`.
+    """
+    from .terminal import Display, cut, text_width
+
+    display = display or Display()
+    local = display.terminal
+    n = len(columns)
+    names = [TABLE_HEADERS.get(c, c.upper()) for c in columns]
+    time_at = [i for i, c in enumerate(columns) if c in TIME_COLUMNS]
+    zones: list[set[str]] = [set() for _ in columns]
+    rows: list[str] = []
+    for t in tickets:
+        cells = [_table_cell(t, c, local) for c in columns]
+        for i in time_at:
+            if _ZONE in cells[i]:
+                zones[i].add(cells[i].split(_ZONE, 1)[1])
+        rows.append("\t".join(cells))
+    # a zone every time in the column shares goes to the header; else each time carries its own
+    one_zone = [len(z) == 1 and next(iter(z)) != "" for z in zones]
+    for i in time_at:
+        if one_zone[i]:
+            names[i] += f" ({next(iter(zones[i]))})"
+
+    def shown(cells: list[str]) -> list[str]:
+        for i in time_at:
+            if _ZONE in cells[i]:
+                when, zone = cells[i].split(_ZONE, 1)
+                cells[i] = when if one_zone[i] else f"{when} {zone}".rstrip()
+        return cells
+
+    if headers:
+        extra = 0 if local else 2  # tabulate's padding of a header, kept off a terminal
+        widths = [text_width(h) + extra for h in names]
+    else:
+        widths = [0] * n
+    for row in rows:
+        for i, cell in enumerate(shown(row.split("\t"))):
+            w = text_width(cell)
+            if w > widths[i]:
+                widths[i] = w
+    limits: list[int | None] = [None] * n
+    if display.width is not None:
+        free = [i for i, c in enumerate(columns) if c in FREE_COLUMNS]
+        if free:
+            room = display.width - sum(w for i, w in enumerate(widths) if i not in free) - 2 * (n - 1)
+            left = len(free)
+            for i in sorted(free, key=lambda i: widths[i]):
+                share = max(room // left, _MIN_FREE)
+                if widths[i] > share:
+                    widths[i] = limits[i] = share
+                room -= widths[i]
+                left -= 1
+    colors = [STATUS_COLORS if c == "status" else PRIORITY_COLORS if c == "priority" else None for c in columns]
+    if not display.color:
+        colors = [None] * n
+
+    def line(cells: list[str], painted: bool) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            limit = limits[i]
+            if limit is not None:
+                cell = cut(cell, limit)
+            gap = widths[i] - text_width(cell)
+            palette = colors[i] if painted else None
+            if palette is not None:
+                cell = paint(cell, palette.get(cell))
+            parts.append(cell + " " * gap if gap > 0 else cell)
+        return "  ".join(parts).rstrip()
+
+    if headers:
+        out.write(line(names, False) + "\n")
+    for row in rows:
+        out.write(line(shown(row.split("\t")), True) + "\n")
+
+
+def print_tickets(
+    tickets: list[Ticket],
+    fmt: str,
+    out: IO[str] | None = None,
+    csv_raw: bool = False,
+    *,
+    columns: tuple[str, ...] | None = None,
+    headers: bool = True,
+    plain: bool = False,
+    display: Display | None = None,
+    sort: str = "updated",
+) -> None:
+    """Tickets in `fmt`. `columns` (--columns) picks the fields: the table's columns, CSV's, or
+    the keys of JSON, JSONL and YAML (None: the table's default, every field elsewhere);
+    `headers` False drops the table's and CSV's header; `plain` is --plain (tab-separated)."""
+    out = out or sys.stdout
+    if fmt in ("json", "jsonl", "csv", "yaml"):
+        dicts = [t.to_dict(with_comments=False) for t in tickets]
+        if columns is not None:
+            dicts = [{k: d[k] for k in columns} for d in dicts]
+        if fmt == "json":
+            out.write(dumps_json(dicts) + "\n")
+        elif fmt == "jsonl":
+            for d in dicts:
+                out.write(dumps_json(d, pretty=False) + "\n")
+        elif fmt == "csv":
+            write_csv(dicts, list(columns or TICKET_FIELDS), out, raw=csv_raw, header=headers)
+        else:
+            out.write(_yaml(dicts))
+        return
+    shown = columns or table_columns(sort)
+    if plain:
+        write_plain(tickets, shown, out)
+        return
+    if not tickets:
+        message("no tickets")
+        return
+    write_table(tickets, shown, out, display, headers=headers)
 
 
 def print_ticket(
-    ticket: Ticket, fmt: str, out: IO[str] | None = None, extra: dict | None = None, csv_raw: bool = False
+    ticket: Ticket,
+    fmt: str,
+    out: IO[str] | None = None,
+    extra: dict | None = None,
+    csv_raw: bool = False,
+    *,
+    display: Display | None = None,
+    hidden_comments: int = 0,
 ) -> None:
     """One ticket, with its thread when it was fetched.
 
     CSV: one header and one row, the columns of `list --format csv` then `comment_count` and
-    `comments` (the thread as one JSON array, the shape of `show --format json`).
+    `comments` (the thread as one JSON array, the shape of `show --format json`). The text on a
+    terminal (`display`): times local with their zone, status and priority coloured where asked;
+    `hidden_comments` says how many comments after the first one `show --comments N` left out.
     """
     out = out or sys.stdout
     data = ticket.to_dict()
@@ -159,7 +365,7 @@ def print_ticket(
         fields = [*TICKET_FIELDS, *(extra or {}), *(["comment_count", "comments"] if comments is not None else [])]
         write_csv([data], fields, out, raw=csv_raw)
     else:
-        out.write(_ticket_text(ticket))
+        out.write(_ticket_text(ticket, display, hidden_comments))
 
 
 def print_write_result(
@@ -182,14 +388,29 @@ def print_values(values: list, fmt: str, out: IO[str] | None = None) -> None:
         out.write(_yaml(values))
 
 
-def _ticket_text(t: Ticket) -> str:
+def _ticket_text(t: Ticket, display: Display | None = None, hidden_comments: int = 0) -> str:
+    local = display is not None and display.terminal
+    color = display is not None and display.color
+
+    def when(value: str | None) -> str | None:
+        if local:
+            shown = local_time(value)
+            if shown is not None:
+                return f"{shown[0]} {shown[1]}".rstrip()
+        return value
+
+    status = clean(t.status, one_line=True)
+    if color:
+        status = paint(status, STATUS_COLORS.get(status))
+    if t.raw_status and t.raw_status != t.status:
+        status += f" ({clean(t.raw_status, one_line=True)})"
+    priority = clean(t.priority, one_line=True)
+    if color:
+        priority = paint(priority, PRIORITY_COLORS.get(priority))
     lines = [f"#{clean(t.id, True)}  {clean(t.subject, one_line=True)}"]
     fields = [
-        (
-            "status",
-            t.status + (f" ({t.raw_status})" if t.raw_status and t.raw_status != t.status else ""),
-        ),
-        ("priority", t.priority),
+        ("status", status),
+        ("priority", priority),
         ("type", t.type),
         ("requester", t.requester),
         ("assignee", t.assignee),
@@ -197,28 +418,29 @@ def _ticket_text(t: Ticket) -> str:
         ("cc", ", ".join(t.cc)),
         ("tags", ", ".join(t.tags)),
         ("dedupe key", t.external_id),
-        ("created", t.created_at),
-        ("updated", t.updated_at),
-        ("solved", t.solved_at),
+        ("created", when(t.created_at)),
+        ("updated", when(t.updated_at)),
+        ("solved", when(t.solved_at)),
         ("url", t.url),
     ]
     for name, value in fields:
         if value:
-            lines.append(f"  {name + ':':<12}{clean(value, one_line=True)}")
-    for c in t.comments or []:
+            text = value if name in ("status", "priority") else clean(value, one_line=True)  # already cleaned
+            lines.append(f"  {name + ':':<12}{text}")
+    for n, c in enumerate(t.comments or []):
+        if n == 1 and hidden_comments > 0:
+            lines.append("")
+            earlier = "comment" if hidden_comments == 1 else "comments"
+            lines.append(f"... {hidden_comments:,} earlier {earlier} not shown (--comments N shows the last N)")
         visibility = "" if c.public else " [internal]"
         lines.append("")
-        lines.append(f"--- {clean(c.author, True) or 'unknown'} · {clean(c.created_at, True)}{visibility}")
+        lines.append(f"--- {clean(c.author, True) or 'unknown'} · {clean(when(c.created_at), True)}{visibility}")
         lines.append(clean(c.body).rstrip())
         for a in c.attachments:  # the id is what `tixcli download ID ATTACHMENT_ID` takes
             size = f"{a.size:,} bytes" if a.size is not None else "size unknown"
             where = f" [id {clean(a.id, True)}]" if a.id is not None else ""
             lines.append(f"  attachment: {clean(a.filename, True)} ({size}){where}")
     return "\n".join(lines) + "\n"
-
-
-def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _yaml(data: object) -> str:
