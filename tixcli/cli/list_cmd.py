@@ -1,8 +1,11 @@
 """`tixcli list`: my tickets, or everyone's, filtered."""
 
+import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
+from click.core import ParameterSource
 
 from tixcli.errors import InvalidInputError
 from tixcli.model import (
@@ -15,9 +18,10 @@ from tixcli.model import (
     parse_since,
     validate_email,
 )
-from tixcli.output import print_tickets
+from tixcli.output import message, parse_columns, print_tickets
 
 from .app import CsvRawOption, app, check_read_format, check_utf8, get_state, read_format_option
+from .show import ColorOption, NoPagerOption
 
 SORTS = ("updated", "created", "priority")
 
@@ -60,11 +64,36 @@ def list_tickets(
     sort: Annotated[str, typer.Option("--sort", help="updated, created or priority.")] = "updated",
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many tickets.", min=1, max=100000)] = 50,
     fmt: Annotated[str | None, read_format_option()] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Fields to show, with commas (id,status,subject,...); with json, jsonl, csv, yaml: the keys.",
+            show_default=False,
+        ),
+    ] = None,
+    no_headers: Annotated[bool, typer.Option("--no-headers", help="No header line (table and csv).")] = False,
+    plain: Annotated[
+        bool,
+        typer.Option("--plain", help="Tab-separated, one ticket a line, no header, nothing cut (for cut and awk)."),
+    ] = False,
+    color: ColorOption = "auto",
+    no_pager: NoPagerOption = False,
     csv_raw: CsvRawOption = False,
 ) -> None:
     """List tickets: mine by default, --all for everyone's; active ones unless --status says otherwise."""
+    from tixcli import terminal
+
     state = get_state(ctx)
     output = check_read_format(fmt)
+    if plain and output != "table":
+        if ctx.get_parameter_source("fmt") in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT):
+            raise InvalidInputError(f"--plain is a format of its own: not with --format {fmt}")
+        output = "table"  # --plain wins over $TIXCLI_FORMAT
+    if no_headers and output not in ("table", "csv"):
+        raise InvalidInputError(f"--no-headers goes with the table or csv, not --format {output}")
+    chosen = parse_columns(columns) if columns is not None else None
+    display = terminal.display_for(color)
     if search is not None and not search.strip():
         raise InvalidInputError("--search is empty")
     if search is not None and "\x00" in search:
@@ -84,4 +113,39 @@ def list_tickets(
         sort=normalize_choice(sort, SORTS, "sort order"),
         limit=limit,
     )
-    print_tickets(state.backend.list_tickets(query), output, csv_raw=csv_raw)
+    # A person at a terminal is told when --limit cut the list: one ticket more is asked for to
+    # know (stderr not a terminal: the query is exactly as asked).
+    tell = terminal.is_terminal(sys.stderr)
+    found = state.backend.list_tickets(replace(query, limit=limit + 1) if tell else query)
+    total = getattr(found, "total", None)  # a backend that knows how many match may say so
+    more = len(found) > limit or (isinstance(total, int) and total > min(len(found), limit))
+    tickets = found[:limit] if len(found) > limit else found
+    del found
+    import io
+
+    paging = display.terminal and not no_pager  # a person's output is held, to page it when long
+    held = io.StringIO() if paging else None
+    print_tickets(
+        tickets,
+        output,
+        held if held is not None else sys.stdout,
+        csv_raw=csv_raw,
+        columns=chosen,
+        headers=not no_headers,
+        plain=plain,
+        display=None if plain else display,
+        sort=query.sort,
+    )
+    if held is not None:
+        from tixcli import pager
+
+        pager.write(held.getvalue())
+    if tell and more:
+        message(limit_note(len(tickets), total if isinstance(total, int) else None))
+
+
+def limit_note(shown: int, total: int | None) -> str:
+    """What a person is told on stderr when --limit cut the list."""
+    if total is not None and total > shown:
+        return f"{shown:,} of {total:,} shown; --limit N shows more"
+    return f"{shown:,} shown; there are more: --limit N shows more"
