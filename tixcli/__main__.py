@@ -50,13 +50,16 @@ def run(args: list[str]) -> int:
         return err.exit_status
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:  # exit 2, in tixcli's style: the message, and where help is
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # bare `tixcli`: the help
+            say(exc.format_message().rstrip("\n"), one_line=False)
+            return exc.exit_code
+        say(f"error: {_usage_message(exc)}")
+        say(f"hint: try '{_command_path(exc, args)} --help'")
+        return exc.exit_code
     except click.ClickException as exc:
-        import io
-
-        shown = io.StringIO()
-        exc.show(file=shown)
-        say(shown.getvalue().rstrip("\n"), one_line=False)
-        return exc.exit_code  # usage errors: 2, in click's own format
+        say(f"error: {_usage_message(exc)}")
+        return exc.exit_code
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
         return 130
@@ -73,6 +76,28 @@ def run(args: list[str]) -> int:
         say(f"error: unexpected {type(exc).__name__}: {exc}")
         print("hint: run with --debug for details, and report it", file=sys.stderr)
         return ExitStatus.ERROR
+
+
+def _usage_message(exc) -> str:
+    """Click's message in tixcli's style: "missing argument 'ID'", not "Missing argument 'ID'."."""
+    text = " ".join(exc.format_message().split())
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
+def _command_path(exc, args: list[str]) -> str:
+    """`tixcli COMMAND` of the command the error is about (the parser does not always say)."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        return ctx.command_path
+    import typer.main
+
+    from tixcli.cli import app
+
+    commands = getattr(typer.main.get_command(app), "commands", {})
+    named = next((arg for arg in args if arg in commands), None)
+    return f"tixcli {named}" if named else "tixcli"
 
 
 def _print_traceback(say) -> None:
