@@ -56,6 +56,7 @@ def test_a_value_outside_the_choices_is_still_tixclis_refusal_exit_6(store, args
         (["show", "1", "2"], "error: got unexpected extra argument (2)", "tixcli show"),
         (["lst"], "error: no such command 'lst'", "tixcli"),
         (["--profile"], "error: option '--profile' requires an argument", "tixcli"),
+        (["--show-completion", "tcsh"], "error: invalid value for '--show-completion'", "tixcli"),
     ],
 )
 def test_usage_errors_speak_like_tixcli_and_exit_2(store, args, message, where):

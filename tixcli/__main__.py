@@ -11,6 +11,13 @@ from tixcli.errors import ExitStatus, TixError
 def main(argv: list[str] | None = None) -> int:
     """Run tixcli; returns (and with sys.exit, exits with) the exit status."""
     args = sys.argv[1:] if argv is None else argv
+    instruction = os.environ.get("_TIXCLI_COMPLETE")
+    if instruction:  # a shell asking for completions (tixcli.completion), not a command
+        from tixcli.completion import respond
+
+        answered = respond(instruction)
+        if answered is not None:
+            return _exit(answered, argv)
     if args == ["--version"]:  # the fastest path: no CLI framework needed
         from tixcli import __version__
 

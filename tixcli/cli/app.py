@@ -2,12 +2,14 @@
 
 import re
 import sys
-from typing import TYPE_CHECKING, Annotated, Literal, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, overload
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from tixcli import __version__
+from tixcli import completion as completing
 from tixcli.config import Profile, load_config
 from tixcli.errors import InvalidInputError, NotFoundError
 from tixcli.output import READ_FORMATS, WRITE_FORMATS, clean
@@ -16,8 +18,54 @@ if TYPE_CHECKING:
     from tixcli.ci import CIContext
     from tixcli.model import Reply
 
+
+# -- completion scripts --------------------------------------------------------------------
+
+
+def _show_completion(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    print(completing.script(completing.chosen_shell(value, param)), end="")
+    ctx.exit(0)
+
+
+def _install_completion(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    shell = completing.chosen_shell(value, param)
+    path, added = completing.install(shell)
+    print(f"{shell} completion installed in {path}")
+    for line in added:
+        print(f"added to {line}")
+    print("it takes effect in a new shell")
+    ctx.exit(0)
+
+
+class TixGroup(TyperGroup):
+    """The `tixcli` group, with completion scripts in click's protocol (values, profiles and
+    ticket ids complete; see tixcli.completion), not Typer's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, verb in (("--show-completion", "Print"), ("--install-completion", "Install")):
+            self.params.append(
+                click.Option(
+                    [name],
+                    metavar="[SHELL]",
+                    is_flag=False,
+                    flag_value="auto",
+                    expose_value=False,
+                    is_eager=True,
+                    callback=_show_completion if verb == "Print" else _install_completion,
+                    help=f"{verb} the completion script of bash, zsh or fish (default: this shell).",
+                )
+            )
+
+
 app = typer.Typer(
     name="tixcli",
+    cls=TixGroup,
+    add_completion=False,  # TixGroup's own --show-completion and --install-completion
     no_args_is_help=True,
     # click 8.4+ suggests a close command name itself ("Did you mean 'list'?"): Typer must not
     # add the same suggestion again.
@@ -66,8 +114,8 @@ def get_state(ctx: typer.Context) -> State:
     return state
 
 
-def _version(value: bool) -> None:
-    if value:
+def _version(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:  # (a Tab after --version prints nothing)
         print(f"tixcli {__version__}")
         raise typer.Exit()
 
@@ -77,9 +125,18 @@ def main(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", envvar="TIXCLI_PROFILE", help="Profile from the config file."),
+        typer.Option(
+            "--profile",
+            "-p",
+            envvar="TIXCLI_PROFILE",
+            help="Profile from the config file.",
+            click_type=completing.PROFILE,
+        ),
     ] = None,
-    config: Annotated[str | None, typer.Option("--config", envvar="TIXCLI_CONFIG", help="Config file to use.")] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", envvar="TIXCLI_CONFIG", help="Config file to use.", click_type=completing.FILE),
+    ] = None,
     debug: Annotated[
         bool,
         typer.Option("--debug", envvar="TIXCLI_DEBUG", help="Diagnostics and tracebacks on stderr (never secrets)."),
@@ -125,7 +182,18 @@ def check_ticket_id(ctx: click.Context, value: str) -> str:
     )
 
 
-TicketId = Annotated[str, typer.Argument(metavar="ID", help="The ticket's id.", callback=check_ticket_id)]
+TicketId = Annotated[
+    str,
+    typer.Argument(metavar="ID", help="The ticket's id.", callback=check_ticket_id, click_type=completing.TICKET_ID),
+]
+PriorityOption = Annotated[
+    str | None,
+    typer.Option("--priority", help="The priority (or P1..P4).", click_type=completing.PRIORITY, show_default=False),
+]
+TypeOption = Annotated[
+    str | None,
+    typer.Option("--type", "-t", help="The kind of ticket.", click_type=completing.TICKET_TYPE, show_default=False),
+]
 CsvRawOption = Annotated[
     bool,
     typer.Option(
@@ -136,10 +204,15 @@ CsvRawOption = Annotated[
 ]
 
 
-def read_format_option(
-    help_text: str = "Output format: table, json, jsonl, csv or yaml ($TIXCLI_FORMAT).",
-) -> object:
-    return typer.Option("--format", "-f", envvar="TIXCLI_FORMAT", help=help_text, show_default=False)
+def read_format_option(help_text: str = "Output format (default: table).") -> object:
+    return typer.Option(
+        "--format",
+        "-f",
+        envvar="TIXCLI_FORMAT",
+        help=help_text,
+        show_default=False,
+        click_type=completing.READ_FORMAT,
+    )
 
 
 def check_read_format(value: str | None) -> str:
@@ -161,15 +234,28 @@ def check_write_format(value: str | None) -> str | None:
 
 WriteFormat = Annotated[
     str | None,
-    typer.Option("--format", "-f", help="Print the resulting ticket: json, jsonl or yaml.", show_default=False),
+    typer.Option(
+        "--format",
+        "-f",
+        help="Print the resulting ticket in this format.",
+        show_default=False,
+        click_type=completing.WRITE_FORMAT,
+    ),
 ]
 BodyOption = Annotated[str | None, typer.Option("--body", "-b", help="The text.", show_default=False)]
 BodyFileOption = Annotated[
     str | None,
-    typer.Option("--body-file", "-F", help="Read the text from a file, or - for stdin.", show_default=False),
+    typer.Option(
+        "--body-file",
+        "-F",
+        help="Read the text from a file, or - for stdin.",
+        show_default=False,
+        click_type=completing.FILE,
+    ),
 ]
 AttachOption = Annotated[
-    list[str] | None, typer.Option("--attach", "-a", help="Attach a file (repeatable).", show_default=False)
+    list[str] | None,
+    typer.Option("--attach", "-a", help="Attach a file (repeatable).", show_default=False, click_type=completing.FILE),
 ]
 CcOption = Annotated[
     list[str] | None, typer.Option("--cc", help="Add a CC participant (repeatable).", show_default=False)

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from tixcli.completion import FORMAT_HELP, choices
 from tixcli.errors import InvalidInputError
 from tixcli.output import clean, dumps_json
 
@@ -13,7 +14,13 @@ from .app import app
 @app.command()
 def backends(
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table, or json (with each backend's settings).")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="A table, or JSON (with each backend's settings).",
+            click_type=choices(("table", "json"), FORMAT_HELP),
+        ),
     ] = "table",
 ) -> None:
     """List every backend (built-in, installed plugins, registered): loads?, capabilities, limits."""

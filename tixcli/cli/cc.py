@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from tixcli.completion import WRITE_FORMAT
 from tixcli.model import validate_emails
 from tixcli.output import clean, print_values, print_write_result
 
@@ -27,8 +28,9 @@ def cc(
         typer.Option(
             "--format",
             "-f",
-            help="json, jsonl or yaml: the participants; with --add/--remove the resulting ticket.",
+            help="The participants in this format; with --add/--remove, the resulting ticket.",
             show_default=False,
+            click_type=WRITE_FORMAT,
         ),
     ] = None,
 ) -> None:

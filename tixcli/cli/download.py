@@ -21,6 +21,7 @@ from typing import Annotated, BinaryIO
 
 import typer
 
+from tixcli.completion import DIR, FILE
 from tixcli.errors import InvalidInputError, NotFoundError, TixError, UnavailableError
 from tixcli.files import private_temporary_file
 from tixcli.model import Attachment, Ticket
@@ -50,7 +51,11 @@ def download(
     folder: Annotated[
         str | None,
         typer.Option(
-            "--dir", "-d", help="Write the files into this folder (default: the current one).", show_default=False
+            "--dir",
+            "-d",
+            help="Write the files into this folder (default: the current one).",
+            show_default=False,
+            click_type=DIR,
         ),
     ] = None,
     output: Annotated[
@@ -61,6 +66,7 @@ def download(
             metavar="FILE",
             help="Write the one attachment named to FILE, or - for stdout.",
             show_default=False,
+            click_type=FILE,
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that exist already.")] = False,

@@ -8,7 +8,16 @@ from tixcli.errors import InvalidInputError
 from tixcli.model import TYPES, TicketChange, normalize_choice, normalize_priority, validate_email
 from tixcli.output import clean, message, print_write_result
 
-from .app import WriteFormat, app, check_text, check_utf8, check_write_format, get_state
+from .app import (
+    PriorityOption,
+    TypeOption,
+    WriteFormat,
+    app,
+    check_text,
+    check_utf8,
+    check_write_format,
+    get_state,
+)
 from .target import KeyOption, OptionalTicketId, target_ticket
 
 
@@ -20,12 +29,8 @@ def edit(
     subject: Annotated[
         str | None, typer.Option("--subject", "-s", help="A new one-line summary.", show_default=False)
     ] = None,
-    priority: Annotated[
-        str | None, typer.Option("--priority", help="low, normal, high, urgent (or P1..P4).", show_default=False)
-    ] = None,
-    type_: Annotated[
-        str | None, typer.Option("--type", "-t", help="question, incident, problem or task.", show_default=False)
-    ] = None,
+    priority: PriorityOption = None,
+    type_: TypeOption = None,
     group: Annotated[str | None, typer.Option("--group", help="Group or team.", show_default=False)] = None,
     requester: Annotated[
         str | None, typer.Option("--requester", help="The email the ticket is on behalf of.", show_default=False)

@@ -12,6 +12,7 @@ from typing import IO, Annotated, cast
 import typer
 
 from tixcli.backends.base import Backend
+from tixcli.completion import FILE, FORMAT_HELP, choices
 from tixcli.errors import InvalidInputError, RateLimitedError, TixError, UnavailableError
 from tixcli.export_state import ExportState, StateFile, StateRun
 from tixcli.files import private_temporary_file
@@ -21,19 +22,27 @@ from tixcli.output import clean, csv_row, escape_invisible_utf8, message
 from .app import CsvRawOption, app, get_state
 
 EXPORT_FORMATS = ("jsonl", "csv")
+EXPORT_FORMAT = choices(EXPORT_FORMATS, FORMAT_HELP)
 CSV_FIELDS = [*TICKET_FIELDS, "comment_count"]
 
 
 @app.command()
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl (one ticket per line) or csv.")] = "jsonl",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="One ticket a line, as JSON or CSV.", click_type=EXPORT_FORMAT)
+    ] = "jsonl",
     since: Annotated[
         str | None, typer.Option("--since", help="Only tickets updated since: ISO date or time, or 7d / 12h.")
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Write to this file (atomically: a temporary file, then a rename)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file (atomically: a temporary file, then a rename).",
+            click_type=FILE,
+        ),
     ] = None,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Resume an export from the token its `resume:` line gave.")
@@ -42,6 +51,7 @@ def export(
         str | None,
         typer.Option(
             "--state",
+            click_type=FILE,
             help="Keep where this export got to in FILE: the first run exports everything, each later run "
             "each ticket changed since the previous one, once (for cron).",
         ),

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from tixcli.completion import choices
 from tixcli.errors import InvalidInputError
 from tixcli.model import json_schema, tombstone_schema, write_result_schema
 from tixcli.output import dumps_json
@@ -20,7 +21,13 @@ SCHEMAS = {
 @app.command()
 def schema(
     name: Annotated[
-        str, typer.Argument(help="ticket, write-result or tombstone.", metavar="[NAME]", show_default=False)
+        str,
+        typer.Argument(
+            help="ticket (the default), write-result or tombstone.",
+            metavar="[NAME]",
+            show_default=False,
+            click_type=choices(SCHEMAS, {key: what for key, (_, what) in SCHEMAS.items()}),
+        ),
     ] = "ticket",
     write_result: Annotated[
         bool, typer.Option("--write-result", help="The same as `tixcli schema write-result`.", hidden=True)

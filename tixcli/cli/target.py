@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import click
 import typer
 
+from tixcli.completion import TICKET_ID
 from tixcli.errors import InvalidInputError, NotFoundError
 from tixcli.output import clean, dumps_json, message
 
@@ -18,20 +19,29 @@ from .app import check_text, check_ticket_id
 if TYPE_CHECKING:
     from .app import State
 
+# The ids a Tab offers: the local store's, most recently updated first (none for a remote profile).
 OptionalTicketId = Annotated[
     str | None,
     typer.Argument(
-        metavar="[ID]", help="The ticket's id (or --dedupe-key KEY).", callback=check_ticket_id, show_default=False
+        metavar="[ID]",
+        help="The ticket's id (or --dedupe-key KEY).",
+        callback=check_ticket_id,
+        show_default=False,
+        click_type=TICKET_ID,
     ),
 ]
 # attach and download: with --dedupe-key the first value is a file or an attachment id, checked later
 LooseTicketId = Annotated[
-    str | None, typer.Argument(metavar="[ID]", help="The ticket's id (or --dedupe-key KEY).", show_default=False)
+    str | None,
+    typer.Argument(
+        metavar="[ID]", help="The ticket's id (or --dedupe-key KEY).", show_default=False, click_type=TICKET_ID
+    ),
 ]
 KeyOption = Annotated[
     str | None,
     typer.Option(
         "--dedupe-key",
+        metavar="KEY",
         help="In place of ID: the non-closed ticket carrying this dedupe key ('auto': the key of this CI run).",
         show_default=False,
     ),
