@@ -1,12 +1,13 @@
 """The Typer application, its global options and the state every command shares."""
 
+import inspect
 import re
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, Literal, overload
 
 import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tixcli import __version__
 from tixcli import completion as completing
@@ -19,7 +20,48 @@ if TYPE_CHECKING:
     from tixcli.model import Reply
 
 
-# -- completion scripts --------------------------------------------------------------------
+# -- help: examples, arguments' help, completion scripts -------------------------------------
+
+
+def format_examples(epilog: str | None, formatter: click.HelpFormatter) -> None:
+    """The epilog (tixcli.cli.examples) as an "Examples:" section, its lines as written."""
+    if not epilog:
+        return
+    formatter.write_paragraph()
+    formatter.write_heading("Examples")
+    formatter.indent()
+    try:
+        for line in inspect.cleandoc(epilog).splitlines():
+            formatter.write(f"{'':>{formatter.current_indent}}{line}\n" if line.strip() else "\n")
+    finally:
+        formatter.dedent()
+
+
+def restore_argument_help(command: click.Command) -> None:
+    """Give the arguments back the help their declarations have: Typer 0.25 sets it before
+    click 8.5's Argument (which takes a help of its own) resets it to None."""
+    missing = [p for p in command.params if isinstance(p, click.Argument) and not getattr(p, "help", None)]
+    if not missing or command.callback is None:
+        return
+    from typer.models import ArgumentInfo
+    from typer.utils import get_params_from_function
+
+    declared = get_params_from_function(command.callback)
+    for param in missing:
+        meta = declared.get(param.name or "")
+        if meta is not None and isinstance(meta.default, ArgumentInfo) and meta.default.help:
+            param.help = meta.default.help
+
+
+class TixCommand(TyperCommand):
+    """A command whose help shows its arguments' help and its examples (the epilog)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        restore_argument_help(self)
+        super().format_options(ctx, formatter)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        format_examples(self.epilog, formatter)
 
 
 def _show_completion(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -42,8 +84,8 @@ def _install_completion(ctx: click.Context, param: click.Parameter, value: str |
 
 
 class TixGroup(TyperGroup):
-    """The `tixcli` group, with completion scripts in click's protocol (values, profiles and
-    ticket ids complete; see tixcli.completion), not Typer's."""
+    """The `tixcli` group: its examples, and completion scripts in click's protocol (values,
+    profiles and ticket ids complete; see tixcli.completion), not Typer's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +102,9 @@ class TixGroup(TyperGroup):
                     help=f"{verb} the completion script of bash, zsh or fish (default: this shell).",
                 )
             )
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        format_examples(self.epilog, formatter)
 
 
 app = typer.Typer(
