@@ -167,6 +167,13 @@ def complete_color(ctx: click.Context, param: click.Parameter, incomplete: str) 
     return choice_items(COLORS, incomplete, COLOR_HELP)
 
 
+def complete_columns(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`list --columns`: a ticket's fields, several with commas ("id,st" -> "id,status")."""
+    from tixcli.model import TICKET_FIELDS
+
+    return choice_items(TICKET_FIELDS, incomplete, several=True)
+
+
 def complete_file(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """A path: the shell completes file names itself."""
     return [CompletionItem(incomplete, type="file")]
@@ -304,6 +311,7 @@ SORT = Completing(complete_sort, "[updated|created|priority]")
 READ_FORMAT = Completing(complete_read_format, "[table|json|jsonl|csv|yaml]")
 WRITE_FORMAT = Completing(complete_write_format, "[json|jsonl|yaml]")
 COLOR = Completing(complete_color, "[" + "|".join(COLORS) + "]")
+COLUMNS = Completing(complete_columns, "FIELD,...")
 FILE = Completing(complete_file, "FILE")
 DIR = Completing(complete_dir, "DIR")
 PROFILE = Completing(complete_profile, "NAME")
