@@ -8,6 +8,11 @@ script beside that interpreter. Targets (from the issue):
   - `tixcli --version` and `tixcli list` on an empty store: within 6x a bare start
   - `list` and `list --search WORD` on the big store: within 10x a bare start
   - `export` of the big store with comments: under 10 s and under 50 MB peak memory
+  - `export` of the big store to a file: within 1.2x the sqlite3 shell running the same SQL
+    (EXPORT_SQL) to a file, with and without PYTHONUNBUFFERED=1 (skipped where no `sqlite3` is on
+    PATH); write() calls of each counted from /proc/self/io where Linux keeps it
+
+The big store is loaded at schema 1 and migrated by tixcli the first time it opens it (timed).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -26,7 +32,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tixcli.backends.sqlite import COMMENT_JSON_SQL
+from tixcli.backends.sqlite import COMMENT_JSON_SQL, EXPORT_SQL, _split_sql
+from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 HERE = Path(__file__).resolve().parent
 PYTHON = Path(sys.executable)
@@ -52,12 +59,20 @@ TAIL_PREFIXES = ["err", "host", "build", "sku", "invoice", "ver"]
 
 
 def build_store(path: Path, tickets: int, comments_per_ticket: int = 3) -> None:
-    """Bulk-load a store through tixcli's own schema (migrations), then plain INSERTs."""
-    env = {**os.environ, "TIXCLI_DB": str(path)}
-    subprocess.run([str(TIXCLI), "list"], env=env, check=True, capture_output=True)  # creates the schema
+    """Bulk-load a store at tixcli's first schema (migration 1), then plain INSERTs; tixcli
+    migrates it to the current schema when it first opens it (main() times that), as it would a
+    store made by an older tixcli. (Loaded at the current schema, every INSERT would pay for the
+    change-order triggers of migration 2.)"""
     rng = random.Random(42)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("BEGIN")
+    for statement in _split_sql(MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 1")
+    db.execute("COMMIT")
     db.execute("PRAGMA synchronous = OFF")
     db.execute("BEGIN")
     comment_id = 0
@@ -177,11 +192,121 @@ def export_run(env: dict, mode: str) -> tuple[float, float, int]:
         return float(seconds), int(maxrss_kb) / 1024, lines
 
 
+def schema_version(path: Path) -> int:
+    db = sqlite3.connect(path)  # not mode=ro: a WAL store without its -shm file would not open so
+    try:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        db.close()
+
+
+def migrate(path: Path, env: dict) -> None:
+    """Open the store with tixcli's backend, which migrates it to the current schema: timed."""
+    version = schema_version(path)
+    if version >= SCHEMA_VERSION:
+        return
+    code = (
+        "import sys, time\n"
+        "from tixcli.backends.sqlite import SQLiteBackend\n"
+        "from tixcli.config import Profile\n"
+        "backend = SQLiteBackend(Profile('bench', 'sqlite', {'path': sys.argv[1]}))\n"
+        "t0 = time.perf_counter()\n"
+        "backend.db\n"
+        "print(time.perf_counter() - t0)\n"
+    )
+    proc = subprocess.run([str(PYTHON), "-c", code, str(path)], env=env, capture_output=True, text=True, check=True)
+    print(
+        f"migrated the store from schema {version} to {SCHEMA_VERSION} in {float(proc.stdout):.2f} s",
+        file=sys.stderr,
+    )
+
+
+# Runs CMD with stdout to a file and prints its seconds, its CPU seconds (steadier than the wall
+# clock on a shared machine), the write() calls it made (Linux adds a reaped child's I/O counts to
+# its parent's /proc/self/io; -1 where there is none) and its status.
+TIMED_TO_FILE = """
+import resource, subprocess, sys, time
+def writes():
+    try:
+        with open('/proc/self/io') as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith('syscw:'))
+    except (OSError, StopIteration, ValueError):
+        return None
+stdin = open(sys.argv[2], 'rb') if sys.argv[2] else None
+before = writes()
+t0 = time.perf_counter()
+with open(sys.argv[1], 'wb') as fh:
+    p = subprocess.run(sys.argv[3:], stdin=stdin, stdout=fh, stderr=subprocess.DEVNULL)
+dt = time.perf_counter() - t0
+after = writes()
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+count = after - before if before is not None and after is not None else -1
+print(dt, usage.ru_utime + usage.ru_stime, count, p.returncode)
+"""
+
+
+def export_vs_shell(store: Path, env: dict, runs: int) -> list[tuple[str, dict, dict]]:
+    """`tixcli export > FILE` and `sqlite3 STORE < EXPORT_SQL > FILE`, in turns, with and without
+    PYTHONUNBUFFERED=1: [(setting, tixcli, shell)], each {"s", "cpu_s" (medians of RUNS), "writes"}."""
+    db = sqlite3.connect(store)
+    (last,) = db.execute("SELECT coalesce(max(seq), 0) FROM ticket_changes").fetchone()
+    db.close()
+    rows = []
+    with tempfile.TemporaryDirectory(dir=HERE / ".cache") as tmp:
+        script = Path(tmp) / "export.sql"
+        # the statement of a full export (a window from 0 to the last change, from the first ticket)
+        script.write_text(f".parameter set :after 0\n.parameter set :lo 0\n.parameter set :hi {last}\n{EXPORT_SQL};\n")
+        commands = {
+            "tixcli": ([str(TIXCLI), "export"], ""),
+            "shell": ([shutil.which("sqlite3") or "sqlite3", str(store)], str(script)),
+        }
+        for setting in ("unset", "1"):
+            run_env = {k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"}
+            if setting == "1":
+                run_env["PYTHONUNBUFFERED"] = "1"
+            seconds: dict[str, list[float]] = {"tixcli": [], "shell": []}
+            cpu: dict[str, list[float]] = {"tixcli": [], "shell": []}
+            writes: dict[str, int] = {}
+            sizes: dict[str, int] = {}
+            for _ in range(runs):
+                for name, (cmd, stdin) in commands.items():
+                    out = Path(tmp) / f"{name}.jsonl"
+                    proc = subprocess.run(
+                        [str(PYTHON), "-c", TIMED_TO_FILE, str(out), stdin, *cmd],
+                        env=run_env,
+                        capture_output=True,
+                        text=True,
+                    )
+                    dt, cpu_s, count, rc = proc.stdout.split()
+                    if rc != "0":
+                        raise SystemExit(f"{name} export failed: {proc.stderr}")
+                    seconds[name].append(float(dt))
+                    cpu[name].append(float(cpu_s))
+                    writes[name] = int(count)
+                    sizes[name] = out.stat().st_size
+                    out.unlink()
+            if sizes["tixcli"] != sizes["shell"]:
+                raise SystemExit(
+                    f"tixcli wrote {sizes['tixcli']:,} bytes, the shell {sizes['shell']:,}: not the same export"
+                )
+            figures = {
+                name: {
+                    "s": statistics.median(seconds[name]),
+                    "cpu_s": statistics.median(cpu[name]),
+                    "writes": writes[name],
+                }
+                for name in commands
+            }
+            rows.append((setting, figures["tixcli"], figures["shell"]))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=9, help="timed runs per command (median)")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--export-runs", type=int, default=3, help="runs of each export against the shell (median)")
     args = parser.parse_args()
     if not TIXCLI.exists():
         raise SystemExit(f"no tixcli beside {PYTHON}: run with the virtualenv's python")
@@ -201,6 +326,7 @@ def main() -> None:
         build_store(partial, args.tickets)
         partial.rename(big)
         print(f"  built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    migrate(big, {k: v for k, v in os.environ.items() if not k.startswith("TIXCLI_")})
 
     # Measure tixcli as installed (bytecode compiled), even where PYTHONDONTWRITEBYTECODE is set.
     import tixcli
@@ -256,6 +382,32 @@ def main() -> None:
                     f" ({what}; target < 10 s, < 50 MB)  {ok}"
                 )
                 report[label] = {"seconds": round(seconds, 2), "peak_mb": round(peak_mb, 1), "lines": lines}
+            if shutil.which("sqlite3") is None:
+                print("export vs the sqlite3 shell: skipped, no sqlite3 shell on PATH")
+            else:
+                print(f"\nexport > FILE vs `sqlite3 < EXPORT_SQL > FILE` (median of {args.export_runs}, in turns)")
+                for setting, mine, shell in export_vs_shell(big, big_env, args.export_runs):
+                    ratio, cpu_ratio = mine["s"] / shell["s"], mine["cpu_s"] / shell["cpu_s"]
+                    ok = "yes" if ratio <= 1.2 else "NO"
+                    counts = ""
+                    if mine["writes"] >= 0 and shell["writes"] >= 0:
+                        counts = f"  write() calls {mine['writes']:,} vs {shell['writes']:,}"
+                    label = f"PYTHONUNBUFFERED={setting}"
+                    print(
+                        f"{label:24} tixcli {mine['s']:6.2f}s  sqlite3 {shell['s']:6.2f}s  ratio {ratio:4.2f}x"
+                        f" (target 1.2x)  {ok}   CPU {mine['cpu_s']:.2f}s vs {shell['cpu_s']:.2f}s"
+                        f" {cpu_ratio:4.2f}x{counts}"
+                    )
+                    report[f"export vs sqlite3 shell, {label}"] = {
+                        "tixcli_s": round(mine["s"], 2),
+                        "shell_s": round(shell["s"], 2),
+                        "ratio": round(ratio, 2),
+                        "tixcli_cpu_s": round(mine["cpu_s"], 2),
+                        "shell_cpu_s": round(shell["cpu_s"], 2),
+                        "cpu_ratio": round(cpu_ratio, 2),
+                        "tixcli_writes": mine["writes"],
+                        "shell_writes": shell["writes"],
+                    }
         print("\n" + json.dumps(report))
 
 
