@@ -151,6 +151,13 @@ class ExportItem:
         return {"id": self.ticket_id, "backend": backend, "deleted": True, "deleted_at": self.updated_at}
 
 
+class TicketList(builtins.list):
+    """What `list_tickets` returns: the tickets, and how many match in all where the backend said
+    (`total`; None: not known). A backend's `query` may return one with `total` set."""
+
+    total: int | None = None
+
+
 class Backend(abc.ABC):
     """Base of all backends (built-in and third-party, registered as entry points)."""
 
@@ -275,12 +282,16 @@ class Backend(abc.ABC):
 
     # == the flow: the core's rules, in terms of the primitives ==============================
 
-    def list_tickets(self, query: ListQuery) -> list[Ticket]:
+    def list_tickets(self, query: ListQuery) -> TicketList:
         """Tickets matching `query` (see `query`); the one listing the CLI calls."""
         if query.search is not None:
             self.require("search", "list --search")
         resolved = query.resolved()
-        return self.query(resolved)[: resolved.limit]
+        found = self.query(resolved)
+        result = TicketList(found[: resolved.limit])
+        total = getattr(found, "total", None)
+        result.total = total if isinstance(total, int) and total >= len(result) else None
+        return result
 
     def export_tickets(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         """`export`, after the core's check that a cursor is something this backend pages with."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tixcli.backends.base import Backend, ExportItem, TicketState
+from tixcli.backends.base import Backend, ExportItem, TicketList, TicketState
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from tixcli.config import Profile, default_db_path, warn
 from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
@@ -367,11 +367,14 @@ class SQLiteBackend(Backend):
                 match = fts_query(query.words)
                 where.append(self._search_clause(db, match))
                 params.append(match)
-            sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t"
-            if where:
-                sql += " WHERE " + " AND ".join(where)
-            sql += f" ORDER BY {order} LIMIT ?"
-            return [self._ticket(r) for r in db.execute(sql, [*params, query.limit])]
+            condition = " WHERE " + " AND ".join(where) if where else ""
+            sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t{condition} ORDER BY {order} LIMIT ?"
+            found = TicketList(self._ticket(r) for r in db.execute(sql, [*params, query.limit]))
+            if query.count and len(found) >= query.limit:  # fewer: they are all there is
+                found.total = db.execute(f"SELECT count(*) FROM tickets t{condition}", params).fetchone()[0]
+            elif query.count:
+                found.total = len(found)
+            return found
 
     def _search_clause(self, db: sqlite3.Connection, match: str) -> str:
         """The cheaper of two plans, chosen by counting matches up to DENSE_MATCHES (a few ms)."""

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tixcli import __version__
-from tixcli.backends.base import ExportItem, TicketState
+from tixcli.backends.base import ExportItem, TicketList, TicketState
 from tixcli.backends.remote import RemoteBackend, bounded, error_body, service_id, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
@@ -200,9 +200,13 @@ class ZendeskBackend(RemoteBackend):
         pages = Paging(self.http, "search")
         url: str | None = f"{API}/search.json"
         seen = 0
+        total: int | None = None
         while url and len(found) < query.limit and seen < SEARCH_MAX:
             data = self.read(url, params, action="search")
             self.absorb(data)
+            count = data.get("count")  # every match, tickets only (filtered by type:ticket)
+            if total is None and isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                total = count
             results = self.records(data, "results")
             seen += len(results)
             tickets = [r for r in results if r.get("result_type", "ticket") == "ticket"]
@@ -214,7 +218,9 @@ class ZendeskBackend(RemoteBackend):
             url, params = pages.follow(data.get("next_page"), fresh), None
         raws = list(found.values())[: query.limit]
         self.resolve_people(raws)  # everyone on every ticket, in as few requests as can be
-        return sort_tickets([self.ticket_from(raw) for raw in raws], query.sort)
+        result = TicketList(sort_tickets([self.ticket_from(raw) for raw in raws], query.sort))
+        result.total = total
+        return result
 
     def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         from tixcli.backends.zendesk_export import export

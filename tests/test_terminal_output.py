@@ -353,13 +353,13 @@ def test_plain_fields_never_hold_a_tab_or_a_line_break(store):
 def test_a_terminal_is_told_when_the_limit_cut_the_list(tickets):
     cut = run_tty("list", "--limit", "2")
     assert cut.code == 0
-    assert cut.lines[-1] == "2 shown; there are more: --limit N shows more"
+    assert cut.lines[-1] == "2 of 3 shown; --limit N shows more"  # SQLite counts the matches
     assert len([line for line in cut.lines if line.startswith(tuple(t + " " for t in tickets))]) == 3  # + the note
-    assert "there are more" not in run_tty("list", "--limit", "3").out  # exactly all of them
-    assert "there are more" not in run_tty("list").out
+    assert "shown" not in run_tty("list", "--limit", "3").out  # exactly all of them
+    assert "shown" not in run_tty("list").out
     # the note is stderr's: stdout piped, stderr still the terminal
     piped_out = run_tty("list", "--limit", "1", "-f", "json", stdout_tty=False)
-    assert len(json.loads(piped_out.out)) == 1 and "1 shown; there are more" in piped_out.err
+    assert len(json.loads(piped_out.out)) == 1 and "1 of 3 shown" in piped_out.err
 
 
 def test_a_script_is_not_told_anything_about_the_limit(tickets):
@@ -523,3 +523,28 @@ def test_a_piped_table_of_100000_rows_stays_within_bounds(store):
     shown = subprocess.run([str(TIXCLI), *args], capture_output=True, text=True, env={**os.environ, **env})
     assert len(shown.stdout.splitlines()) == 100_001 and shown.stderr == ""  # the header and 100,000 rows
     assert shown.stdout.splitlines()[2].endswith("not even a test page")  # nothing cut
+
+
+@pytest.mark.parametrize(("backend", "note"), [("zendesk", "2 of 3 shown"), ("jsm", "2 shown; there are more")])
+def test_the_limit_note_counts_where_the_service_says_how_many(request, backend, note):
+    """Zendesk's search answer holds the count of every match; JSM's search/jql holds none."""
+    harness = request.getfixturevalue(f"{backend}_harness")
+    config = str(harness.config_path)
+    for n in range(3):
+        made = run("--config", config, "create", "--subject", f"s{n}", "--body", "b", env=harness.env)
+        assert made.code == 0, made.err
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [str(TIXCLI), "--config", config, "list", "--all", "--limit", "2", "-f", "json"],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env={**os.environ, **harness.env},
+            timeout=60,
+        )
+        os.close(slave)
+        err = os.read(master, 4096).decode()
+    finally:
+        os.close(master)
+    assert proc.returncode == 0 and len(json.loads(proc.stdout)) == 2
+    assert note in err, err

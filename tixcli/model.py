@@ -286,6 +286,8 @@ class ListQuery:
     since: datetime | None = None  # on updated_at
     sort: str = "updated"  # updated | created | priority
     limit: int = 50
+    #: also say how many tickets match in all, where the backend can tell cheaply (`TicketList.total`)
+    count: bool = False
     #: the words of `search` every ticket must contain (set by `resolved`, the core's one split)
     words: tuple[str, ...] = ()
 

@@ -113,10 +113,11 @@ def list_tickets(
         sort=normalize_choice(sort, SORTS, "sort order"),
         limit=limit,
     )
-    # A person at a terminal is told when --limit cut the list: one ticket more is asked for to
-    # know (stderr not a terminal: the query is exactly as asked).
+    # A person at a terminal is told when --limit cut the list: how many match where the backend
+    # can count cheaply, and one ticket more is asked for to know where it cannot (stderr not a
+    # terminal: the query is exactly as asked).
     tell = terminal.is_terminal(sys.stderr)
-    found = state.backend.list_tickets(replace(query, limit=limit + 1) if tell else query)
+    found = state.backend.list_tickets(replace(query, limit=limit + 1, count=True) if tell else query)
     total = getattr(found, "total", None)  # a backend that knows how many match may say so
     more = len(found) > limit or (isinstance(total, int) and total > min(len(found), limit))
     tickets = found[:limit] if len(found) > limit else found
