@@ -21,6 +21,7 @@ GROUP: tuple[Example, ...] = (
 EXAMPLES: dict[str, tuple[Example, ...]] = {
     "create": (
         ("open a ticket: its id is printed", 'tixcli create -s "Printer on fire" --body "3rd floor, since 9am"'),
+        ("write the subject and the text in your editor", "tixcli create -e --type incident --priority high"),
         (
             "an incident from a log, one ticket however often the job fails",
             'ID=$(tixcli create -s "Nightly build failed" -F build.log --type incident --dedupe-key nightly)',
@@ -45,6 +46,7 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
     "reply": (
         ("answer, and wait for the requester", 'tixcli reply 42 --body "Fixed in 2.3, confirm?" --status pending'),
         ("an internal note from a file", "tixcli reply 42 --internal --body-file notes.md"),
+        ("write the reply in your editor", "tixcli reply 42 -e"),
     ),
     "attach": (
         ("two files in one comment", "tixcli attach 42 build.log screenshot.png"),
