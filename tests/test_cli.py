@@ -172,8 +172,8 @@ def snapshot() -> str:
 @pytest.mark.parametrize(
     ("args", "code", "text"),
     [
-        (["show"], 2, "Missing argument"),
-        (["list", "--bogus"], 2, "No such option"),
+        (["show"], 2, "missing argument"),
+        (["list", "--bogus"], 2, "no such option"),
         (["show", "999"], 4, "not found"),
         (["show", "abc"], 4, "not found"),
         (["reply", "1", "--body", "   "], 6, "empty"),
@@ -209,8 +209,12 @@ def test_lifecycle_refusals_exit_5_and_change_nothing(store):
     ticket_id = make()
     run("close", ticket_id)
     before = snapshot()
-    for args in (["reply", ticket_id, "--body", "x"], ["solve", ticket_id],
-                 ["cc", ticket_id, "--add", "a@example.com"], ["attach", ticket_id, __file__]):
+    for args in (
+        ["reply", ticket_id, "--body", "x"],
+        ["solve", ticket_id],
+        ["cc", ticket_id, "--add", "a@example.com"],
+        ["attach", ticket_id, __file__],
+    ):
         result = run(*args)
         assert result.code == 5, (args, result.err)
         assert "closed" in result.err
@@ -237,8 +241,10 @@ def test_config_errors_exit_3(store, tmp_path, monkeypatch):
     bad.write_text("profiles: [unclosed\n")
     assert run("--config", str(bad), "list").code == 3
     good = tmp_path / "good.yaml"
-    good.write_text("profiles:\n  zd:\n    backend: zendesk\n    url: https://x.zendesk.com\n    email: a@b.co\n"
-                    "    token_env: TIXCLI_TEST_UNSET_TOKEN\n")
+    good.write_text(
+        "profiles:\n  zd:\n    backend: zendesk\n    url: https://x.zendesk.com\n    email: a@b.co\n"
+        "    token_env: TIXCLI_TEST_UNSET_TOKEN\n"
+    )
     monkeypatch.delenv("TIXCLI_TEST_UNSET_TOKEN", raising=False)
     unknown = run("--config", str(good), "-p", "nope", "list")
     assert unknown.code == 3 and "unknown profile" in unknown.err

@@ -131,12 +131,7 @@ def test_export_file_is_0600_whatever_the_umask(store, tmp_path):
 def test_a_mistyped_command_gets_one_suggestion(store):
     result = run_process("lst")
     assert result.code == 2
-    assert result.err == (
-        "Usage: tixcli [OPTIONS] COMMAND [ARGS]...\n"
-        "Try 'tixcli --help' for help.\n"
-        "\n"
-        "Error: No such command 'lst'. Did you mean 'list'?\n"
-    )
+    assert result.err == "error: no such command 'lst'. Did you mean 'list'?\nhint: try 'tixcli --help'\n"
 
 
 # -- arguments that are not UTF-8 ----------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tixcli import completion as completing
 from tixcli.errors import InvalidInputError, TixError
 from tixcli.output import clean, message
 
@@ -41,6 +42,7 @@ AttachLogOption = Annotated[
         metavar="FILE",
         help="Attach the last --log-lines lines of FILE as NAME.log, secrets redacted first.",
         show_default=False,
+        click_type=completing.FILE,
     ),
 ]
 LogLinesOption = Annotated[int, typer.Option("--log-lines", metavar="N", help="Lines of --attach-log to attach.")]

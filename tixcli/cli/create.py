@@ -23,6 +23,8 @@ from .app import (
     BodyFileOption,
     BodyOption,
     CcOption,
+    PriorityOption,
+    TypeOption,
     WriteFormat,
     app,
     check_text,
@@ -65,14 +67,8 @@ def create(
             "the subject on the first line (-s fills it in), the text after a blank line.",
         ),
     ] = False,
-    type_: Annotated[
-        str | None,
-        typer.Option("--type", "-t", help="question, incident, problem or task.", show_default=False),
-    ] = None,
-    priority: Annotated[
-        str | None,
-        typer.Option("--priority", help="low, normal, high, urgent (or P1..P4).", show_default=False),
-    ] = None,
+    type_: TypeOption = None,
+    priority: PriorityOption = None,
     group: Annotated[str | None, typer.Option("--group", help="Group or team.", show_default=False)] = None,
     requester: Annotated[
         str | None, typer.Option("--requester", help="Open on behalf of this email.", show_default=False)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from click.core import ParameterSource
 
+from tixcli import completion as completing
 from tixcli.errors import InvalidInputError
 from tixcli.model import (
     ACTIVE_STATUSES,
@@ -20,7 +21,16 @@ from tixcli.model import (
 )
 from tixcli.output import message, parse_columns, print_tickets
 
-from .app import CsvRawOption, app, check_read_format, check_utf8, get_state, read_format_option
+from .app import (
+    CsvRawOption,
+    PriorityOption,
+    TypeOption,
+    app,
+    check_read_format,
+    check_utf8,
+    get_state,
+    read_format_option,
+)
 from .show import ColorOption, NoPagerOption
 
 SORTS = ("updated", "created", "priority")
@@ -48,10 +58,13 @@ def list_tickets(
         bool, typer.Option("--all/--mine", help="Every ticket the account may see, or only my own (default).")
     ] = False,
     status: Annotated[
-        str, typer.Option("--status", help="A status, several with commas, 'active' or 'any'.")
+        str,
+        typer.Option(
+            "--status", help="A status, several with commas, 'active' or 'any'.", click_type=completing.STATUS_LIST
+        ),
     ] = "active",
-    type_: Annotated[str | None, typer.Option("--type", "-t", help="question, incident, problem or task.")] = None,
-    priority: Annotated[str | None, typer.Option("--priority", help="low, normal, high, urgent (or P1..P4).")] = None,
+    type_: TypeOption = None,
+    priority: PriorityOption = None,
     requester: Annotated[
         str | None, typer.Option("--requester", help="Requested by this email (implies --all).")
     ] = None,
@@ -61,7 +74,9 @@ def list_tickets(
         typer.Option("--search", "-q", help="Words that must all appear (subject, description, comments)."),
     ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Updated since: ISO date or time, or 7d / 12h.")] = None,
-    sort: Annotated[str, typer.Option("--sort", help="updated, created or priority.")] = "updated",
+    sort: Annotated[
+        str, typer.Option("--sort", help="updated, created or priority.", click_type=completing.SORT)
+    ] = "updated",
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many tickets.", min=1, max=100000)] = 50,
     fmt: Annotated[str | None, read_format_option()] = None,
     columns: Annotated[
@@ -70,6 +85,7 @@ def list_tickets(
             "--columns",
             help="Fields to show, with commas (id,status,subject,...); with json, jsonl, csv, yaml: the keys.",
             show_default=False,
+            click_type=completing.COLUMNS,
         ),
     ] = None,
     no_headers: Annotated[bool, typer.Option("--no-headers", help="No header line (table and csv).")] = False,

@@ -5,6 +5,7 @@ from typing import Annotated
 import click
 import typer
 
+from tixcli import completion as completing
 from tixcli import editor as editing
 from tixcli.attachments import prepare_uploads
 from tixcli.lifecycle import REPLY_STATUSES
@@ -71,7 +72,10 @@ def reply(
         bool, typer.Option("--internal", help="An internal note: not public; the status changes only with --status.")
     ] = False,
     status: Annotated[
-        str | None, typer.Option("--status", help="Set the status with the reply: open, pending or hold.")
+        str | None,
+        typer.Option(
+            "--status", help="Set the status with the reply: open, pending or hold.", click_type=completing.REPLY_STATUS
+        ),
     ] = None,
     ci: CiOption = False,
     attach_log: AttachLogOption = None,
@@ -137,7 +141,10 @@ def attach(
     ctx: typer.Context,
     ticket_id: LooseTicketId = None,
     files: Annotated[
-        list[str] | None, typer.Argument(metavar="FILE...", help="Files to attach (at most 5).", show_default=False)
+        list[str] | None,
+        typer.Argument(
+            metavar="FILE...", help="Files to attach (at most 5).", show_default=False, click_type=completing.FILE
+        ),
     ] = None,
     dedupe_key: KeyOption = None,
     body: BodyOption = None,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from tixcli import completion as completing
 from tixcli.errors import InvalidInputError
 from tixcli.output import print_ticket
 
@@ -15,6 +16,7 @@ ColorOption = Annotated[
     typer.Option(
         "--color",
         help="Colour status and priority: auto (on a terminal, unless NO_COLOR is set), always or never.",
+        click_type=completing.COLOR,
     ),
 ]
 NoPagerOption = Annotated[
