@@ -158,6 +158,18 @@ class TicketList(builtins.list):
     total: int | None = None
 
 
+class ExportBatch:
+    """Many exported tickets at once, as their public JSON lines in UTF-8 (`lines`), and where to
+    resume after the last of them (`cursor`): the bulk form of ExportItem, for a backend that
+    builds lines faster than the core could take them one by one (`Backend.export_batches`)."""
+
+    __slots__ = ("cursor", "lines")
+
+    def __init__(self, lines: list[bytes], cursor: str | None = None) -> None:
+        self.lines = lines
+        self.cursor = cursor
+
+
 class Backend(abc.ABC):
     """Base of all backends (built-in and third-party, registered as entry points)."""
 
@@ -196,6 +208,14 @@ class Backend(abc.ABC):
         asked of a backend with the "export_cursor" capability). Each ticket exported must equal
         what `get` gives for it.
         """
+
+    #: whether `export_batches` is implemented (plain `export` then takes tickets in bulk)
+    export_batched: bool = False
+
+    def export_batches(self, since=None, cursor: str | None = None) -> Iterator[ExportBatch]:
+        """The tickets `export` gives, in the same order, many lines at a time (optional: see
+        `export_batched`). No tombstones: a backend that has them does not batch."""
+        raise NotSupportedError(self.name, "export", "exporting in bulk")
 
     def export_position(self) -> str | None:
         """After an `export` ran to its end: a token from which `export(cursor=...)` gives exactly
@@ -298,6 +318,14 @@ class Backend(abc.ABC):
         if cursor is not None:
             self.require("export_cursor", "export --cursor")
         return self.export(since=since, cursor=cursor)
+
+    def export_tickets_in_bulk(self, since=None, cursor: str | None = None) -> Iterator[ExportBatch] | None:
+        """`export_batches` after the same check; None where the backend does not batch."""
+        if not self.export_batched:
+            return None
+        if cursor is not None:
+            self.require("export_cursor", "export --cursor")
+        return self.export_batches(since=since, cursor=cursor)
 
     def ticket_for_key(self, key: str) -> str | None:
         """The non-closed ticket carrying dedupe key `key` (what `--dedupe-key` names in place of

@@ -319,3 +319,30 @@ def test_readme_crontab_line_runs_as_written_on_the_stand_ins(backend, request, 
     assert second.returncode == 0, second.stderr
     [again] = sorted(home.rglob("*.jsonl"))
     assert lines(again.read_text()) == [], "nothing changed overnight: nothing exported"
+
+
+def test_bulk_export_writes_exactly_the_items_export_gives(store, monkeypatch):
+    """Plain jsonl export on SQLite takes tickets in bulk (export_batches): the same bytes, the
+    same order, and resume lines that go on exactly, as the one-by-one items give."""
+    from tixcli.backends import sqlite as sqlite_backend
+    from tixcli.config import Profile
+    from tixcli.registry import open_backend
+
+    for n in range(4, 12):
+        assert run("create", "--subject", f"ticket {n}", "--body", f"body {n} \u202e").code == 0
+    monkeypatch.setattr(sqlite_backend, "EXPORT_CHUNK", 3)  # several batches
+    backend = open_backend(Profile("default", "sqlite", {}))
+    try:
+        items = list(backend.export())
+        expected = b"".join(item.json_line + b"\n" for item in items)
+    finally:
+        backend.shutdown()
+    exported = run("export")
+    assert exported.code == 0, exported.err
+    assert exported.out == expected.decode().replace("\u202e", "\\u202e"), "bidi controls escaped, as item by item"
+    assert len(lines(exported.out)) == 11
+    # a resume from the middle (a batch's cursor) goes on just after that batch's last ticket
+    batches = list(open_backend(Profile("default", "sqlite", {})).export_batches())
+    assert [len(b.lines) for b in batches] == [3, 3, 3, 2]
+    rest = run("export", "--cursor", batches[1].cursor)
+    assert [t["id"] for t in lines(rest.out)] == [str(n) for n in range(7, 12)]

@@ -11,7 +11,7 @@ from typing import IO, Annotated, cast
 
 import typer
 
-from tixcli.backends.base import Backend
+from tixcli.backends.base import Backend, ExportBatch
 from tixcli.completion import FILE, FORMAT_HELP, choices
 from tixcli.errors import InvalidInputError, RateLimitedError, TixError, UnavailableError
 from tixcli.export_state import ExportState, StateFile, StateRun
@@ -84,12 +84,15 @@ def export(
             stack.enter_context(store.locked())
         backend = state.backend
         run: StateRun | None = None
+        bulk: Iterator[ExportBatch] | None = None
         if store is not None:
             previous = store.load(state.profile.name, backend)
             run = StateRun(backend, previous, ExportState(state.profile.name, backend.name, backend.export_source()))
             items = run.items()
         else:
-            items = backend.export_tickets(since=since_time, cursor=cursor)
+            # jsonl from a backend that builds lines in bulk (SQLite): many tickets a write
+            bulk = backend.export_tickets_in_bulk(since=since_time, cursor=cursor) if fmt == "jsonl" else None
+            items = iter(()) if bulk is not None else backend.export_tickets(since=since_time, cursor=cursor)
         progress = Progress(backend, enabled=not quiet and _is_terminal(sys.stderr))
         counts = Counts()
         stopped: TixError | None = None
@@ -102,6 +105,17 @@ def export(
                 put = out.write if fmt == "jsonl" else None
                 tick = progress.tick if progress.enabled else None
                 try:
+                    for batch in bulk or ():
+                        if not batch.lines:
+                            continue
+                        chunk = b"\n".join(batch.lines)
+                        put(chunk if chunk.isascii() else escape_invisible_utf8(chunk))  # type: ignore[misc]
+                        put(b"\n")  # type: ignore[misc]
+                        counts.tickets += len(batch.lines)
+                        if batch.cursor is not None:
+                            last_cursor = batch.cursor
+                        if tick is not None:
+                            tick(counts.tickets)
                     for item in items:
                         line = item.json_line
                         if put is not None and line.__class__ is bytes and not item.tombstone:
