@@ -108,6 +108,8 @@ EXPORT_SQL = f"SELECT {EXPORT_LINE}\n{EXPORT_DENSE}\n{EXPORT_ORDER[EXPORT_DENSE]
 # core keeps of each ticket without parsing the line (its id and updated_at; the cursor is made
 # from the id in Python: cheaper than SQLite's text, a million times over).
 EXPORT_ROWS = f"SELECT CAST({EXPORT_LINE} AS BLOB), t.id, t.updated_at\n"
+# export_batches(): the line and the id only (the last id of a batch makes its cursor)
+EXPORT_BULK_ROWS = f"SELECT CAST({EXPORT_LINE} AS BLOB), t.id\n"
 # A cursor: `seq:N` (the changes after N: an export's position), or `seq:LO..HI:id:ID` (an item's:
 # the rest of the window (LO, HI] past ticket ID, then the changes after HI).
 _CURSOR = re.compile(r"seq:([0-9]{1,18})(?:\.\.([0-9]{1,18}):id:([0-9]{1,18}))?")
@@ -389,8 +391,8 @@ class SQLiteBackend(Backend):
         return "t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)"
 
     def _export_rows(
-        self, since: datetime | None, cursor: str | None
-    ) -> Iterator[tuple[str, list[tuple[bytes, int, str]]]]:
+        self, since: datetime | None, cursor: str | None, select: str = EXPORT_ROWS
+    ) -> Iterator[tuple[str, list]]:
         """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory;
         (cursor prefix, rows of (line, id, updated_at)) a chunk at a time.
 
@@ -436,7 +438,7 @@ class SQLiteBackend(Backend):
             try:
                 for plan, order, values in plans:
                     prefix = f"seq:{values['lo']}..{values['hi']}:id:"
-                    rows = db.execute(f"{EXPORT_ROWS}{plan}\n{order}", values)
+                    rows = db.execute(f"{select}{plan}\n{order}", values)
                     while chunk := rows.fetchmany(EXPORT_CHUNK):
                         yield prefix, chunk
             finally:
@@ -454,7 +456,7 @@ class SQLiteBackend(Backend):
 
     def export_batches(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportBatch]:
         """`export` a few thousand lines at a time: what plain `tixcli export` writes."""
-        for prefix, chunk in self._export_rows(since, cursor):
+        for prefix, chunk in self._export_rows(since, cursor, EXPORT_BULK_ROWS):
             yield ExportBatch([row[0] for row in chunk], prefix + str(chunk[-1][1]))
 
     def _export_plan(self, db: sqlite3.Connection, lo: int, hi: int) -> str:
