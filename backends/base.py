@@ -159,14 +159,16 @@ class TicketList(builtins.list):
 
 
 class ExportBatch:
-    """Many exported tickets at once, as their public JSON lines in UTF-8 (`lines`), and where to
-    resume after the last of them (`cursor`): the bulk form of ExportItem, for a backend that
-    builds lines faster than the core could take them one by one (`Backend.export_batches`)."""
+    """Many exported tickets at once: `data`, their public JSON lines in UTF-8 joined by newlines
+    (none after the last), `count` of them, and where to resume after the last (`cursor`): the
+    bulk form of ExportItem, for a backend that builds lines faster than the core could take them
+    one by one (`Backend.export_batches`)."""
 
-    __slots__ = ("cursor", "lines")
+    __slots__ = ("count", "cursor", "data")
 
-    def __init__(self, lines: list[bytes], cursor: str | None = None) -> None:
-        self.lines = lines
+    def __init__(self, data: bytes, count: int, cursor: str | None = None) -> None:
+        self.data = data
+        self.count = count
         self.cursor = cursor
 
 

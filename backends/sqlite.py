@@ -108,8 +108,12 @@ EXPORT_SQL = f"SELECT {EXPORT_LINE}\n{EXPORT_DENSE}\n{EXPORT_ORDER[EXPORT_DENSE]
 # core keeps of each ticket without parsing the line (its id and updated_at; the cursor is made
 # from the id in Python: cheaper than SQLite's text, a million times over).
 EXPORT_ROWS = f"SELECT CAST({EXPORT_LINE} AS BLOB), t.id, t.updated_at\n"
-# export_batches(): the line and the id only (the last id of a batch makes its cursor)
-EXPORT_BULK_ROWS = f"SELECT CAST({EXPORT_LINE} AS BLOB), t.id\n"
+# export_batches(): EXPORT_CHUNK lines joined by SQLite into one blob, the last id (its cursor)
+# and how many: Python touches a batch, not each ticket.
+EXPORT_BULK = (
+    "SELECT CAST(group_concat(line, char(10)) AS BLOB), max(id), count(*) FROM "
+    f"(SELECT {EXPORT_LINE} AS line, t.id AS id\n"
+)  # + plan, order, " LIMIT n)"
 # A cursor: `seq:N` (the changes after N: an export's position), or `seq:LO..HI:id:ID` (an item's:
 # the rest of the window (LO, HI] past ticket ID, then the changes after HI).
 _CURSOR = re.compile(r"seq:([0-9]{1,18})(?:\.\.([0-9]{1,18}):id:([0-9]{1,18}))?")
@@ -390,9 +394,7 @@ class SQLiteBackend(Backend):
             return "EXISTS (SELECT 1 FROM ticket_search s WHERE s.rowid = t.id AND ticket_search MATCH ?)"
         return "t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)"
 
-    def _export_rows(
-        self, since: datetime | None, cursor: str | None, select: str = EXPORT_ROWS
-    ) -> Iterator[tuple[str, list]]:
+    def _export_rows(self, since: datetime | None, cursor: str | None, bulk: bool = False) -> Iterator[tuple[str, Any]]:
         """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory;
         (cursor prefix, rows of (line, id, updated_at)) a chunk at a time.
 
@@ -438,7 +440,18 @@ class SQLiteBackend(Backend):
             try:
                 for plan, order, values in plans:
                     prefix = f"seq:{values['lo']}..{values['hi']}:id:"
-                    rows = db.execute(f"{select}{plan}\n{order}", values)
+                    if bulk:  # one query a batch, each going on past the last id of the one before
+                        sql = f"{EXPORT_BULK}{plan}\n{order} LIMIT {EXPORT_CHUNK})"
+                        while True:
+                            blob, last_id, count = db.execute(sql, values).fetchone()
+                            if not count:
+                                break
+                            yield prefix, (blob, last_id, count)
+                            if count < EXPORT_CHUNK:
+                                break
+                            values = {**values, "after": last_id}
+                        continue
+                    rows = db.execute(f"{EXPORT_ROWS}{plan}\n{order}", values)
                     while chunk := rows.fetchmany(EXPORT_CHUNK):
                         yield prefix, chunk
             finally:
@@ -456,8 +469,8 @@ class SQLiteBackend(Backend):
 
     def export_batches(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportBatch]:
         """`export` a few thousand lines at a time: what plain `tixcli export` writes."""
-        for prefix, chunk in self._export_rows(since, cursor, EXPORT_BULK_ROWS):
-            yield ExportBatch([row[0] for row in chunk], prefix + str(chunk[-1][1]))
+        for prefix, (blob, last_id, count) in self._export_rows(since, cursor, bulk=True):
+            yield ExportBatch(blob, count, prefix + str(last_id))
 
     def _export_plan(self, db: sqlite3.Connection, lo: int, hi: int) -> str:
         """DENSE or SPARSE for the window (lo, hi]: counted up to a share of the tickets (a few ms)."""

@@ -106,12 +106,12 @@ def export(
                 tick = progress.tick if progress.enabled else None
                 try:
                     for batch in bulk or ():
-                        if not batch.lines:
+                        if not batch.count:
                             continue
-                        chunk = b"\n".join(batch.lines)
+                        chunk = batch.data
                         put(chunk if chunk.isascii() else escape_invisible_utf8(chunk))  # type: ignore[misc]
                         put(b"\n")  # type: ignore[misc]
-                        counts.tickets += len(batch.lines)
+                        counts.tickets += batch.count
                         if batch.cursor is not None:
                             last_cursor = batch.cursor
                         if tick is not None:
