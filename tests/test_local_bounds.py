@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,18 +26,28 @@ PEAK_RSS_LIMIT = 200 * 1024 * 1024  # measured 30-35 MB for the fixed reads of /
 def bounded_process(args: list[str], stdin=None, env: dict | None = None, timeout: float = 30):
     """The real tixcli as a subprocess under MEMORY_CAP: (exit code, seconds, peak RSS bytes, stderr)."""
 
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    # A child forked from pytest starts with pytest's resident pages, and its peak RSS counts them
+    # (200+ MB late in a full run), whatever tixcli itself reads. So a small interpreter sets the
+    # cap, runs tixcli as its own child (a fork of a small process), and reports that child's peak.
+    capped = (
+        "import os, resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os.execv(sys.argv[2], sys.argv[2:])\n"
+        "_, status, usage = os.wait4(pid, 0)\n"
+        "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+        "code = os.waitstatus_to_exitcode(status)\n"
+        "sys.exit(code if code >= 0 else 128 - code)\n"
+    )
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as peak:
         start = time.monotonic()
         proc = subprocess.Popen(
-            [str(TIXCLI), *args],
+            [sys.executable, "-I", "-c", capped, peak.name, str(TIXCLI), *args],
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             env={**os.environ, **(env or {})},
-            preexec_fn=limit,
         )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
@@ -48,7 +58,8 @@ def bounded_process(args: list[str], stdin=None, env: dict | None = None, timeou
         proc.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.monotonic() - start
         err.seek(0)
-        return proc.returncode, elapsed, usage.ru_maxrss * 1024, err.read().decode("utf-8", "replace")
+        measured = int(open(peak.name).read() or 0)  # noqa: SIM115 - read once, closed on exit
+        return proc.returncode, elapsed, measured * 1024, err.read().decode("utf-8", "replace")
 
 
 @pytest.fixture

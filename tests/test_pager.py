@@ -134,7 +134,7 @@ def test_a_long_list_is_paged_and_the_limit_note_follows_the_pager(store, record
     got = paged(record)
     assert got is not None and len(got["text"].splitlines()) == 31  # the header and 30 rows
     assert SGR.sub("", got["text"]).splitlines()[0].split()[:2] == ["ID", "STATUS"]
-    note = "30 shown; there are more: --limit N shows more"
+    note = "30 of 31 shown; --limit N shows more"
     assert note not in got["text"]  # stderr's, not the pager's
     assert shown.out.index("PAGER GOT") < shown.out.index(note)  # tixcli waited for the pager
 
