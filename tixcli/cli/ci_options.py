@@ -20,6 +20,7 @@ import typer
 from tixcli import completion as completing
 from tixcli.errors import InvalidInputError, TixError
 from tixcli.output import clean, message
+from tixcli.terminal import is_terminal
 
 if TYPE_CHECKING:
     from tixcli.ci import CIContext
@@ -98,7 +99,7 @@ def generated_files(
         name = _safe_name(attach_stdin)
         if body_file == "-":
             raise InvalidInputError("--attach-stdin and --body-file - both read standard input: give one")
-        if sys.stdin is None or _is_terminal(sys.stdin):
+        if sys.stdin is None or is_terminal(sys.stdin):
             raise InvalidInputError("--attach-stdin reads standard input, and it is a terminal", hint="pipe it in")
         data = sys.stdin.buffer.read(STDIN_MOST + 1)
         if len(data) > STDIN_MOST:
@@ -146,10 +147,3 @@ def _profile_secret(state: State) -> str | None:
     except TixError:  # a keyring that cannot answer: the env and pattern rules still apply
         return None
     return secret.reveal() if secret is not None else None
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -26,6 +26,7 @@ from tixcli.errors import InvalidInputError, NotFoundError, TixError, Unavailabl
 from tixcli.files import private_temporary_file
 from tixcli.model import Attachment, Ticket
 from tixcli.output import clean, message
+from tixcli.terminal import is_terminal
 
 from .app import app, get_state
 from .target import KeyOption, LooseTicketId, shift_into, target_ticket
@@ -91,7 +92,7 @@ def download(
             )
         if folder is not None:
             raise InvalidInputError("give --dir or --output, not both")
-        if output == "-" and _is_terminal(sys.stdout):
+        if output == "-" and is_terminal(sys.stdout):
             raise InvalidInputError(
                 "not writing an attachment's bytes to a terminal", hint="redirect stdout, or use --output FILE"
             )
@@ -304,11 +305,3 @@ def _publish(tmp: Path, target: Path, force: bool) -> None:
         os.unlink(tmp)
     except OSError as exc:
         raise InvalidInputError(f"cannot write {_shown(target)}: {exc.strerror}") from None
-
-
-def _is_terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):
-        return False

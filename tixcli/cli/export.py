@@ -18,6 +18,7 @@ from tixcli.export_state import ExportState, StateFile, StateRun
 from tixcli.files import private_temporary_file
 from tixcli.model import TICKET_FIELDS, parse_since
 from tixcli.output import clean, csv_row, escape_invisible_utf8, message
+from tixcli.terminal import is_terminal
 
 from .app import CsvRawOption, app, get_state
 
@@ -93,7 +94,7 @@ def export(
             # jsonl from a backend that builds lines in bulk (SQLite): many tickets a write
             bulk = backend.export_tickets_in_bulk(since=since_time, cursor=cursor) if fmt == "jsonl" else None
             items = iter(()) if bulk is not None else backend.export_tickets(since=since_time, cursor=cursor)
-        progress = Progress(backend, enabled=not quiet and _is_terminal(sys.stderr))
+        progress = Progress(backend, enabled=not quiet and is_terminal(sys.stderr))
         counts = Counts()
         stopped: TixError | None = None
         last_cursor: str | None = None
@@ -218,14 +219,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def _is_terminal(stream) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except ValueError:  # closed
-        return False
-
-
 def _summary(counts: Counts, run: StateRun | None, backend: Backend, output: str | None, seconds: float) -> None:
     parts = [f"exported {counts.tickets} tickets"]
     if output:
@@ -289,9 +282,8 @@ def _destination(output: str | None) -> Iterator[IO[bytes]]:
                 with contextlib.suppress(Exception):
                     out.detach()
         return
-    target = Path(output)
+    target = Path(output)  # checked by check_output before any work
     folder = target.parent if str(target.parent) else Path(".")
-    _check_target(output, target, folder)
     fd, tmp_name = private_temporary_file(folder, f".{target.name}.", output)
     try:
         with os.fdopen(fd, "wb", buffering=EXPORT_BUFFER) as fh:
