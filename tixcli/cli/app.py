@@ -3,7 +3,7 @@
 import inspect
 import re
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Literal, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, overload
 
 import click
 import typer
@@ -50,7 +50,8 @@ def restore_argument_help(command: click.Command) -> None:
     for param in missing:
         meta = declared.get(param.name or "")
         if meta is not None and isinstance(meta.default, ArgumentInfo) and meta.default.help:
-            param.help = meta.default.help
+            # click < 8.5's Argument declares no help attribute (Typer's subclass adds it)
+            cast(Any, param).help = meta.default.help
 
 
 class TixCommand(TyperCommand):
