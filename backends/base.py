@@ -186,6 +186,17 @@ class Backend(abc.ABC):
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
 
+    #: what the backend's people are: "email" (remote services), or "name" (any non-empty name
+    #: without control characters: the local store, where the zero-config user is the login name)
+    people: str = "email"
+
+    def person(self, value: str, what: str = "email address") -> str:
+        """A person given on the command line (requester, assignee), checked as this backend's
+        people look (exit 6 otherwise)."""
+        from tixcli.model import validate_email, validate_name
+
+        return validate_name(value, what) if self.people == "name" else validate_email(value)
+
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
 
@@ -308,6 +319,8 @@ class Backend(abc.ABC):
         """Tickets matching `query` (see `query`); the one listing the CLI calls."""
         if query.search is not None:
             self.require("search", "list --search")
+        if query.group is not None:
+            self.require("groups", "list --group")
         resolved = query.resolved()
         found = self.query(resolved)
         result = TicketList(found[: resolved.limit])

@@ -136,6 +136,7 @@ class _Item(ExportItem):
 
 class SQLiteBackend(Backend):
     name = "sqlite"
+    people = "name"  # the zero-config user is the login name
     capabilities = frozenset(
         {
             "internal_notes",
@@ -365,11 +366,22 @@ class SQLiteBackend(Backend):
         if query.since:
             where.append("t.updated_at >= ?")
             params.append(to_iso(query.since))
+        if query.created_since:
+            where.append("t.created_at >= ?")
+            params.append(to_iso(query.created_since))
+        if query.group is not None:
+            where.append("t.grp = ? COLLATE NOCASE")
+            params.append(query.group)
+        for tag in dict.fromkeys(query.tags):
+            where.append("EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ? COLLATE NOCASE)")
+            params.append(tag)
         order = {
             "updated": "t.updated_at DESC, t.id DESC",
             "created": "t.created_at DESC, t.id DESC",
             "priority": "t.priority_rank, t.updated_at DESC, t.id DESC",
         }[query.sort]
+        if query.reverse:
+            order = order.replace("DESC", "ASC").replace("priority_rank,", "priority_rank DESC,")
         with self._read() as db:
             if query.words:
                 match = fts_query(query.words)

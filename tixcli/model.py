@@ -7,6 +7,7 @@ Absent values are None (JSON null), never omitted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -284,7 +285,13 @@ class ListQuery:
     assignee: str | None = None
     search: str | None = None
     since: datetime | None = None  # on updated_at
+    #: every one of these tags must be on the ticket
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    created_since: datetime | None = None  # on created_at
     sort: str = "updated"  # updated | created | priority
+    #: the sort order turned round (`--sort created --reverse`: the oldest first)
+    reverse: bool = False
     limit: int = 50
     #: also say how many tickets match in all, where the backend can tell cheaply (`TicketList.total`)
     count: bool = False
@@ -304,6 +311,53 @@ class ListQuery:
         if self.search is not None and not words:
             raise InvalidInputError("--search needs at least one word with letters or digits")
         return replace(self, requester=requester, words=words)
+
+    def matches(self, ticket: Ticket) -> bool:
+        """Whether `ticket` passes every filter but the search words: what a backend checks
+        itself where the service's query cannot say it all (the service's answer is then paged
+        on until `limit` tickets match, never cut short)."""
+        if self.statuses is not None and ticket.status not in self.statuses:
+            return False
+        for wanted, value in ((self.requester, ticket.requester), (self.assignee, ticket.assignee)):
+            if wanted is not None and (value or "").casefold() != wanted.casefold():
+                return False
+        if self.type is not None and ticket.type != self.type:
+            return False
+        if self.priority is not None and ticket.priority != self.priority:
+            return False
+        if self.group is not None and (ticket.group or "").casefold() != self.group.casefold():
+            return False
+        if self.tags and not set(t.casefold() for t in self.tags) <= set(t.casefold() for t in ticket.tags):
+            return False
+        for bound, stamp in ((self.since, ticket.updated_at), (self.created_since, ticket.created_at)):
+            if bound is not None and (not stamp or parse_iso(stamp) < bound):
+                return False
+        return True
+
+
+def sort_tickets(tickets: Iterable[Ticket], sort: str, reverse: bool = False) -> list[Ticket]:
+    """`list`'s order on every backend: the latest first (ids break ties), or by priority (the
+    most urgent first, then the latest); `reverse` turns the whole order round."""
+
+    def by_time(t: Ticket) -> tuple:
+        stamp = t.created_at if sort == "created" else t.updated_at
+        return (stamp or "", _id_key(t.id))
+
+    ordered = sorted(tickets, key=by_time, reverse=True)
+    if sort == "priority":
+        ordered.sort(key=lambda t: PRIORITY_RANK.get(t.priority, 4))
+    if reverse:
+        ordered.reverse()
+    return ordered
+
+
+def _id_key(ticket_id: str) -> tuple:
+    """Ids in number order where they are numbers (Zendesk, SQLite), else by project and number
+    (JSM's KEY-12), else as text."""
+    head, _, tail = ticket_id.rpartition("-")
+    if tail.isdigit() and tail.isascii():
+        return (head, int(tail), "")
+    return (ticket_id, -1, ticket_id)
 
 
 # --- normalisation helpers shared by every backend ----------------------------------------
@@ -338,6 +392,18 @@ def validate_email(value: str) -> str:
     if len(v) > 254 or not _EMAIL.match(v):
         raise InvalidInputError(f"invalid email address {value!r}")
     return v.lower()
+
+
+def validate_name(value: str, what: str = "name") -> str:
+    """A person on a backend whose people are names (the local store: the login name works):
+    not empty, no control characters, at most 254 characters; an email is lowercased as
+    `validate_email` does, so both spellings find the same tickets."""
+    v = value.strip()
+    if not v or len(v) > 254 or any(unicodedata.category(ch)[0] == "C" for ch in v):
+        raise InvalidInputError(
+            f"invalid {what} {value!r}", hint="a name or an email: not empty, no control characters"
+        )
+    return v.lower() if _EMAIL.match(v) else v
 
 
 def validate_emails(values: Iterable[str]) -> list[str]:

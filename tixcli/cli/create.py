@@ -13,7 +13,6 @@ from tixcli.model import (
     NewTicket,
     normalize_choice,
     normalize_priority,
-    validate_email,
     validate_emails,
 )
 from tixcli.output import clean, message, print_write_result
@@ -71,10 +70,20 @@ def create(
     priority: PriorityOption = None,
     group: Annotated[str | None, typer.Option("--group", help="Group or team.", show_default=False)] = None,
     requester: Annotated[
-        str | None, typer.Option("--requester", help="Open on behalf of this email.", show_default=False)
+        str | None,
+        typer.Option(
+            "--requester",
+            help="Open on behalf of this person (an email; a name on the local store).",
+            show_default=False,
+        ),
     ] = None,
     assignee: Annotated[
-        str | None, typer.Option("--assignee", help="Assign the ticket to this email.", show_default=False)
+        str | None,
+        typer.Option(
+            "--assignee",
+            help="Assign the ticket to this person (an email; a name on the local store).",
+            show_default=False,
+        ),
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).", show_default=False)] = None,
     cc: CcOption = None,
@@ -124,8 +133,8 @@ def create(
     generated = generated_files(state, attach_log, log_lines, attach_stdin, body_file)
     # everything else is checked (and the files read) before the editor opens: a mistake in an
     # option never costs the text written
-    requester_email = validate_email(requester) if requester else profile.user
-    assignee_email = validate_email(assignee) if assignee is not None else None
+    requester_email = state.backend.person(requester, "requester") if requester else profile.user
+    assignee_email = state.backend.person(assignee, "assignee") if assignee is not None else None
     type_value = normalize_choice(type_, TYPES, "type")
     priority_value = normalize_priority(priority)
     group_value = check_utf8(group, "group") if group is not None else None

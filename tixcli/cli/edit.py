@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from tixcli.errors import InvalidInputError
-from tixcli.model import TYPES, TicketChange, normalize_choice, normalize_priority, validate_email
+from tixcli.model import TYPES, TicketChange, normalize_choice, normalize_priority
 from tixcli.output import clean, message, print_write_result
 
 from .app import (
@@ -33,10 +33,18 @@ def edit(
     type_: TypeOption = None,
     group: Annotated[str | None, typer.Option("--group", help="Group or team.", show_default=False)] = None,
     requester: Annotated[
-        str | None, typer.Option("--requester", help="The email the ticket is on behalf of.", show_default=False)
+        str | None,
+        typer.Option(
+            "--requester",
+            help="The person the ticket is on behalf of (an email; a name on the local store).",
+            show_default=False,
+        ),
     ] = None,
     assignee: Annotated[
-        str | None, typer.Option("--assignee", help="Assign to this email.", show_default=False)
+        str | None,
+        typer.Option(
+            "--assignee", help="Assign to this person (an email; a name on the local store).", show_default=False
+        ),
     ] = None,
     unassign: Annotated[bool, typer.Option("--unassign", help="Leave the ticket without an assignee.")] = False,
     add_tag: Annotated[
@@ -59,8 +67,8 @@ def edit(
         priority=normalize_priority(priority),
         type=normalize_choice(type_, TYPES, "type"),
         group=check_text(group, "group").strip() if group is not None else None,
-        requester=validate_email(requester) if requester is not None else None,
-        assignee=validate_email(assignee) if assignee is not None else None,
+        requester=state.backend.person(requester, "requester") if requester is not None else None,
+        assignee=state.backend.person(assignee, "assignee") if assignee is not None else None,
         unassign=unassign,
         add_tags=[check_utf8(t, "tag") for t in add_tag or []],
         remove_tags=[check_utf8(t, "tag") for t in remove_tag or []],

@@ -16,8 +16,8 @@ from tixcli.model import (
     ListQuery,
     normalize_choice,
     normalize_priority,
+    normalize_tag,
     parse_since,
-    validate_email,
 )
 from tixcli.output import message, parse_columns, print_tickets
 
@@ -27,6 +27,7 @@ from .app import (
     TypeOption,
     app,
     check_read_format,
+    check_text,
     check_utf8,
     get_state,
     read_format_option,
@@ -66,17 +67,32 @@ def list_tickets(
     type_: TypeOption = None,
     priority: PriorityOption = None,
     requester: Annotated[
-        str | None, typer.Option("--requester", help="Requested by this email (implies --all).")
+        str | None,
+        typer.Option(
+            "--requester", help="Requested by this person: an email (a name on the local store); implies --all."
+        ),
     ] = None,
-    assignee: Annotated[str | None, typer.Option("--assignee", help="Assigned to this email (implies --all).")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="Assigned to this person (as --requester); implies --all.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Carrying this tag (repeatable: all of them).", show_default=False)
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="In this group or team.", show_default=False)] = None,
     search: Annotated[
         str | None,
         typer.Option("--search", "-q", help="Words that must all appear (subject, description, comments)."),
     ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Updated since: ISO date or time, or 7d / 12h.")] = None,
+    created_since: Annotated[
+        str | None, typer.Option("--created-since", help="Created since: ISO date or time, or 7d / 12h.")
+    ] = None,
     sort: Annotated[
         str, typer.Option("--sort", help="updated, created or priority.", click_type=completing.SORT)
     ] = "updated",
+    reverse: Annotated[
+        bool, typer.Option("--reverse", help="The sort order turned round (--sort created --reverse: oldest first).")
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many tickets.", min=1, max=100000)] = 50,
     fmt: Annotated[str | None, read_format_option()] = None,
     columns: Annotated[
@@ -122,13 +138,19 @@ def list_tickets(
         statuses=parse_statuses(status),
         type=normalize_choice(type_, TYPES, "type"),
         priority=normalize_priority(priority),
-        requester=validate_email(requester) if requester else None,
-        assignee=validate_email(assignee) if assignee else None,
+        requester=state.backend.person(requester, "requester") if requester else None,
+        assignee=state.backend.person(assignee, "assignee") if assignee else None,
         search=search.strip() if search else None,
         since=parse_since(since),
+        tags=tuple(normalize_tag(check_utf8(t, "tag")) for t in tag or []),
+        group=check_text(group, "group").strip() if group is not None else None,
+        created_since=parse_since(created_since),
         sort=normalize_choice(sort, SORTS, "sort order"),
+        reverse=reverse,
         limit=limit,
     )
+    if query.group == "":
+        raise InvalidInputError("--group is empty")
     # A person at a terminal is told when --limit cut the list: how many match where the backend
     # can count cheaply, and one ticket more is asked for to know where it cannot (stderr not a
     # terminal: the query is exactly as asked).

@@ -268,6 +268,7 @@ class BackendContract:
             "groups": [
                 lambda: self.backend.create(self.new(group=self.group or "Support")),
                 lambda: self.backend.edit(ticket.id, TicketChange(group=self.group or "Support")),
+                lambda: self.query(scope="all", group=self.group or "Support"),
             ],
             "search": [lambda: self.query(search="fire")],
             "dedupe": [lambda: self.backend.create(self.new(dedupe_key="refused-key"))],
@@ -545,6 +546,63 @@ class BackendContract:
         self.wait()
         self.backend.reply(old.id, self.reply(body="bump"))
         assert ids(self.query(since=cut)) == [old.id, fresh.id]
+
+    def test_list_tag_filter_needs_every_tag(self):
+        both = self.make(subject="both", tags=["vpn", "urgent-fix"])
+        one = self.make(subject="one", tags=["vpn"])
+        other = self.make(subject="other", tags=["urgent-fix", "billing"])
+        assert ids(self.query(tags=("vpn",))) == [one.id, both.id]
+        assert ids(self.query(tags=("vpn", "urgent-fix"))) == [both.id]
+        assert ids(self.query(tags=("urgent-fix",), sort="created")) == [other.id, both.id]
+        assert ids(self.query(tags=("billing", "vpn"))) == []
+        assert self.query(tags=("absent-tag",)) == []
+
+    def test_list_tag_filter_keeps_looking_until_the_limit_matches(self):
+        """The matching tickets are the oldest: a backend that filters one page of the service's
+        answer and stops gives a short list that looks complete."""
+        wanted = [self.make(subject=f"wanted {i}", tags=["vpn", "keep"]).id for i in range(2)]
+        for i in range(4):
+            self.make(subject=f"noise {i}", tags=["vpn"])
+        assert ids(self.query(tags=("vpn", "keep"), limit=2)) == list(reversed(wanted))
+        assert ids(self.query(tags=("keep", "vpn"), limit=1, sort="created")) == [wanted[-1]]
+
+    @requires("groups")
+    def test_list_group_filter(self):
+        assert self.group, "a backend with groups names one it accepts (BackendContract.group)"
+        grouped = self.make(subject="grouped", group=self.group)
+        self.make(subject="ungrouped")
+        assert ids(self.query(scope="all", group=self.group)) == [grouped.id]
+        assert ids(self.query(scope="all", group=self.group, statuses=("solved",))) == []
+
+    def test_list_created_since_filters_on_created_not_updated(self):
+        old = self.make(subject="old")
+        self.wait()
+        fresh = self.make(subject="fresh")
+        cut = parse_iso(self.backend.get(old.id).created_at) + timedelta(seconds=1)
+        self.wait()
+        self.backend.reply(old.id, self.reply(body="bump"))  # updated now, created before the cut
+        assert ids(self.query(created_since=cut)) == [fresh.id]
+        assert ids(self.query(since=cut)) == [old.id, fresh.id]
+        past = datetime.now(timezone.utc) - timedelta(days=1)
+        assert ids(self.query(created_since=past, sort="created")) == [fresh.id, old.id]
+        assert self.query(created_since=datetime.now(timezone.utc) + timedelta(days=1)) == []
+
+    def test_list_reverse_turns_every_sort_order_round(self):
+        made = [self.make(subject=f"ticket {i}", priority=p).id for i, p in enumerate(("low", "urgent", "high"))]
+        assert ids(self.query(sort="created", reverse=True)) == made
+        assert ids(self.query(sort="created", reverse=True, limit=2)) == made[:2]
+        assert ids(self.query(sort="updated", reverse=True)) == made
+        assert ids(self.query(sort="priority", reverse=True)) == [made[0], made[2], made[1]]
+        assert ids(self.query(sort="priority", reverse=True, limit=1)) == [made[0]]
+
+    def test_the_profiles_user_is_a_person_the_backend_accepts(self):
+        """`--requester` / `--assignee` take what the backend's people look like: the profile's
+        own user (the zero-config login name on the local store) among them."""
+        assert self.backend.person(self.user) == self.user
+        with pytest.raises(InvalidInputError):
+            self.backend.person("bad\x1bname")
+        with pytest.raises(InvalidInputError):
+            self.backend.person("   ")
 
     # == replies and the lifecycle (mandatory; internal notes where declared) ================
 
