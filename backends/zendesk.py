@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,7 +42,6 @@ from tixcli.lifecycle import closed_refusal
 from tixcli.model import (
     EDITABLE_FIELDS,
     PRIORITIES,
-    PRIORITY_RANK,
     STATUSES,
     TYPES,
     Attachment,
@@ -52,11 +51,13 @@ from tixcli.model import (
     NewTicket,
     Reply,
     Ticket,
+    sort_tickets,
     to_iso,
 )
 
 API = "/api/v2"
 PAGE_SIZE = 100  # the largest page of tickets, comments, users, search results
+SEARCH_PAGE = PAGE_SIZE  # search results a page when tixcli checks filters itself (tests lower it)
 SEARCH_MAX = 1000  # the Search API stops after 1,000 results
 MAX_COMMENTS = 10_000  # Zendesk caps a ticket's comments at 5,000: more is a hostile or broken answer
 INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
@@ -188,38 +189,63 @@ class ZendeskBackend(RemoteBackend):
         return TicketState(self._status(raw), self._email(raw.get("requester_id")))
 
     def query(self, query: ListQuery) -> list[Ticket]:
+        """One Search API query (search_query); what it cannot say (every one of several tags) is
+        checked here on each result (`checked_here`), reading on page after page until `limit`
+        tickets match or the search has no more (it stops after 1,000 results)."""
         sort_by = {"updated": "updated_at", "created": "created_at", "priority": "priority"}[query.sort]
+        check = checked_here(query)
+        group_id = self._group_id(query.group) if query.group and '"' in query.group else None
         params: dict[str, Any] | None = {
-            "query": search_query(query),
-            "per_page": max(1, min(query.limit, PAGE_SIZE)),
+            "query": search_query(query, group_id=group_id),
+            # filtered here: whole pages (fewer requests); else no more than the limit asks for
+            "per_page": max(1, min(SEARCH_PAGE, PAGE_SIZE)) if check else max(1, min(query.limit, PAGE_SIZE)),
             "include": "tickets(users,groups)",
             "sort_by": sort_by,
-            "sort_order": "desc",
+            "sort_order": "asc" if query.reverse else "desc",
         }
-        found: dict[str, dict] = {}  # by id: offset pages shift when tickets change while we read
+        found: set[str] = set()  # every result by id: offset pages shift when tickets change while we read
+        matched: list[dict] = []
         pages = Paging(self.http, "search")
         url: str | None = f"{API}/search.json"
         seen = 0
-        total: int | None = None
-        while url and len(found) < query.limit and seen < SEARCH_MAX:
+        count: int | None = None
+        hits = 0  # results that pass the check, the limit's and beyond
+        more = True
+        while url and len(matched) < query.limit and seen < SEARCH_MAX:
             data = self.read(url, params, action="search")
             self.absorb(data)
-            count = data.get("count")  # every match, tickets only (filtered by type:ticket)
-            if total is None and isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                total = count
+            number = data.get("count")  # every match, tickets only (filtered by type:ticket)
+            if count is None and isinstance(number, int) and not isinstance(number, bool) and number >= 0:
+                count = number
             results = self.records(data, "results")
             seen += len(results)
-            tickets = [r for r in results if r.get("result_type", "ticket") == "ticket"]
-            for r in tickets:
-                found.setdefault(service_id(r.get("id"), "Zendesk", "ticket id"), r)
+            page: list[dict] = []
+            for r in results:
+                if r.get("result_type", "ticket") != "ticket":
+                    continue
+                tid = service_id(r.get("id"), "Zendesk", "ticket id")
+                if tid not in found:
+                    found.add(tid)
+                    page.append(r)
+            if check is not None:
+                self.resolve_people(page)  # the page's people in one batch, before its tickets are checked
+                page = [raw for raw in page if check.matches(self.ticket_from(raw))]
+            hits += len(page)
+            matched += page[: query.limit - len(matched)]
             fresh = pages.fresh(found)
-            if not results or len(found) >= query.limit or seen >= SEARCH_MAX:
+            link = data.get("next_page")
+            if not results or not link:
+                more = False
                 break
-            url, params = pages.follow(data.get("next_page"), fresh), None
-        raws = list(found.values())[: query.limit]
-        self.resolve_people(raws)  # everyone on every ticket, in as few requests as can be
-        result = TicketList(sort_tickets([self.ticket_from(raw) for raw in raws], query.sort))
-        result.total = total
+            if len(matched) >= query.limit or seen >= SEARCH_MAX:
+                break
+            url, params = pages.follow(link, fresh), None
+        self.resolve_people(matched)  # everyone on every ticket, in as few requests as can be
+        result = TicketList(sort_tickets([self.ticket_from(raw) for raw in matched], query.sort, query.reverse))
+        if check is None:
+            result.total = count
+        elif not more and (count is None or seen >= count):
+            result.total = hits  # every result was read and checked
         return result
 
     def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
@@ -736,9 +762,14 @@ def ticket_number(ticket_id: str) -> int:
     return int(text)
 
 
-def search_query(query: ListQuery) -> str:
+def search_query(query: ListQuery, group_id: int | None = None) -> str:
     """The Search API query for a resolved `list` query ("mine" is already its requester, and
-    `words` its search words, each required)."""
+    `words` its search words, each required).
+
+    Several values of one keyword are OR'ed by Zendesk (`tags:a tags:b` finds a ticket with
+    either), so of several tags one is sent and every one is checked on the results
+    (`checked_here`). `group:` takes a name or an id (`group_id`: for a name a quoted term cannot
+    hold)."""
     terms = ["type:ticket"]
     if query.requester:
         terms.append(f"requester:{_quote_term(query.requester)}")
@@ -750,10 +781,45 @@ def search_query(query: ListQuery) -> str:
         terms.append(f"ticket_type:{query.type}")
     if query.priority:
         terms.append(f"priority:{query.priority}")
+    tag = sent_tag(query.tags)
+    if tag is not None:
+        terms.append(f"tags:{tag}")
+    if group_id is not None:
+        terms.append(f"group:{group_id}")
+    elif query.group:
+        terms.append(f"group:{_quote_term(query.group)}")
     if query.since:
-        terms.append("updated>=" + to_iso(query.since).replace("+00:00", "Z"))
+        terms.append("updated>=" + _search_time(query.since))
+    if query.created_since:
+        terms.append("created>=" + _search_time(query.created_since))
     terms += ['"' + w.replace('"', "") + '"' for w in query.words]
     return " ".join(terms)
+
+
+def sent_tag(tags: Iterable[str]) -> str | None:
+    """The one tag of the query the search is asked for (the others are checked on its results):
+    the first made only of letters, digits and `_-.` (no search syntax: `*` would be a wildcard,
+    `"` a phrase), if any."""
+    return next((t for t in tags if t[:1] != "-" and all(ch.isalnum() or ch in "_-." for ch in t)), None)
+
+
+def checked_here(query: ListQuery) -> ListQuery | None:
+    """The filters of `query` the Search API cannot say, as a query of them alone, to check each
+    result with `ListQuery.matches` (the core's rule); None when the search says everything.
+
+    That is every tag when there are several (Zendesk OR's several values of one keyword: one is
+    sent), or when none could be sent as a search term (`sent_tag`)."""
+    if len(query.tags) > 1 or (query.tags and sent_tag(query.tags) is None):
+        return ListQuery(user=query.user, statuses=None, tags=query.tags)
+    return None
+
+
+def _search_time(when: datetime) -> str:
+    """A lower time bound as the Search API takes it: UTC in whole seconds, the first second at or
+    after `when` (Zendesk's times are whole seconds, so `>=` that second is exact)."""
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return to_iso(when).replace("+00:00", "Z")
 
 
 def status_terms(statuses: Iterable[str]) -> list[str]:
@@ -772,20 +838,6 @@ def status_terms(statuses: Iterable[str]) -> list[str]:
     if wanted == list(STATUSES[-n:]):
         return [f"status>{STATUSES[-n - 1]}"]
     return [f"status:{s}" for s in wanted]
-
-
-def sort_tickets(tickets: list[Ticket], sort: str) -> list[Ticket]:
-    """The same order as the SQLite store (newest first, ids breaking ties)."""
-
-    def newest(t: Ticket) -> tuple:
-        return (t.updated_at or "", int(t.id))
-
-    if sort == "created":
-        return sorted(tickets, key=lambda t: (t.created_at or "", int(t.id)), reverse=True)
-    tickets = sorted(tickets, key=newest, reverse=True)
-    if sort == "priority":
-        tickets.sort(key=lambda t: PRIORITY_RANK[t.priority])
-    return tickets
 
 
 def _details(body: Any) -> list[str]:

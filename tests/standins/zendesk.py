@@ -1286,8 +1286,8 @@ class ZendeskStandIn(StandInServer):
                 continue
             if field and field in SEARCH_FIELDS:
                 pred = SEARCH_FIELDS[field](self, op, value.lower())
-                if op == ":" and not neg:
-                    alternatives.setdefault(field, []).append(pred)
+                if op == ":" and not neg:  # `tag:a tags:b` is one keyword twice: OR'ed too
+                    alternatives.setdefault(SEARCH_ALIASES.get(field, field), []).append(pred)
                     continue
             elif field:  # an unknown "a:b" is searched as text, as Zendesk does
                 pred = self._text_pred(f"{field} {value}")
@@ -1652,6 +1652,9 @@ def _group(server: ZendeskStandIn, op: str, value: str):
     )
     return lambda t: t["group_id"] == gid
 
+
+#: keywords that are another's other name (OR'ed with it as one keyword)
+SEARCH_ALIASES = {"tag": "tags"}
 
 SEARCH_FIELDS: dict[str, Callable] = {
     # users, organizations and groups are not searchable here: type:user finds nothing
