@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 from tixcli.backends.base import Backend, ExportBatch, ExportItem, TicketList, TicketState
-from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATION_STEPS, MIGRATIONS, SCHEMA_VERSION
+from tixcli.backends.sqlite_search import document, index_text, match_query
 from tixcli.config import Profile, default_db_path, warn
 from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
 from tixcli.model import (
@@ -171,6 +172,8 @@ class SQLiteBackend(Backend):
         self._export_plans: list[tuple[str, str, dict[str, Any]]] | None = None
         self._export_total: int | None = None
         self._export_position: str | None = None
+        # the full-text index searched: the old one on a read-only store not yet migrated to it
+        self._search_table = "ticket_words"
 
     # -- connection ---------------------------------------------------------------------
 
@@ -195,7 +198,13 @@ class SQLiteBackend(Backend):
             if not created:  # only a tixcli store is worth the warning; a foreign file is refused
                 _warn_if_readable_by_others(self.path)
             if read_only:
-                if version != SCHEMA_VERSION:
+                if version == LEGACY_SEARCH_VERSION:  # all but the new search index: read it as it is
+                    self._search_table = "ticket_search"
+                    warn(
+                        f"the store {self.path} is read-only and has the old search index: --search finds"
+                        " no CJK or Thai words and no prefixes until a writable tixcli upgrades it"
+                    )
+                elif version != SCHEMA_VERSION:
                     raise StoreError(f"the store {self.path} is read-only and needs a schema upgrade")
                 return db
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -232,18 +241,29 @@ class SQLiteBackend(Backend):
         return version
 
     def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
+        marker = Path(f"{self.path}-migrating")
+        with _migration_wait(self.path, marker, self.busy_timeout):
+            db.execute("BEGIN IMMEDIATE")
         try:
             # Under the write lock, look again: another process may have migrated (or the file changed).
             version = self._check_identity(db)
-            for script in MIGRATIONS[version:]:
-                for statement in _split_sql(script):
-                    db.execute(statement)
-            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
+            if version == SCHEMA_VERSION:
+                db.execute("COMMIT")
+                return
+            with _marked(marker):  # tells the commands waiting meanwhile what they wait for
+                progress = _MigrationProgress(version)
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    for statement in _split_sql(script):
+                        db.execute(statement)
+                    if number in MIGRATION_STEPS:
+                        MIGRATION_STEPS[number](db, progress)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("COMMIT")
+                progress.finish()
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     @contextmanager
@@ -384,7 +404,8 @@ class SQLiteBackend(Backend):
             order = order.replace("DESC", "ASC").replace("priority_rank,", "priority_rank DESC,")
         with self._read() as db:
             if query.words:
-                match = fts_query(query.words)
+                legacy = self._search_table != "ticket_words"
+                match = fts_query(query.words) if legacy else match_query(query.words)
                 where.append(self._search_clause(db, match))
                 params.append(match)
             condition = " WHERE " + " AND ".join(where) if where else ""
@@ -398,13 +419,14 @@ class SQLiteBackend(Backend):
 
     def _search_clause(self, db: sqlite3.Connection, match: str) -> str:
         """The cheaper of two plans, chosen by counting matches up to DENSE_MATCHES (a few ms)."""
+        table = self._search_table
         count = db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM ticket_search WHERE ticket_search MATCH ? LIMIT ?)",
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT ?)",
             (match, DENSE_MATCHES),
         ).fetchone()[0]
         if count >= DENSE_MATCHES:
-            return "EXISTS (SELECT 1 FROM ticket_search s WHERE s.rowid = t.id AND ticket_search MATCH ?)"
-        return "t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)"
+            return f"EXISTS (SELECT 1 FROM {table} s WHERE s.rowid = t.id AND {table} MATCH ?)"
+        return f"t.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
 
     def _export_rows(self, since: datetime | None, cursor: str | None, bulk: bool = False) -> Iterator[tuple[str, Any]]:
         """Every ticket as its public JSON, built by SQLite itself: fast, and constant memory;
@@ -549,8 +571,7 @@ class SQLiteBackend(Backend):
             ticket_id = cur.lastrowid
             assert ticket_id is not None
             db.execute(
-                "INSERT INTO ticket_search (rowid, text) VALUES (?, ?)",
-                (ticket_id, f"{new.subject}\n{new.body}"),
+                "INSERT INTO ticket_words (rowid, text) VALUES (?, ?)", (ticket_id, document((new.subject, new.body)))
             )
             self._add_comment(db, ticket_id, new.author, new.body, True, new.attachments, now, index=False)
             self._change_cc(db, ticket_id, new.cc)
@@ -598,6 +619,7 @@ class SQLiteBackend(Backend):
         with self._write() as db:
             tid = _int_id(ticket_id)
             old = self._load(db, tid)
+            before = self._search_document(db, tid) if "subject" in fields else ""
             sets: list[str] = ["updated_at = ?"]
             params: list[Any] = [to_iso(utcnow())]
             for name, value in fields.items():
@@ -608,11 +630,8 @@ class SQLiteBackend(Backend):
                     sets.append("priority_rank = ?")
                     params.append(PRIORITY_RANK[value])
             db.execute(f"UPDATE tickets SET {', '.join(sets)} WHERE id = ?", (*params, tid))
-            if "subject" in fields:  # the search document starts with the subject (create_ticket)
-                db.execute(
-                    "UPDATE ticket_search SET text = ? || substr(text, ? + 1) WHERE rowid = ?",
-                    (fields["subject"], len(old.subject), tid),
-                )
+            if "subject" in fields:  # the search document holds the subject
+                self._reindex(db, tid, before, self._search_document(db, tid))
             for name, value in fields.items():
                 self._history(
                     db, tid, self.profile.user, "edit", {"field": name, "from": getattr(old, name), "to": value}
@@ -667,6 +686,7 @@ class SQLiteBackend(Backend):
         now: str,
         index: bool = True,
     ) -> int:
+        before = self._search_document(db, tid) if index else ""
         cur = db.execute(
             "INSERT INTO comments (ticket_id, author, body, public, created_at) VALUES (?,?,?,?,?)",
             (tid, author, body, int(public), now),
@@ -691,8 +711,20 @@ class SQLiteBackend(Backend):
             )
         db.execute(COMMENT_JSON_SQL + " WHERE id = ?", (comment_id,))
         if index:
-            db.execute("UPDATE ticket_search SET text = text || char(10) || ? WHERE rowid = ?", (body, tid))
+            self._reindex(db, tid, before, before + "\n" + index_text(body))
         return comment_id
+
+    def _search_document(self, db, tid: int) -> str:
+        """The ticket's search document as the index holds it (sqlite_search.document)."""
+        (subject,) = db.execute("SELECT subject FROM tickets WHERE id = ?", (tid,)).fetchone()
+        bodies = [r[0] for r in db.execute("SELECT body FROM comments WHERE ticket_id = ? ORDER BY id", (tid,))]
+        return document((subject, *bodies))
+
+    def _reindex(self, db, tid: int, old: str, new: str) -> None:
+        """Replace a ticket's search document: a contentless index forgets a document only when
+        told the text it was indexed with."""
+        db.execute("INSERT INTO ticket_words (ticket_words, rowid, text) VALUES ('delete', ?, ?)", (tid, old))
+        db.execute("INSERT INTO ticket_words (rowid, text) VALUES (?, ?)", (tid, new))
 
     def _change_cc(self, db, tid: int, add: list[str], remove: Sequence[str] = ()) -> None:
         if not add and not remove:
@@ -754,8 +786,8 @@ class SQLiteBackend(Backend):
             requester=requester,
             assignee=assignee,
             group=grp,
-            cc=json.loads(cc),
-            tags=json.loads(tags),
+            cc=[] if cc == "[]" else json.loads(cc),  # most have none: no parser needed
+            tags=[] if tags == "[]" else json.loads(tags),
             external_id=external_id,
             created_at=created_at,
             updated_at=updated_at,
@@ -791,7 +823,8 @@ class SQLiteBackend(Backend):
 
 
 def fts_query(words: tuple[str, ...] | list[str]) -> str:
-    """Search words (split by the core) → an FTS5 query requiring each (quoted, so no operator)."""
+    """Search words → a query of the old index (schema 2, read-only stores): each word required,
+    quoted (no operator)."""
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
@@ -904,4 +937,89 @@ def _store_errors(path: Path) -> Iterator[None]:
     except sqlite3.DatabaseError as exc:  # not a database, malformed image, ...
         raise StoreError(
             f"the store {path} is unusable: {exc}", hint="move it aside; tixcli will start a new one"
+        ) from None
+
+
+# The schema before the search index of migration 3: all a read-only store needs but --search in
+# every script (it then searches its old index).
+LEGACY_SEARCH_VERSION = 2
+# Below this many tickets an upgrade is quick: no progress line.
+PROGRESS_FROM = 20_000
+
+
+class _MigrationProgress:
+    """`progress(done, total)` of a migration's Python step: one line on stderr, rewritten in
+    place, when stderr is a terminal and the store is big enough for it to matter."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty or total < PROGRESS_FROM:
+            return
+        self.shown = True
+        sys.stderr.write(
+            f"\rtixcli: upgrading the store (schema {self.version} to {SCHEMA_VERSION}), search index:"
+            f" {done:,} of {total:,} tickets ({100 * done // max(total, 1)}%)\x1b[K"
+        )
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@contextmanager
+def _marked(marker: Path) -> Iterator[None]:
+    """A file beside the store naming the process that migrates it, for as long as it does."""
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"{os.getpid()} {to_iso(utcnow())}\n")
+    except OSError:
+        pass  # only a hint for the others: the migration goes on without it
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            marker.unlink()
+
+
+def _migrator(marker: Path) -> tuple[int, str] | None:
+    """The live process a migration marker names, and since when; None if there is none."""
+    try:
+        pid_text, since = marker.read_text().split()[:2]
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None  # no marker, a stale one (the process is gone), or not ours to read
+    return pid, since
+
+
+@contextmanager
+def _migration_wait(path: Path, marker: Path, timeout: float) -> Iterator[None]:
+    """Waiting for the write lock to migrate: say what is waited for when another tixcli is
+    migrating the store, and when the wait runs out, exit 8 saying so."""
+    running = _migrator(marker)
+    if running is not None and sys.stderr.isatty():
+        warn(f"another tixcli (pid {running[0]}) is upgrading the store {path}: waiting up to {timeout:g} s")
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" not in text and "busy" not in text:
+            raise
+        running = _migrator(marker)
+        if running is not None:
+            raise UnavailableError(
+                f"the store {path} is being upgraded by another tixcli (pid {running[0]}, since {running[1]})"
+                f" and the wait of {timeout:g} s ran out",
+                hint="a big store's upgrade takes minutes, once: try again when it has finished",
+            ) from None
+        raise UnavailableError(
+            f"the store {path} stayed busy (locked by another tixcli) and the wait ran out",
+            hint="try again; raise busy_timeout in the profile if this keeps happening",
         ) from None

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
+from tixcli.backends.sqlite_search import TOKENIZE, document
+
 # "TIXL": tells a tixcli store apart from any other SQLite file at the same path.
 APPLICATION_ID = 0x5449584C
 
@@ -138,6 +143,47 @@ MIGRATIONS: list[str] = [
         DELETE FROM ticket_changes WHERE ticket_id = OLD.id;
     END;
     """,
+    # 3: search that finds words in every script (CJK, Thai...), and prefixes (sqlite_search.py).
+    # Contentless: the old index kept a second copy of every subject and comment (559 MB of a 1M
+    # ticket store). `fill_search_index` then indexes every ticket, a run of ids at a time.
+    """
+    DROP TABLE ticket_search;
+    CREATE VIRTUAL TABLE ticket_words USING fts5(text, content = '', tokenize = "TOKENIZE");
+    """.replace("TOKENIZE", TOKENIZE),
 ]
+
+# A migration's Python part, run after its SQL, in the same transaction: version -> step(db, progress)
+# (`progress(done, total)` shows how far it is on a terminal).
+SEARCH_FILL_CHUNK = 20_000
+# One ticket's search document from the tables (sqlite_search.document, through tix_document):
+# what the writes keep it as, so that the index can delete it again by this text.
+SEARCH_DOCUMENT_SQL = (
+    "tix_document(t.subject, (SELECT group_concat(body, char(10)) FROM "
+    "(SELECT body FROM comments WHERE ticket_id = t.id ORDER BY id)))"
+)
+
+
+def fill_search_index(db: sqlite3.Connection, progress: Callable[[int, int], None]) -> None:
+    db.create_function("tix_document", 2, _document_of, deterministic=True)
+    total, top = db.execute("SELECT count(*), coalesce(max(id), 0) FROM tickets").fetchone()
+    done = 0
+    progress(0, total)
+    for lo in range(0, top, SEARCH_FILL_CHUNK):
+        cur = db.execute(
+            f"INSERT INTO ticket_words (rowid, text) SELECT t.id, {SEARCH_DOCUMENT_SQL} FROM tickets t "
+            "WHERE t.id > ? AND t.id <= ?",
+            (lo, lo + SEARCH_FILL_CHUNK),
+        )
+        done += cur.rowcount
+        progress(done, total)
+
+
+def _document_of(subject: str | None, bodies: str | None) -> str:
+    return document((subject, bodies))
+
+
+MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection, Callable[[int, int], None]], None]] = {
+    3: fill_search_index,
+}
 
 SCHEMA_VERSION = len(MIGRATIONS)
