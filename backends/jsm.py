@@ -88,6 +88,7 @@ API = "rest/api/3"
 API2 = "rest/api/2"  # wiki text for rich-text fields (description, comment bodies): what the servicedeskapi gives
 SERVICE = "Jira Service Management"
 PAGE = 100  # the largest page of the servicedeskapi, and of search/jql when fields are asked for
+SEARCH_PAGE = PAGE  # issues a `list` search page asks for (tests lower it)
 # What the servicedeskapi request lacks, read from the platform issue; and a search result's fields.
 EXTRA_FIELDS = ("priority", "labels", "assignee", "updated", "resolutiondate")
 SEARCH_FIELDS = ("summary", "description", "status", "reporter", "created", "attachment", *EXTRA_FIELDS)
@@ -507,7 +508,7 @@ class JSMBackend(RemoteBackend):
         if mine and self._requests_api_answers(query, mine=True):
             return self._list_requests(query, ("OWNED_REQUESTS",))
         try:
-            return list(self._search(self._jql(query), query.limit, query.since))
+            return list(self._search(self._jql(query), query.limit, _checked_here(query)))
         except AuthError:
             # A customer-only account cannot search: --all is then the portal's "all requests"
             # (its own, those it participates in, its organisations'), where /request can say it.
@@ -516,11 +517,23 @@ class JSMBackend(RemoteBackend):
             return self._list_requests(query, ("OWNED_REQUESTS", "PARTICIPATED_REQUESTS", "ALL_ORGANIZATIONS"))
 
     def _requests_api_answers(self, query: ListQuery, mine: bool = False) -> bool:
-        """Whether /request (the portal's request list) expresses the query's filters and order."""
+        """Whether /request (the portal's request list) expresses the query's filters and order:
+        its status, request type and ownership, newest activity first, nothing else."""
         other_requester = query.requester and not mine
+        unsaid = (
+            query.priority,
+            other_requester,
+            query.assignee,
+            query.words,
+            query.since,
+            query.tags,
+            query.group,
+            query.created_since,
+            query.reverse,
+        )
         return (
             _request_status(query.statuses) is not None
-            and not (query.priority or other_requester or query.assignee or query.words or query.since)
+            and not any(unsaid)
             and query.sort == "updated"  # /request is ordered by latest activity
         )
 
@@ -580,18 +593,24 @@ class JSMBackend(RemoteBackend):
                     f"no JSM priority is mapped to {query.priority!r}", hint="map it under priorities: in the profile"
                 )
             clauses.append(f"priority = {jql_string(jira_priority)}")
+        # labels = x: the issue has label x; one clause per tag, AND'ed (every tag is required)
+        clauses += [f"labels = {jql_string(tag)}" for tag in query.tags]
         if query.since:
             clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
+        if query.created_since:
+            clauses.append(f"created >= {jql_string(self._jql_time(query.created_since))}")
         if query.words:
             terms = jql_text_terms(query.words)
             if not terms:
                 raise InvalidInputError("--search needs at least one word that is not a stop word ('the', 'a'...)")
             clauses.extend(terms)
-        order = {
-            "updated": "updated DESC, key DESC",
-            "created": "created DESC, key DESC",
-            "priority": "priority DESC, updated DESC, key DESC",
-        }[query.sort]
+        keys = {
+            "updated": ("updated", "key"),
+            "created": ("created", "key"),
+            "priority": ("priority", "updated", "key"),
+        }
+        way = "ASC" if query.reverse else "DESC"  # --reverse turns the whole order round
+        order = ", ".join(f"{key} {way}" for key in keys[query.sort])
         return " AND ".join(clauses) + f" ORDER BY {order}"
 
     def _user_clause(self, field: str, email: str) -> str:
@@ -622,14 +641,17 @@ class JSMBackend(RemoteBackend):
             next_token = None
         return issues, next_token
 
-    def _search(self, jql: str, limit: int, since: datetime | None = None) -> Iterator[Ticket]:
-        since_cut = to_iso(since) if since else None
+    def _search(self, jql: str, limit: int, check: ListQuery | None = None) -> Iterator[Ticket]:
+        """The first `limit` issues the JQL finds that also pass `check` (what JQL cannot say,
+        `_checked_here`), page after page until that many matched or the search has no more."""
         fields = self._search_fields()
         token, count = None, 0
         seen: set[str] = set()  # pages can shift when issues change while we read: no id twice
         followed: set[str] = set()
         while True:
-            issues, token = self._search_page(jql, fields, min(PAGE, limit - count), token)
+            # checked here: whole pages (a page that fills the limit may hold some that fail)
+            size = SEARCH_PAGE if check is not None else min(SEARCH_PAGE, limit - count)
+            issues, token = self._search_page(jql, fields, max(1, min(size, PAGE)), token)
             fresh = False
             for issue in issues:
                 key = _key_of(issue, "key")
@@ -638,7 +660,7 @@ class JSMBackend(RemoteBackend):
                 seen.add(key)
                 fresh = True
                 ticket = self._ticket_from_issue(issue)
-                if _before(ticket.updated_at, since_cut):
+                if check is not None and not check.matches(ticket):
                     continue
                 yield ticket
                 count += 1
@@ -1211,6 +1233,20 @@ def _request_status(statuses: tuple[str, ...] | None) -> str | None:
     if wanted == {"solved", "closed"}:
         return "CLOSED_REQUESTS"
     return None
+
+
+def _checked_here(query: ListQuery) -> ListQuery | None:
+    """The filters of a `list` query its JQL says only in part, as a query of them alone, to check
+    each issue with `ListQuery.matches` (the core's rule); None when the JQL says everything.
+
+    JQL compares `updated` and `created` in whole minutes (the clause names the minute the bound
+    falls in): the seconds are checked here. Tags are checked again too: a label is a tag only
+    where it is not the dedupe key's (`_split_labels`)."""
+    if not (query.since or query.created_since or query.tags):
+        return None
+    return ListQuery(
+        user=query.user, statuses=None, tags=query.tags, since=query.since, created_since=query.created_since
+    )
 
 
 def _before(updated_at: str | None, since_cut: str | None) -> bool:
