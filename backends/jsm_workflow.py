@@ -278,8 +278,10 @@ def jql_text_terms(words) -> list[str]:
     for word in words:
         if not any(ch.isalnum() for ch in word) or word.lower() in STOP_WORDS:
             continue
-        escaped = "".join("\\" + ch if ch in _LUCENE_SPECIAL else ch for ch in word)
-        clauses.append(f"text ~ {jql_string(escaped)}")
+        # a `*` ending a word is Jira's prefix search (`jam*`); every other operator is escaped
+        stem, star = (word.rstrip("*"), "*") if word.endswith("*") and word.rstrip("*") else (word, "")
+        escaped = "".join("\\" + ch if ch in _LUCENE_SPECIAL else ch for ch in stem)
+        clauses.append(f"text ~ {jql_string(escaped + star)}")
     return clauses
 
 

@@ -792,7 +792,8 @@ def search_query(query: ListQuery, group_id: int | None = None) -> str:
         terms.append("updated>=" + _search_time(query.since))
     if query.created_since:
         terms.append("created>=" + _search_time(query.created_since))
-    terms += ['"' + w.replace('"', "") + '"' for w in query.words]
+    # a word already finds the words it starts (Zendesk matches prefixes): `jam*` is `jam`
+    terms += ['"' + (w.rstrip("*") or w).replace('"', "") + '"' for w in query.words]
     return " ".join(terms)
 
 

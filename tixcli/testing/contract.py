@@ -508,6 +508,14 @@ class BackendContract:
         assert ids(self.query(search="zebra login")) == [b.id]
         assert self.query(search="timeout absentword") == []
 
+    @requires("search")
+    def test_list_search_word_ending_in_a_star_finds_words_it_starts(self):
+        jammed = self.make(subject="Paper jammed again", body="tray two")
+        self.make(subject="Pajamas", body="not this one")
+        assert ids(self.query(search="jam*")) == [jammed.id]
+        assert ids(self.query(search="JAMM* tray")) == [jammed.id]
+        assert self.query(search="jamz*") == []
+
     def test_list_limit_and_sort_created(self):
         made = [self.make(subject=f"ticket {i}").id for i in range(3)]
         newest_first = ids(self.query(sort="created"))
