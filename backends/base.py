@@ -23,10 +23,10 @@ import abc
 import builtins
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from tixcli.config import Profile
 from tixcli.errors import InvalidInputError, NotFoundError, NotSupportedError
@@ -158,6 +158,67 @@ class TicketList(builtins.list):
     total: int | None = None
 
 
+class TicketStream:
+    """What `stream_tickets` (and a backend's `query_stream`) gives: the tickets of a listing, read
+    as they are iterated (once), and `total`, how many match in all where the backend says (None:
+    not known).
+
+    `tickets` may be a generator that keeps a read open (SQLite's snapshot) and returns the total
+    when it ends (`return n`): `total` is then known once the tickets have been read to their end.
+    `close` (and the generator's own close) runs when the stream is closed: use it in a `with`, so
+    that an error or a closed pipe in the middle ends the read too; reading to the end ends it.
+    """
+
+    def __init__(
+        self,
+        tickets: Iterable[Ticket] = (),
+        total: int | None = None,
+        close: Callable[[], object] | None = None,
+    ) -> None:
+        self._tickets: Iterator[Ticket] = iter(tickets)
+        self.total = total
+        self._close = close
+
+    def __iter__(self) -> Iterator[Ticket]:
+        # a generator's return value (any other iterator's: None) is the count it made at the end
+        total = yield from cast("Generator[Ticket, None, object]", self._tickets)
+        if isinstance(total, int):
+            self.total = total
+
+    def close(self) -> None:
+        closing = getattr(self._tickets, "close", None)
+        if closing is not None:
+            closing()  # a generator: its `with` and `finally` blocks run now
+        self._tickets = iter(())
+        if self._close is not None:
+            close, self._close = self._close, None
+            close()
+
+    def __enter__(self) -> TicketStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _at_most(stream: TicketStream, limit: int) -> Generator[Ticket, None, int | None]:
+    """At most `limit` tickets of `stream` (a backend that gives more is not read further), then
+    its total where that is at least what it gave (list_tickets' checks, for a stream)."""
+    given = 0
+    with stream:
+        for ticket in stream:
+            if given >= limit:
+                break
+            given += 1
+            yield ticket
+        total = stream.total
+    return total if isinstance(total, int) and total >= given else None
+
+
+def _defined_by(cls: type, name: str) -> type:
+    return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+
 class ExportBatch:
     """Many exported tickets at once: `data`, their public JSON lines in UTF-8 joined by newlines
     (none after the last), `count` of them, and where to resume after the last (`cursor`): the
@@ -266,6 +327,24 @@ class Backend(abc.ABC):
             return type(self).list(self, query)
         raise NotSupportedError(self.name, "list", "listing tickets")
 
+    def query_stream(self, query: ListQuery) -> TicketStream:
+        """`query`'s tickets made as they are read, for output that streams (optional: `list` then
+        holds one ticket at a time, not all of them). The stream's `total` is `query`'s count
+        where `query.count` asks; a read it keeps open ends when the stream ends or is closed.
+        A backend implementing it sets `query = Backend.list_from_stream`. Default: `query`'s list."""
+        found = self.query(query)
+        return TicketStream(found, total=getattr(found, "total", None))
+
+    def list_from_stream(self, query: ListQuery) -> TicketList:
+        """`query` of a backend whose listing is its `query_stream` (`query = Backend.list_from_stream`
+        in its class): the stream read into a list, with its total."""
+        if type(self).query_stream is Backend.query_stream:
+            raise TypeError(f"{type(self).__name__} lists from a stream but has no query_stream")
+        with self.query_stream(query) as stream:
+            found = TicketList(stream)
+            found.total = stream.total
+        return found
+
     def state(self, ticket_id: str) -> TicketState:
         """The status and requester of one ticket (override with something cheaper than `get`)."""
         ticket = self.get(ticket_id)
@@ -327,6 +406,37 @@ class Backend(abc.ABC):
         total = getattr(found, "total", None)
         result.total = total if isinstance(total, int) and total >= len(result) else None
         return result
+
+    def stream_tickets(self, query: ListQuery) -> TicketStream:
+        """The tickets `list_tickets` gives, read as they are written out (close the stream, or
+        use it in a `with`; its `total` is known once it has been read to the end).
+
+        A backend streams when its `query` is `Backend.list_from_stream` (its listing is its
+        `query_stream`) and nothing below its `query_stream` changes `list_tickets` or the old
+        `list`: a subclass that overrides `query` gets the list `list_tickets` makes through it
+        (as does every backend without a stream: remote services page with bounds of their own)."""
+        if not self._streams():
+            found = self.list_tickets(query)
+            return TicketStream(found, total=getattr(found, "total", None))
+        self._check_list_query(query)
+        resolved = query.resolved()
+        found = self.query_stream(resolved)
+        return TicketStream(_at_most(found, resolved.limit), close=found.close)  # closed even if never read
+
+    def _streams(self) -> bool:
+        """Whether this backend's `query_stream` gives its listing (see `stream_tickets`)."""
+        cls = type(self)
+        if getattr(cls, "query", None) is not Backend.list_from_stream:
+            return False
+        owner = _defined_by(cls, "query_stream")
+        return all(issubclass(owner, _defined_by(cls, name)) for name in ("list_tickets", "list"))
+
+    def _check_list_query(self, query: ListQuery) -> None:
+        """What `list_tickets` refuses before asking anything (exit 6), for `stream_tickets`."""
+        if query.search is not None:
+            self.require("search", "list --search")
+        if query.group is not None:
+            self.require("groups", "list --group")
 
     def export_tickets(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         """`export`, after the core's check that a cursor is something this backend pages with."""
