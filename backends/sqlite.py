@@ -14,14 +14,14 @@ import re
 import sqlite3
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
-from tixcli.backends.base import Backend, ExportBatch, ExportItem, TicketList, TicketState
+from tixcli.backends.base import Backend, ExportBatch, ExportItem, TicketState, TicketStream
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATION_STEPS, MIGRATIONS, SCHEMA_VERSION
 from tixcli.backends.sqlite_search import document, index_text, match_query
 from tixcli.config import Profile, default_db_path, warn
@@ -368,7 +368,18 @@ class SQLiteBackend(Backend):
                 raise NotFoundError(f"ticket {tid} not found")
             return TicketState(row[0], row[1])
 
-    def query(self, query: ListQuery) -> list[Ticket]:
+    query = Backend.list_from_stream  # the tickets query_stream gives, read into a list
+
+    def query_stream(self, query: ListQuery) -> TicketStream:
+        """The tickets of `query`, each made from its row as it is read, in one read snapshot kept
+        open until the stream has been read to its end or is closed."""
+        rows = self._query_rows(query)
+        next(rows)  # opens the snapshot and starts the query: its errors come now, before any output
+        return TicketStream(cast(Iterator[Ticket], rows))
+
+    def _query_rows(self, query: ListQuery) -> Generator[Ticket | None, None, int | None]:
+        """query_stream's rows: None once the query runs, then each ticket; returns how many match
+        where `query.count` asks (counted in the same snapshot, after the last row)."""
         where, params = [], []
         if query.requester:
             where.append("t.requester = ?")
@@ -410,12 +421,20 @@ class SQLiteBackend(Backend):
                 params.append(match)
             condition = " WHERE " + " AND ".join(where) if where else ""
             sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t{condition} ORDER BY {order} LIMIT ?"
-            found = TicketList(self._ticket(r) for r in db.execute(sql, [*params, query.limit]))
-            if query.count and len(found) >= query.limit:  # fewer: they are all there is
-                found.total = db.execute(f"SELECT count(*) FROM tickets t{condition}", params).fetchone()[0]
-            elif query.count:
-                found.total = len(found)
-            return found
+            rows = db.execute(sql, [*params, query.limit])
+            given = 0
+            try:
+                yield None
+                for row in rows:
+                    given += 1
+                    yield self._ticket(row)
+            finally:
+                rows.close()
+            if not query.count:
+                return None
+            if given < query.limit:  # fewer: they are all there is
+                return given
+            return db.execute(f"SELECT count(*) FROM tickets t{condition}", params).fetchone()[0]
 
     def _search_clause(self, db: sqlite3.Connection, match: str) -> str:
         """The cheaper of two plans, chosen by counting matches up to DENSE_MATCHES (a few ms)."""
