@@ -420,8 +420,8 @@ class Backend(abc.ABC):
             return TicketStream(found, total=getattr(found, "total", None))
         self._check_list_query(query)
         resolved = query.resolved()
-        found = self.query_stream(resolved)
-        return TicketStream(_at_most(found, resolved.limit), close=found.close)  # closed even if never read
+        stream = self.query_stream(resolved)
+        return TicketStream(_at_most(stream, resolved.limit), close=stream.close)  # closed even if never read
 
     def _streams(self) -> bool:
         """Whether this backend's `query_stream` gives its listing (see `stream_tickets`)."""
