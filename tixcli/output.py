@@ -8,10 +8,10 @@ YAML carry them escaped. CSV cells a spreadsheet would run as a formula get a le
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from .model import TICKET_FIELDS, Ticket
@@ -48,13 +48,18 @@ def clean(text: object, one_line: bool = False) -> str:
     """Make ticket (or service) text safe for a terminal."""
     if text is None:
         return ""
-    value = _ESCAPES.sub("", str(text))
+    value = str(text)
+    if value.isprintable():  # most text: no control, escape, C1 or bidi character (one C pass)
+        return value
+    value = _ESCAPES.sub("", value)
     value = _CONTROLS_ONE_LINE.sub(" ", value) if one_line else _CONTROLS.sub("", value)
     return _INVISIBLE.sub(_escape, value)
 
 
 def escape_invisible(text: str) -> str:
     """JSON (or YAML double-quoted) text with C1 and bidi controls as \\uXXXX escapes."""
+    if text.isascii():  # most text: nothing to look for
+        return text
     return _INVISIBLE.sub(_escape, text)
 
 
@@ -71,9 +76,60 @@ def message(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def reader_left() -> None:
+    """stdout's reader has gone (`tixcli list | head`): what is still buffered for it goes to
+    /dev/null, so that exiting does not fail on it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # not a file (captured in-process)
+        pass
+
+
 def dumps_json(data: object, pretty: bool = True) -> str:
     # UTF-8 as it is, except C1 and bidi controls: json escapes only C0 controls by itself.
+    import json
+
     return escape_invisible(json.dumps(data, ensure_ascii=False, indent=2 if pretty else None))
+
+
+def write_json_array(items: Iterable[object], out: IO[str]) -> None:
+    """`dumps_json(list(items))` and a newline, byte for byte, written an item at a time: `[`, each
+    item indented as json.dumps(indent=2) indents it inside the list, `]` (`[]` when empty)."""
+    from json.encoder import encode_basestring  # json's own, in C: UTF-8 kept (ensure_ascii=False)
+
+    first = True
+    for item in items:
+        out.write(("[\n  " if first else ",\n  ") + _pretty_item(item, encode_basestring))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+def _pretty_item(item: object, quote: Callable[[str], str]) -> str:
+    """dumps_json(item) one level down a list (each line after the first indented two spaces).
+
+    A ticket's dict (strings, None, lists of strings) is written here as json.dumps(indent=2)
+    writes it (its indenting encoder is pure Python, and slow); anything else by json itself."""
+    if type(item) is dict and item:
+        lines = []
+        for key, value in item.items():
+            if type(key) is not str:
+                break
+            if value is None:
+                shown = "null"
+            elif type(value) is str:
+                shown = quote(value)
+            elif type(value) is list and all(type(v) is str for v in value):
+                shown = "[\n      " + ",\n      ".join(map(quote, value)) + "\n    ]" if value else "[]"
+            else:
+                break
+            lines.append(f"    {quote(key)}: {shown}")
+        else:
+            return escape_invisible("{\n" + ",\n".join(lines) + "\n  }")
+    return dumps_json(item).replace("\n", "\n  ")
 
 
 def flat_row(data: dict) -> dict:
@@ -96,13 +152,33 @@ def csv_row(row: dict, raw: bool = False) -> dict:
 
 
 def write_csv(rows: Iterable[dict], fields: list[str], out: IO[str], raw: bool = False, header: bool = True) -> None:
+    """Dicts as CSV rows of `fields` (other keys ignored, missing ones empty), as csv.DictWriter."""
+    cells = ([row.get(f, "") for f in fields] for row in (csv_row(r, raw) for r in rows))
+    _write_csv_cells(cells, fields, out, header)
+
+
+def _write_csv_cells(rows: Iterable[list], fields: Iterable[str], out: IO[str], header: bool) -> None:
     import csv
 
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")  # what csv.DictWriter writes through
     if header:
-        writer.writeheader()
-    for row in rows:
-        writer.writerow(csv_row(row, raw))
+        writer.writerow(list(fields))
+    writer.writerows(rows)
+
+
+def _csv_ticket_cells(tickets: Iterable[Ticket], fields: tuple[str, ...], raw: bool) -> Iterator[list]:
+    """Each ticket's CSV cells as csv_row gives them for its dict, from the attributes CSV shows."""
+    for t in tickets:
+        cells = [getattr(t, f) for f in fields]
+        for i, value in enumerate(cells):
+            if value is None:
+                continue
+            if type(value) is str and value.isprintable() and not value.startswith(_FORMULA_STARTS):
+                continue  # most cells: nothing to clean, no formula (csv_cell would give it back)
+            if isinstance(value, (list, tuple)):
+                value = ";".join(value)
+            cells[i] = csv_cell(value, raw)
+        yield cells
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -209,7 +285,7 @@ def write_table(
     out: IO[str],
     display: Display | None = None,
     headers: bool = True,
-) -> None:
+) -> int:
     """The table people read: columns padded to their widest cell (and header) and separated by
     two spaces, lines without trailing spaces.
 
@@ -217,7 +293,8 @@ def write_table(
     are kept as one string each while the widths are measured (100,000 rows: some 20 MB). On a
     terminal the table fits its width: the free columns (subject, description) take what the
     others leave and are cut with `…`; times are local with their zone (in the header when every
-    row has the same one); status and priority are coloured when `display.color`.
+    row has the same one); status and priority are coloured when `display.color`. Returns the
+    number of rows: none writes nothing, not even the header.
     """
     from .terminal import Display, cut, text_width
 
@@ -228,12 +305,22 @@ def write_table(
     time_at = [i for i, c in enumerate(columns) if c in TIME_COLUMNS]
     zones: list[set[str]] = [set() for _ in columns]
     rows: list[str] = []
+    # Off a terminal a cell is shown as it is made (no zone to settle): measured in this pass.
+    measured = [0] * n
     for t in tickets:
         cells = [_table_cell(t, c, local) for c in columns]
-        for i in time_at:
-            if _ZONE in cells[i]:
-                zones[i].add(cells[i].split(_ZONE, 1)[1])
+        if local:
+            for i in time_at:
+                if _ZONE in cells[i]:
+                    zones[i].add(cells[i].split(_ZONE, 1)[1])
+        else:
+            for i, cell in enumerate(cells):
+                w = text_width(cell)
+                if w > measured[i]:
+                    measured[i] = w
         rows.append("\t".join(cells))
+    if not rows:
+        return 0
     # a zone every time in the column shares goes to the header; else each time carries its own
     one_zone = [len(z) == 1 and next(iter(z)) != "" for z in zones]
     for i in time_at:
@@ -252,11 +339,14 @@ def write_table(
         widths = [text_width(h) + extra for h in names]
     else:
         widths = [0] * n
-    for row in rows:
-        for i, cell in enumerate(shown(row.split("\t"))):
-            w = text_width(cell)
-            if w > widths[i]:
-                widths[i] = w
+    if not local:
+        widths = [max(w, m) for w, m in zip(widths, measured, strict=True)]
+    else:
+        for row in rows:
+            for i, cell in enumerate(shown(row.split("\t"))):
+                w = text_width(cell)
+                if w > widths[i]:
+                    widths[i] = w
     limits: list[int | None] = [None] * n
     if display.width is not None:
         free = [i for i, c in enumerate(columns) if c in FREE_COLUMNS]
@@ -290,10 +380,23 @@ def write_table(
         out.write(line(names, False) + "\n")
     for row in rows:
         out.write(line(shown(row.split("\t")), True) + "\n")
+    return len(rows)
+
+
+def ticket_dicts(tickets: Iterable[Ticket], columns: tuple[str, ...] | None = None) -> Iterator[dict]:
+    """Each ticket's public dict (`to_dict` without comments), or only the keys `columns` names
+    (built from those attributes alone: a ticket's fields are its attributes of the same names)."""
+    if columns is None:
+        for t in tickets:
+            yield t.to_dict(with_comments=False)
+        return
+    lists = frozenset(c for c in columns if c in ("cc", "tags"))  # to_dict gives copies of these
+    for t in tickets:
+        yield {c: list(getattr(t, c)) if c in lists else getattr(t, c) for c in columns}
 
 
 def print_tickets(
-    tickets: list[Ticket],
+    tickets: Iterable[Ticket],
     fmt: str,
     out: IO[str] | None = None,
     csv_raw: bool = False,
@@ -306,30 +409,29 @@ def print_tickets(
 ) -> None:
     """Tickets in `fmt`. `columns` (--columns) picks the fields: the table's columns, CSV's, or
     the keys of JSON, JSONL and YAML (None: the table's default, every field elsewhere);
-    `headers` False drops the table's and CSV's header; `plain` is --plain (tab-separated)."""
+    `headers` False drops the table's and CSV's header; `plain` is --plain (tab-separated).
+
+    `tickets` is read once, as it is written: JSON, JSONL, CSV and --plain hold one ticket at a
+    time, the table one string a row (it measures its columns first), YAML the whole list."""
     out = out or sys.stdout
-    if fmt in ("json", "jsonl", "csv", "yaml"):
-        dicts = [t.to_dict(with_comments=False) for t in tickets]
-        if columns is not None:
-            dicts = [{k: d[k] for k in columns} for d in dicts]
-        if fmt == "json":
-            out.write(dumps_json(dicts) + "\n")
-        elif fmt == "jsonl":
-            for d in dicts:
-                out.write(dumps_json(d, pretty=False) + "\n")
-        elif fmt == "csv":
-            write_csv(dicts, list(columns or TICKET_FIELDS), out, raw=csv_raw, header=headers)
-        else:
-            out.write(_yaml(dicts))
-        return
-    shown = columns or table_columns(sort)
-    if plain:
-        write_plain(tickets, shown, out)
-        return
-    if not tickets:
+    if fmt == "json":
+        write_json_array(ticket_dicts(tickets, columns), out)
+    elif fmt == "jsonl":
+        import json
+
+        line = json.JSONEncoder(ensure_ascii=False).encode  # what dumps_json(d, pretty=False) runs
+        write = out.write
+        for d in ticket_dicts(tickets, columns):
+            write(escape_invisible(line(d)) + "\n")
+    elif fmt == "csv":
+        fields = columns or TICKET_FIELDS
+        _write_csv_cells(_csv_ticket_cells(tickets, fields, csv_raw), fields, out, headers)
+    elif fmt == "yaml":
+        out.write(_yaml(list(ticket_dicts(tickets, columns))))
+    elif plain:
+        write_plain(tickets, columns or table_columns(sort), out)
+    elif not write_table(tickets, columns or table_columns(sort), out, display, headers=headers):
         message("no tickets")
-        return
-    write_table(tickets, shown, out, display, headers=headers)
 
 
 def print_ticket(

@@ -1,6 +1,8 @@
 """`tixcli list`: my tickets, or everyone's, filtered."""
 
+import io
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Annotated
 
@@ -14,12 +16,13 @@ from tixcli.model import (
     STATUSES,
     TYPES,
     ListQuery,
+    Ticket,
     normalize_choice,
     normalize_priority,
     normalize_tag,
     parse_since,
 )
-from tixcli.output import message, parse_columns, print_tickets
+from tixcli.output import message, parse_columns, print_tickets, reader_left
 
 from .app import (
     CsvRawOption,
@@ -153,34 +156,51 @@ def list_tickets(
         raise InvalidInputError("--group is empty")
     # A person at a terminal is told when --limit cut the list: how many match where the backend
     # can count cheaply, and one ticket more is asked for to know where it cannot (stderr not a
-    # terminal: the query is exactly as asked).
+    # terminal: the query is exactly as asked). The tickets are written as the backend reads them
+    # (SQLite: from its cursor, in one read snapshot), so memory stays small whatever --limit
+    # says; the stream is closed (the snapshot ended) once the output is written, or when writing
+    # it fails (a closed pipe: `| head`).
     tell = terminal.is_terminal(sys.stderr)
-    found = state.backend.list_tickets(replace(query, limit=limit + 1, count=True) if tell else query)
-    total = getattr(found, "total", None)  # a backend that knows how many match may say so
-    more = len(found) > limit or (isinstance(total, int) and total > min(len(found), limit))
-    tickets = found[:limit] if len(found) > limit else found
-    del found
-    import io
+    stream = state.backend.stream_tickets(replace(query, limit=limit + 1, count=True) if tell else query)
+    given = 0
+
+    def first(tickets: Iterable[Ticket]) -> Iterator[Ticket]:
+        """The first `limit` tickets; what comes after is read (one at most) and counted."""
+        nonlocal given
+        for ticket in tickets:
+            given += 1
+            if given <= limit:
+                yield ticket
 
     paging = display.terminal and not no_pager  # a person's output is held, to page it when long
     held = io.StringIO() if paging else None
-    print_tickets(
-        tickets,
-        output,
-        held if held is not None else sys.stdout,
-        csv_raw=csv_raw,
-        columns=chosen,
-        headers=not no_headers,
-        plain=plain,
-        display=None if plain else display,
-        sort=query.sort,
-    )
+    try:
+        with stream:
+            print_tickets(
+                first(stream),
+                output,
+                held if held is not None else sys.stdout,
+                csv_raw=csv_raw,
+                columns=chosen,
+                headers=not no_headers,
+                plain=plain,
+                display=None if plain else display,
+                sort=query.sort,
+            )
+        if held is None:
+            sys.stdout.flush()  # a reader that left (`| head`) shows here at the latest, not at exit
+    except BrokenPipeError:
+        reader_left()  # not an error (exit 0); the stream is closed already
+        return
+    total = stream.total  # a backend that knows how many match may say so (known once read)
+    shown = min(given, limit)
+    more = given > limit or (isinstance(total, int) and total > shown)
     if held is not None:
         from tixcli import pager
 
         pager.write(held.getvalue())
     if tell and more:
-        message(limit_note(len(tickets), total if isinstance(total, int) else None))
+        message(limit_note(shown, total if isinstance(total, int) else None))
 
 
 def limit_note(shown: int, total: int | None) -> str:
