@@ -23,8 +23,9 @@ MEMORY_CAP = 1 << 30  # address space of the subprocess: the old unbounded reads
 PEAK_RSS_LIMIT = 200 * 1024 * 1024  # measured 30-35 MB for the fixed reads of /dev/zero
 
 
-def bounded_process(args: list[str], stdin=None, env: dict | None = None, timeout: float = 30):
-    """The real tixcli as a subprocess under MEMORY_CAP: (exit code, seconds, peak RSS bytes, stderr)."""
+def bounded_process(args: list[str], stdin=None, env: dict | None = None, timeout: float = 30, stdout=None):
+    """The real tixcli as a subprocess under MEMORY_CAP: (exit code, seconds, peak RSS bytes, stderr);
+    its output goes to `stdout` (a file) where given."""
 
     # A child forked from pytest starts with pytest's resident pages, and its peak RSS counts them
     # (200+ MB late in a full run), whatever tixcli itself reads. So a small interpreter sets the
@@ -45,7 +46,7 @@ def bounded_process(args: list[str], stdin=None, env: dict | None = None, timeou
         proc = subprocess.Popen(
             [sys.executable, "-I", "-c", capped, peak.name, str(TIXCLI), *args],
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=out,
+            stdout=stdout if stdout is not None else out,
             stderr=err,
             env={**os.environ, **(env or {})},
         )
