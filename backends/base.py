@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from tixcli.config import Profile
 from tixcli.errors import InvalidInputError, NotFoundError, NotSupportedError
+from tixcli.history import HistoryEvent, oldest_first
 from tixcli.lifecycle import ensure_not_closed, status_after_reply
 from tixcli.model import Attachment, ListQuery, NewTicket, Reply, Ticket, TicketChange
 
@@ -48,6 +49,10 @@ CAPABILITIES: dict[str, str] = {
     "edit": "change a ticket's fields (subject, priority, type, group, tags)",
     "assign": "set or clear a ticket's assignee",
     "download": "read an attachment's bytes",
+    "history": "tixcli history: every change to a ticket, who made it and the values before and after",
+    "channel": "how a ticket came in (its channel field; list --channel)",
+    "set_channel": "create --channel: the channel a ticket is recorded as coming in through",
+    "custom_fields": "custom fields by name (create/edit/list --field NAME=VALUE)",
 }
 
 
@@ -384,6 +389,24 @@ class Backend(abc.ABC):
         """The ids of the non-closed tickets carrying dedupe key `key` (oldest first)."""
         raise NotSupportedError(self.name, "dedupe", "--dedupe-key")
 
+    def history(self, ticket_id: str) -> list[HistoryEvent]:
+        """Every change to one ticket ("history" capability); the core orders them."""
+        raise NotSupportedError(self.name, "history", "history")
+
+    def histories(self, ticket_ids: builtins.list[str]) -> dict[str, builtins.list[HistoryEvent]]:
+        """The histories of many tickets (`export --with-history`); override with fewer requests."""
+        return {tid: self.history(tid) for tid in ticket_ids}
+
+    def field_names(self) -> tuple[str, ...] | None:
+        """The custom fields' names this profile maps (None: any name, as the local store takes)."""
+        return None
+
+    def field_values(self, texts: dict[str, str | None]) -> dict[str, Any]:
+        """`--field` texts (names already checked) as the values the fields take, by each field's
+        type (number, date, checkbox, option...); a value a field rejects: InvalidInputError naming
+        it. None clears a field. Default: the texts as they are."""
+        return dict(texts)
+
     def atomic(self) -> contextlib.AbstractContextManager[object]:
         """A context in which the core's look-then-write steps happen as one (default: none).
 
@@ -394,12 +417,32 @@ class Backend(abc.ABC):
 
     # == the flow: the core's rules, in terms of the primitives ==============================
 
+    def ticket_history(self, ticket_id: str) -> builtins.list[HistoryEvent]:
+        """`tixcli history`: every change to the ticket, oldest first."""
+        self.require("history", "history")
+        return oldest_first(self.history(ticket_id))
+
+    def custom_fields(self, texts: dict[str, str | None], what: str = "--field") -> dict[str, Any]:
+        """`--field NAME=VALUE` texts → the fields' values: a name the profile does not map, or a
+        value its field rejects, exit 6 (naming what it does map)."""
+        if not texts:
+            return {}
+        self.require("custom_fields", what)
+        known = self.field_names()
+        if known is not None:
+            unknown = [n for n in texts if n not in known]
+            if unknown:
+                from tixcli.output import clean
+
+                raise InvalidInputError(
+                    f"the profile maps no custom field named {clean(unknown[0], one_line=True)!r}",
+                    hint=("it maps: " + ", ".join(known)) if known else "map names under fields: in the profile",
+                )
+        return self.field_values(texts)
+
     def list_tickets(self, query: ListQuery) -> TicketList:
         """Tickets matching `query` (see `query`); the one listing the CLI calls."""
-        if query.search is not None:
-            self.require("search", "list --search")
-        if query.group is not None:
-            self.require("groups", "list --group")
+        self._check_list_query(query)
         resolved = query.resolved()
         found = self.query(resolved)
         result = TicketList(found[: resolved.limit])
@@ -437,6 +480,10 @@ class Backend(abc.ABC):
             self.require("search", "list --search")
         if query.group is not None:
             self.require("groups", "list --group")
+        if query.channel is not None:
+            self.require("channel", "list --channel")
+        if query.fields:
+            self.require("custom_fields", "list --field")
 
     def export_tickets(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         """`export`, after the core's check that a cursor is something this backend pages with."""
@@ -451,6 +498,37 @@ class Backend(abc.ABC):
         if cursor is not None:
             self.require("export_cursor", "export --cursor")
         return self.export_batches(since=since, cursor=cursor)
+
+    def export_with_history(self, items: Iterator[ExportItem], chunk: int = 200) -> Iterator[ExportItem]:
+        """`export --with-history`: each exported ticket with its history under "history" (the
+        events as `history --format json` gives them), asked `chunk` tickets at a time of
+        `histories` (a backend answers a chunk with as few requests as it can). Tombstones pass."""
+        self.require("history", "export --with-history")  # now, not when the first item is asked for
+        return self._with_history(items, chunk)
+
+    def _with_history(self, items: Iterator[ExportItem], chunk: int) -> Iterator[ExportItem]:
+        held: builtins.list[ExportItem] = []
+
+        def flush() -> Iterator[ExportItem]:
+            tickets = [i for i in held if not i.tombstone]
+            found = self.histories([i.ticket_id for i in tickets]) if tickets else {}
+            for item in held:
+                if item.tombstone:
+                    yield item
+                    continue
+                data = item.ticket.to_dict(with_comments=True)
+                events = oldest_first(found.get(item.ticket_id, []))
+                data["history"] = [e.to_dict(item.ticket_id, self.name) for e in events]
+                yield ExportItem(
+                    cursor=item.cursor, json_line=_dumps(data), ticket_id=item.ticket_id, updated_at=item.updated_at
+                )
+            held.clear()
+
+        for item in items:
+            held.append(item)
+            if len(held) >= chunk:
+                yield from flush()
+        yield from flush()
 
     def ticket_for_key(self, key: str) -> str | None:
         """The non-closed ticket carrying dedupe key `key` (what `--dedupe-key` names in place of
@@ -537,6 +615,8 @@ class Backend(abc.ABC):
             self.require("groups", "edit --group")
         if change.assignee is not None or change.unassign:
             self.require("assign", "--assignee / --unassign")
+        if change.fields:
+            self.require("custom_fields", "edit --field")
         if any(v is not None for v in (change.subject, change.priority, change.type, change.requester)) or (
             change.add_tags or change.remove_tags
         ):
@@ -569,6 +649,10 @@ class Backend(abc.ABC):
             return self.change_cc(ticket_id, add, remove)
 
     def _check_new(self, new: NewTicket) -> None:
+        if new.channel:
+            self.require("set_channel", "create --channel")
+        if new.fields:
+            self.require("custom_fields", "create --field")
         if new.group:
             self.require("groups", "create --group")
         if new.assignee:
@@ -594,3 +678,14 @@ class Backend(abc.ABC):
         """Deprecated alias of `list_tickets` (it shadowed the builtin); kept for old callers."""
         warnings.warn("Backend.list is deprecated: call list_tickets", DeprecationWarning, stacklevel=2)
         return self.list_tickets(query)
+
+
+def _dumps(data: dict) -> bytes:
+    """A line of JSON in UTF-8, as export writes them."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency
+        import json
+
+        return json.dumps(data, ensure_ascii=False).encode()
+    return orjson.dumps(data)

@@ -26,6 +26,7 @@ from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATION_STEPS, MIGRA
 from tixcli.backends.sqlite_search import document, index_text, match_query
 from tixcli.config import Profile, default_db_path, warn
 from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
+from tixcli.history import HistoryEvent
 from tixcli.model import (
     PRIORITY_RANK,
     Attachment,
@@ -55,7 +56,7 @@ BLOB_CHUNK = 256 * 1024
 EXPORT_CHUNK = 2000
 TICKET_COLUMNS = (
     "id, subject, description, status, priority, type, requester, assignee, grp, tags, "
-    "external_id, created_at, updated_at, solved_at, cc"
+    "external_id, created_at, updated_at, solved_at, cc, channel, fields"
 )
 # Above this many matches a word is common: scanning tickets in sort order and probing the
 # index beats collecting every match and sorting them (1M tickets: 17 ms instead of 600 ms).
@@ -79,8 +80,8 @@ UPDATE comments SET json = json_object(
 EXPORT_LINE = """rtrim(json_object(
     'id', CAST(t.id AS TEXT), 'backend', 'sqlite', 'subject', t.subject, 'description', t.description,
     'status', t.status, 'raw_status', t.status, 'priority', t.priority, 'type', t.type, 'raw_type', t.type,
-    'requester', t.requester, 'assignee', t.assignee, 'group', t.grp
-), '}') || ',"cc":' || t.cc || ',"tags":' || t.tags || ',' || rtrim(ltrim(json_object(
+    'requester', t.requester, 'assignee', t.assignee, 'group', t.grp, 'channel', t.channel
+), '}') || ',"cc":' || t.cc || ',"tags":' || t.tags || ',"fields":' || t.fields || ',' || rtrim(ltrim(json_object(
     'external_id', t.external_id, 'created_at', t.created_at, 'updated_at', t.updated_at,
     'solved_at', t.solved_at, 'url', NULL
 ), '{'), '}') || ',"comments":[' || coalesce(
@@ -151,6 +152,10 @@ class SQLiteBackend(Backend):
             "edit",
             "assign",
             "download",
+            "history",
+            "channel",
+            "set_channel",
+            "custom_fields",
         }
     )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
@@ -198,12 +203,8 @@ class SQLiteBackend(Backend):
             if not created:  # only a tixcli store is worth the warning; a foreign file is refused
                 _warn_if_readable_by_others(self.path)
             if read_only:
-                if version == LEGACY_SEARCH_VERSION:  # all but the new search index: read it as it is
-                    self._search_table = "ticket_search"
-                    warn(
-                        f"the store {self.path} is read-only and has the old search index: --search finds"
-                        " no CJK or Thai words and no prefixes until a writable tixcli upgrades it"
-                    )
+                if LEGACY_READ_VERSION <= version < SCHEMA_VERSION:
+                    self._read_as_it_is(db, version)
                 elif version != SCHEMA_VERSION:
                     raise StoreError(f"the store {self.path} is read-only and needs a schema upgrade")
                 return db
@@ -216,6 +217,19 @@ class SQLiteBackend(Backend):
             if version != SCHEMA_VERSION:
                 self._migrate(db)
         return db
+
+    def _read_as_it_is(self, db: sqlite3.Connection, version: int) -> None:
+        """A read-only store of an older schema (2 or 3), read as it is: the old search index (2),
+        and the columns of migration 4 as their defaults, through a temporary view that stands in
+        for the table (a temp object shadows the store's own for every query that names it)."""
+        if version < 3:
+            self._search_table = "ticket_search"
+            warn(
+                f"the store {self.path} is read-only and has the old search index: --search finds"
+                " no CJK or Thai words and no prefixes until a writable tixcli upgrades it"
+            )
+        if version < 4:
+            db.execute("CREATE TEMP VIEW tickets AS SELECT *, 'cli' AS channel, '{}' AS fields FROM main.tickets")
 
     def _check_identity(self, db: sqlite3.Connection) -> int:
         """Refuse a file that is not a tixcli store, or one from a newer tixcli; returns its schema version.
@@ -406,6 +420,12 @@ class SQLiteBackend(Backend):
         for tag in dict.fromkeys(query.tags):
             where.append("EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ? COLLATE NOCASE)")
             params.append(tag)
+        if query.channel is not None:
+            where.append("t.channel = ?")
+            params.append(query.channel)
+        for name, value in query.fields:  # the local store's fields are text
+            where.append("EXISTS (SELECT 1 FROM json_each(t.fields) WHERE key = ? AND value = ? COLLATE NOCASE)")
+            params.extend((name, value))
         order = {
             "updated": "t.updated_at DESC, t.id DESC",
             "created": "t.created_at DESC, t.id DESC",
@@ -570,7 +590,8 @@ class SQLiteBackend(Backend):
             now = to_iso(utcnow())
             cur = db.execute(
                 "INSERT INTO tickets (subject, description, status, priority, type, requester, assignee, grp, tags, "
-                "external_id, created_at, updated_at, priority_rank) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "external_id, created_at, updated_at, priority_rank, channel, fields) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     new.subject,
                     new.body,
@@ -585,6 +606,8 @@ class SQLiteBackend(Backend):
                     now,
                     now,
                     PRIORITY_RANK[new.priority],
+                    new.channel or "cli",
+                    json.dumps({k: v for k, v in new.fields.items() if v is not None}, ensure_ascii=False),
                 ),
             )
             ticket_id = cur.lastrowid
@@ -593,8 +616,10 @@ class SQLiteBackend(Backend):
                 "INSERT INTO ticket_words (rowid, text) VALUES (?, ?)", (ticket_id, document((new.subject, new.body)))
             )
             self._add_comment(db, ticket_id, new.author, new.body, True, new.attachments, now, index=False)
-            self._change_cc(db, ticket_id, new.cc)
-            self._history(db, ticket_id, new.author, "create", {"subject": new.subject})
+            self._history(
+                db, ticket_id, new.author, "create", {"subject": new.subject, "channel": new.channel or "cli"}
+            )
+            self._change_cc(db, ticket_id, new.cc, actor=new.author)
             return self._load(db, ticket_id)
 
     def add_comment(self, ticket_id: str, reply: Reply, status: str) -> Ticket:
@@ -602,14 +627,14 @@ class SQLiteBackend(Backend):
             tid = _int_id(ticket_id)
             current = self._status(db, tid)
             now = to_iso(utcnow())
-            self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
-            self._change_cc(db, tid, reply.cc)
+            comment_id = self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
+            self._history(db, tid, reply.author, "reply", _reply_detail(reply, comment_id))
+            self._change_cc(db, tid, reply.cc, actor=reply.author)
             db.execute(
                 "UPDATE tickets SET status = ?1, updated_at = ?2, "
                 "solved_at = CASE WHEN ?1 IN ('solved', 'closed') THEN solved_at END WHERE id = ?3",
                 (status, now, tid),
             )  # a reply that reopens a solved ticket leaves it without solved_at, as reopen does
-            self._history(db, tid, reply.author, "reply", {"public": reply.public})
             if status != current:
                 self._history(db, tid, reply.author, "status", {"from": current, "to": status})
             return self._load(db, tid)
@@ -621,9 +646,11 @@ class SQLiteBackend(Backend):
             now = to_iso(utcnow())
             actor = comment.author if comment else self.profile.user
             if comment:
-                self._add_comment(db, tid, comment.author, comment.body, comment.public, comment.attachments, now)
-                self._change_cc(db, tid, comment.cc)
-                self._history(db, tid, actor, "reply", {"public": comment.public})
+                comment_id = self._add_comment(
+                    db, tid, comment.author, comment.body, comment.public, comment.attachments, now
+                )
+                self._history(db, tid, actor, "reply", _reply_detail(comment, comment_id))
+                self._change_cc(db, tid, comment.cc, actor=actor)
             # solved: stamped now; closed: kept (when it was solved); reopened: cleared
             db.execute(
                 "UPDATE tickets SET status = ?1, updated_at = ?2, solved_at = CASE ?1 WHEN 'solved' THEN ?2 "
@@ -642,6 +669,11 @@ class SQLiteBackend(Backend):
             sets: list[str] = ["updated_at = ?"]
             params: list[Any] = [to_iso(utcnow())]
             for name, value in fields.items():
+                if name == "fields":  # the custom fields named: set, or (None) removed
+                    merged = {k: v for k, v in {**old.fields, **value}.items() if v is not None}
+                    sets.append("fields = ?")
+                    params.append(json.dumps(merged, ensure_ascii=False))
+                    continue
                 column = _EDIT_COLUMNS[name]  # KeyError: a field edit does not know (a bug in the core)
                 sets.append(f"{column} = ?")
                 params.append(json.dumps(list(value)) if name == "tags" else value)
@@ -652,6 +684,12 @@ class SQLiteBackend(Backend):
             if "subject" in fields:  # the search document holds the subject
                 self._reindex(db, tid, before, self._search_document(db, tid))
             for name, value in fields.items():
+                if name == "fields":
+                    for key, to in value.items():
+                        self._history(
+                            db, tid, self.profile.user, "field", {"field": key, "from": old.fields.get(key), "to": to}
+                        )
+                    continue
                 self._history(
                     db, tid, self.profile.user, "edit", {"field": name, "from": getattr(old, name), "to": value}
                 )
@@ -687,9 +725,8 @@ class SQLiteBackend(Backend):
         with self._write() as db:
             tid = _int_id(ticket_id)
             self._status(db, tid)  # a missing ticket is "not found"
-            self._change_cc(db, tid, add, remove)
+            self._change_cc(db, tid, add, remove, actor=self.profile.user)
             db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (to_iso(utcnow()), tid))
-            self._history(db, tid, self.profile.user, "cc", {"add": add, "remove": remove})
             return self._load(db, tid).cc
 
     # -- helpers -------------------------------------------------------------------------
@@ -745,9 +782,11 @@ class SQLiteBackend(Backend):
         db.execute("INSERT INTO ticket_words (ticket_words, rowid, text) VALUES ('delete', ?, ?)", (tid, old))
         db.execute("INSERT INTO ticket_words (rowid, text) VALUES (?, ?)", (tid, new))
 
-    def _change_cc(self, db, tid: int, add: list[str], remove: Sequence[str] = ()) -> None:
+    def _change_cc(self, db, tid: int, add: list[str], remove: Sequence[str] = (), actor: str | None = None) -> None:
+        """Add and remove CCs; a change is one "cc" history row (the lists before and after)."""
         if not add and not remove:
             return
+        (before,) = db.execute("SELECT cc FROM tickets WHERE id = ?", (tid,)).fetchone()
         db.executemany("INSERT OR IGNORE INTO ticket_cc (ticket_id, email) VALUES (?, ?)", [(tid, e) for e in add])
         db.executemany("DELETE FROM ticket_cc WHERE ticket_id = ? AND email = ?", [(tid, e) for e in remove])
         db.execute(
@@ -755,6 +794,38 @@ class SQLiteBackend(Backend):
             "(SELECT email FROM ticket_cc WHERE ticket_id = ?1 ORDER BY email)) WHERE id = ?1",
             (tid,),
         )
+        (after,) = db.execute("SELECT cc FROM tickets WHERE id = ?", (tid,)).fetchone()
+        if actor is not None and after != before:
+            detail = {"add": list(add), "remove": list(remove), "from": json.loads(before), "to": json.loads(after)}
+            self._history(db, tid, actor, "cc", detail)
+
+    # -- history -------------------------------------------------------------------------
+
+    def history(self, ticket_id: str) -> list[HistoryEvent]:
+        return self.histories([ticket_id])[str(_int_id(ticket_id))]
+
+    def histories(self, ticket_ids: list[str]) -> dict[str, list[HistoryEvent]]:
+        """The history table's rows of each ticket (one query a chunk), as events."""
+        wanted = sorted({_int_id(t) for t in ticket_ids})
+        result: dict[str, list[HistoryEvent]] = {}
+        with self._read() as db:
+            for at in range(0, len(wanted), 500):
+                chunk = wanted[at : at + 500]
+                marks = ",".join("?" * len(chunk))
+                requesters = dict(db.execute(f"SELECT id, requester FROM tickets WHERE id IN ({marks})", chunk))
+                missing = [t for t in chunk if t not in requesters]
+                if missing:
+                    raise NotFoundError(f"ticket {missing[0]} not found")
+                rows: dict[int, list[tuple]] = {t: [] for t in chunk}
+                for row in db.execute(
+                    f"SELECT ticket_id, at, actor, action, detail FROM history WHERE ticket_id IN ({marks}) "
+                    "ORDER BY ticket_id, id",
+                    chunk,
+                ):
+                    rows[row[0]].append(row[1:])
+                for tid, found in rows.items():
+                    result[str(tid)] = history_events(found, requesters[tid])
+        return result
 
     def _history(self, db, tid: int, actor: str | None, action: str, detail: dict) -> None:
         db.execute(
@@ -791,6 +862,8 @@ class SQLiteBackend(Backend):
             updated_at,
             solved_at,
             cc,
+            channel,
+            fields,
         ) = row
         return Ticket(
             id=str(tid),
@@ -805,8 +878,10 @@ class SQLiteBackend(Backend):
             requester=requester,
             assignee=assignee,
             group=grp,
+            channel=channel,
             cc=[] if cc == "[]" else json.loads(cc),  # most have none: no parser needed
             tags=[] if tags == "[]" else json.loads(tags),
+            fields={} if fields == "{}" else json.loads(fields),
             external_id=external_id,
             created_at=created_at,
             updated_at=updated_at,
@@ -839,6 +914,87 @@ class SQLiteBackend(Backend):
             if cid in by_comment:
                 by_comment[cid].attachments.append(Attachment(str(aid), filename, size, ctype, sha))
         return result
+
+
+def _reply_detail(reply: Reply, comment_id: int) -> dict[str, Any]:
+    return {
+        "public": reply.public,
+        "comment_id": str(comment_id),
+        "attachments": [f.filename for f in reply.attachments],
+    }
+
+
+# The history table's one vocabulary of actions (`detail` is JSON):
+#   create      {subject, channel}                    -> created
+#   reply       {public, comment_id, attachments}     -> comment (+ one attachment event a file)
+#   status      {from, to}                            -> status
+#   auto_close  {from, to, after_days}, actor tixcli  -> status, by automatic
+#   edit        {field, from, to}                     -> subject, priority, type, group, ...
+#   field       {field, from, to}                     -> field (a custom field)
+#   cc          {add, remove, from, to}               -> cc (from/to: the lists; before schema 4 none)
+
+
+def history_events(rows: list[tuple], requester: str | None) -> list[HistoryEvent]:
+    """A ticket's history rows (at, actor, action, detail JSON) as events.
+
+    Who: the requester (as they were then: an edit of the requester moves it), "automatic" for
+    tixcli's own automatic close, an agent for everyone else. Rows written before tixcli recorded
+    old values (edits, CCs before schema 4) have `old` null.
+    """
+    # the first requester: the "from" of the first requester edit, if there was one
+    current = requester
+    for _, _, action, detail in rows:
+        data = _detail(detail)
+        if action == "edit" and data.get("field") == "requester":
+            current = data.get("from")
+            break
+    events: list[HistoryEvent] = []
+    for at, actor, action, detail in rows:
+        data = _detail(detail)
+        by = "automatic" if action == "auto_close" else "requester" if actor and actor == current else "agent"
+        if action == "edit":
+            name = str(data.get("field"))
+            change = (
+                name if name in ("subject", "priority", "type", "group", "requester", "assignee", "tags") else "other"
+            )
+            events.append(HistoryEvent(at, change, actor, by, old=data.get("from"), new=data.get("to")))
+            if name == "requester":
+                current = data.get("to")
+        elif action == "field":
+            events.append(
+                HistoryEvent(
+                    at, "field", actor, by, field=str(data.get("field")), old=data.get("from"), new=data.get("to")
+                )
+            )
+        elif action == "create":
+            detail_out = {"channel": data["channel"]} if data.get("channel") else {}
+            events.append(HistoryEvent(at, "created", actor, by, new=data.get("subject"), detail=detail_out))
+        elif action == "reply":
+            comment: dict[str, Any] = {k: data[k] for k in ("comment_id", "public") if k in data}
+            events.append(HistoryEvent(at, "comment", actor, by, detail=comment))
+            for name in data.get("attachments") or []:
+                events.append(
+                    HistoryEvent(at, "attachment", actor, by, new=name, detail={"comment_id": data.get("comment_id")})
+                )
+        elif action == "cc":
+            extra: dict[str, Any] = {k: data[k] for k in ("add", "remove") if k in data}
+            events.append(HistoryEvent(at, "cc", actor, by, old=data.get("from"), new=data.get("to"), detail=extra))
+        elif action in ("status", "auto_close"):
+            closing = {"after_days": data["after_days"]} if "after_days" in data else {}
+            events.append(
+                HistoryEvent(at, "status", actor, by, old=data.get("from"), new=data.get("to"), detail=closing)
+            )
+        else:
+            events.append(HistoryEvent(at, "other", actor, by, detail={"action": action, **data}))
+    return events
+
+
+def _detail(text: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def fts_query(words: tuple[str, ...] | list[str]) -> str:
@@ -959,9 +1115,9 @@ def _store_errors(path: Path) -> Iterator[None]:
         ) from None
 
 
-# The schema before the search index of migration 3: all a read-only store needs but --search in
-# every script (it then searches its old index).
-LEGACY_SEARCH_VERSION = 2
+# The oldest schema a read-only store is read at as it is (2: the change order of `export --state`;
+# its old search index and the columns added since stand in, see _read_as_it_is).
+LEGACY_READ_VERSION = 2
 # Below this many tickets an upgrade is quick: no progress line.
 PROGRESS_FROM = 20_000
 

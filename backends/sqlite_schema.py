@@ -150,6 +150,13 @@ MIGRATIONS: list[str] = [
     DROP TABLE ticket_search;
     CREATE VIRTUAL TABLE ticket_words USING fts5(text, content = '', tokenize = "TOKENIZE");
     """.replace("TOKENIZE", TOKENIZE),
+    # 4: how a ticket came in, and custom fields by name (no ticket is rewritten: ADD COLUMN with
+    # a constant default). Tickets from before were all made through tixcli: channel cli.
+    """
+    ALTER TABLE tickets ADD COLUMN channel TEXT DEFAULT 'cli';
+    ALTER TABLE tickets ADD COLUMN fields TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX tickets_channel ON tickets(channel, updated_at, id);
+    """,
 ]
 
 # A migration's Python part, run after its SQL, in the same transaction: version -> step(db, progress)

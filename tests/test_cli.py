@@ -17,6 +17,7 @@ COMMANDS = [
     "create",
     "list",
     "show",
+    "history",
     "edit",
     "reply",
     "solve",

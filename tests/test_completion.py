@@ -120,7 +120,7 @@ def folder_state(folder: Path) -> dict[str, str]:
         ("tixcli cc 1 --format y", ["yaml"]),
         ("tixcli export --format ", ["jsonl", "csv"]),
         ("tixcli backends --format ", ["table", "json"]),
-        ("tixcli schema ", ["ticket", "write-result", "tombstone"]),
+        ("tixcli schema ", ["ticket", "write-result", "tombstone", "history-event"]),
         ("tixcli schema t", ["ticket", "tombstone"]),
         ("tixcli edit 1 --priority x", []),
     ],

@@ -208,9 +208,9 @@ def test_schema_names_the_tombstone():
     schema = json.loads(result.out)
     assert schema["required"] == ["id", "backend", "deleted", "deleted_at"]
     assert run("schema", "--list").out.split("\n")[0].startswith("ticket\t")
-    assert json.loads(run("schema").out)["title"] == "tixcli ticket"
-    assert json.loads(run("schema", "write-result").out)["title"] == "tixcli write result"
-    assert json.loads(run("schema", "--write-result").out)["title"] == "tixcli write result"
+    assert json.loads(run("schema").out)["title"] == "tixcli ticket (schema 2)"
+    assert json.loads(run("schema", "write-result").out)["title"] == "tixcli write result (schema 2)"
+    assert json.loads(run("schema", "--write-result").out)["title"] == "tixcli write result (schema 2)"
     unknown = run("schema", "nope")
     assert unknown.code == 6 and "tombstone" in unknown.err
 

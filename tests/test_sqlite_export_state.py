@@ -256,7 +256,12 @@ def build_schema_1_store(path: Path) -> None:
 def dump(path: Path) -> dict[str, list[tuple]]:
     db = sqlite3.connect(path)
     try:
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("tickets", "comments", "history")}
+        # the columns a schema-1 store has (later migrations add some: they must not change these)
+        columns = {"tickets": [r[1] for r in db.execute("PRAGMA table_info(tickets)")][:16]}
+        return {
+            t: db.execute(f"SELECT {', '.join(columns.get(t, ['*']))} FROM {t} ORDER BY 1").fetchall()
+            for t in ("tickets", "comments", "history")
+        }
     finally:
         db.close()
 

@@ -20,6 +20,10 @@ STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 ACTIVE_STATUSES = ("new", "open", "pending", "hold")
 PRIORITIES = ("low", "normal", "high", "urgent")
 TYPES = ("question", "incident", "problem", "task")
+#: how a ticket came in; a service's own channel names are mapped onto these ("other" otherwise)
+CHANNELS = ("email", "web", "portal", "chat", "messaging", "phone", "sms", "social", "mobile", "api", "cli", "other")
+#: the version of the JSON a ticket prints as (`tixcli schema`): 2 added channel and fields
+SCHEMA_VERSION = 2
 PRIORITY_ALIASES = {"p1": "urgent", "p2": "high", "p3": "normal", "p4": "low"}
 # Order used by `list --sort priority` (most urgent first).
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3, None: 4}
@@ -82,8 +86,13 @@ class Ticket:
     requester: str | None = None
     assignee: str | None = None
     group: str | None = None
+    #: how it came in (one of CHANNELS), None where the service does not say
+    channel: str | None = None
     cc: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: custom fields by the names the profile gives them (SQLite: any name): text, number,
+    #: boolean, date (YYYY-MM-DD) or a list of option values (multi-select)
+    fields: dict[str, Any] = field(default_factory=dict)
     external_id: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
@@ -107,8 +116,10 @@ class Ticket:
             "requester": self.requester,
             "assignee": self.assignee,
             "group": self.group,
+            "channel": self.channel,
             "cc": list(self.cc),
             "tags": list(self.tags),
+            "fields": dict(self.fields),
             "external_id": self.external_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -127,6 +138,7 @@ class Ticket:
         fields: dict[str, Any] = {k: data.get(k) for k in TICKET_FIELDS}
         fields["cc"] = list(fields["cc"] or [])
         fields["tags"] = list(fields["tags"] or [])
+        fields["fields"] = dict(fields["fields"] or {})
         comments = data.get("comments")
         if comments is not None:
             comments = [
@@ -191,6 +203,9 @@ class NewTicket:
     attachments: list[FileUpload] = field(default_factory=list)
     dedupe_key: str | None = None
     assignee: str | None = None  # needs the "assign" capability
+    channel: str | None = None  # needs "set_channel"; None: the backend's own (SQLite: cli)
+    #: custom fields, values as `Backend.field_values` converted them (needs "custom_fields")
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def as_reply(self) -> Reply:
         """The create as a public reply: what `--dedupe-key` adds to the ticket it matched."""
@@ -208,7 +223,7 @@ class Reply:
 
 
 #: the fields `edit` may change, in the order the write is described
-EDITABLE_FIELDS = ("subject", "priority", "type", "group", "requester", "assignee", "tags")
+EDITABLE_FIELDS = ("subject", "priority", "type", "group", "requester", "assignee", "tags", "fields")
 
 
 @dataclass
@@ -224,6 +239,8 @@ class TicketChange:
     unassign: bool = False
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
+    #: custom fields to set (None: clear), values as `Backend.field_values` converted them
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> TicketChange:
         """Refuse a change that names nothing or contradicts itself (exit 6); tags normalised."""
@@ -235,11 +252,11 @@ class TicketChange:
         if both:
             raise InvalidInputError(f"tag {both[0]!r} is both added and removed")
         named = [self.subject, self.priority, self.type, self.group, self.requester, self.assignee]
-        if all(v is None for v in named) and not (self.unassign or self.add_tags or self.remove_tags):
+        if all(v is None for v in named) and not (self.unassign or self.add_tags or self.remove_tags or self.fields):
             raise InvalidInputError(
                 "edit needs a change",
                 hint="--subject, --priority, --type, --group, --requester, --assignee/"
-                "--unassign, --add-tag, --remove-tag",
+                "--unassign, --add-tag, --remove-tag, --field",
             )
         return self
 
@@ -263,6 +280,9 @@ class TicketChange:
             tags += [t for t in dict.fromkeys(self.add_tags) if t not in tags]
             if tags != list(current.tags):
                 fields["tags"] = tags
+        changed = {k: v for k, v in self.fields.items() if current.fields.get(k) != v}
+        if changed:
+            fields["fields"] = changed  # only the custom fields that change; None clears one
         return fields
 
 
@@ -292,6 +312,9 @@ class ListQuery:
     sort: str = "updated"  # updated | created | priority
     #: the sort order turned round (`--sort created --reverse`: the oldest first)
     reverse: bool = False
+    channel: str | None = None
+    #: custom fields that must have these values (a multi-select: hold this one among its values)
+    fields: tuple[tuple[str, Any], ...] = ()
     limit: int = 50
     #: also say how many tickets match in all, where the backend can tell cheaply (`TicketList.total`)
     count: bool = False
@@ -329,10 +352,42 @@ class ListQuery:
             return False
         if self.tags and not set(t.casefold() for t in self.tags) <= set(t.casefold() for t in ticket.tags):
             return False
+        if self.channel is not None and ticket.channel != self.channel:
+            return False
+        for name, wanted in self.fields:
+            if not field_matches(ticket.fields.get(name), wanted):
+                return False
         for bound, stamp in ((self.since, ticket.updated_at), (self.created_since, ticket.created_at)):
             if bound is not None and (not stamp or parse_iso(stamp) < bound):
                 return False
         return True
+
+
+def field_matches(value: Any, wanted: Any) -> bool:
+    """Whether a custom field's value is `wanted`: equal (text without regard to case), or for a
+    multi-select, holding each wanted option."""
+
+    def norm(v: Any) -> Any:
+        return v.casefold() if isinstance(v, str) else v
+
+    if isinstance(value, list):
+        wanted_all = wanted if isinstance(wanted, list) else [wanted]
+        return all(norm(w) in [norm(v) for v in value] for w in wanted_all)
+    return norm(value) == norm(wanted)
+
+
+def parse_field_assignments(values: Iterable[str], option: str = "--field") -> dict[str, str | None]:
+    """`--field NAME=VALUE` (repeatable) → {name: text}; `NAME=` clears (None). No `=`: exit 6."""
+    parsed: dict[str, str | None] = {}
+    for raw in values:
+        name, eq, value = raw.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise InvalidInputError(f"{option} takes NAME=VALUE, not {raw!r}", hint=f"{option} service=hosting")
+        if any(unicodedata.category(ch)[0] == "C" for ch in name + value):
+            raise InvalidInputError(f"{option} {name!r}: control characters are not allowed")
+        parsed[name] = value.strip() if value.strip() else None
+    return parsed
 
 
 def sort_tickets(tickets: Iterable[Ticket], sort: str, reverse: bool = False) -> list[Ticket]:
@@ -514,8 +569,18 @@ def json_schema() -> dict:
         "requester": nullable_str,
         "assignee": nullable_str,
         "group": nullable_str,
+        "channel": {
+            "enum": [*CHANNELS, None],
+            "description": "how the ticket came in; null where the service does not say (schema 2)",
+        },
         "cc": {"type": "array", "items": {"type": "string"}},
         "tags": {"type": "array", "items": {"type": "string"}},
+        "fields": {
+            "type": "object",
+            "description": "custom fields by the profile's names: string, number, boolean, date (YYYY-MM-DD), "
+            "or a list of strings (multi-select) (schema 2)",
+            "additionalProperties": {"type": ["string", "number", "boolean", "array", "null"]},
+        },
         "external_id": nullable_str,
         "created_at": time,
         "updated_at": time,
@@ -525,8 +590,8 @@ def json_schema() -> dict:
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://tixcli.invalid/schema/ticket.json",
-        "title": "tixcli ticket",
+        "$id": f"https://tixcli.invalid/schema/{SCHEMA_VERSION}/ticket.json",
+        "title": f"tixcli ticket (schema {SCHEMA_VERSION})",
         "type": "object",
         "required": list(TICKET_FIELDS),
         "properties": props,
@@ -558,8 +623,8 @@ def write_result_schema() -> dict:
     }
     return {
         **ticket,
-        "$id": "https://tixcli.invalid/schema/write-result.json",
-        "title": "tixcli write result",
+        "$id": f"https://tixcli.invalid/schema/{SCHEMA_VERSION}/write-result.json",
+        "title": f"tixcli write result (schema {SCHEMA_VERSION})",
         "description": "The ticket a write command leaves (the fields of a ticket), with created and changed.",
         "required": [*TICKET_FIELDS, *WRITE_RESULT_FIELDS],
         "properties": props,
@@ -570,8 +635,8 @@ def tombstone_schema() -> dict:
     """The JSON Schema of the line `export --with-deleted` writes for a deleted ticket."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://tixcli.invalid/schema/tombstone.json",
-        "title": "tixcli tombstone",
+        "$id": f"https://tixcli.invalid/schema/{SCHEMA_VERSION}/tombstone.json",
+        "title": f"tixcli tombstone (schema {SCHEMA_VERSION})",
         "description": "A ticket deleted on the service (Zendesk): `export --with-deleted` writes one line "
         "each, in jsonl only. Tell it from a ticket by `deleted`.",
         "type": "object",

@@ -122,6 +122,8 @@ def _pretty_item(item: object, quote: Callable[[str], str]) -> str:
                 shown = "null"
             elif type(value) is str:
                 shown = quote(value)
+            elif type(value) is dict and not value:
+                shown = "{}"
             elif type(value) is list and all(type(v) is str for v in value):
                 shown = "[\n      " + ",\n      ".join(map(quote, value)) + "\n    ]" if value else "[]"
             else:
@@ -133,8 +135,30 @@ def _pretty_item(item: object, quote: Callable[[str], str]) -> str:
 
 
 def flat_row(data: dict) -> dict:
-    """A ticket dict for CSV: list fields joined with `;`."""
-    return {k: ";".join(v) if isinstance(v, list) else v for k, v in data.items()}
+    """A ticket dict for CSV: list fields joined with `;`, custom fields as one JSON object."""
+    return {
+        k: ";".join(v) if isinstance(v, list) else fields_json(v) if isinstance(v, dict) else v for k, v in data.items()
+    }
+
+
+def fields_json(fields: dict) -> str:
+    """Custom fields in a CSV cell: a JSON object, keys sorted (empty: nothing)."""
+    import json
+
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if fields else ""
+
+
+def fields_text(fields: dict) -> str:
+    """Custom fields in a table: `name=value` pairs (a list's values joined by commas)."""
+
+    def shown(value: object) -> str:
+        if isinstance(value, list):
+            return ",".join(map(str, value))
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value)
+
+    return ", ".join(f"{k}={shown(v)}" for k, v in fields.items())
 
 
 def csv_cell(value: object, raw: bool = False) -> object:
@@ -177,6 +201,8 @@ def _csv_ticket_cells(tickets: Iterable[Ticket], fields: tuple[str, ...], raw: b
                 continue  # most cells: nothing to clean, no formula (csv_cell would give it back)
             if isinstance(value, (list, tuple)):
                 value = ";".join(value)
+            elif isinstance(value, dict):
+                value = fields_json(value)
             cells[i] = csv_cell(value, raw)
         yield cells
 
@@ -261,6 +287,8 @@ def _table_cell(ticket: Ticket, field: str, local: bool) -> str:
         return clean((value or "")[:16].replace("T", " "), one_line=True).strip()
     if isinstance(value, list):
         return clean(", ".join(value), one_line=True).strip()
+    if isinstance(value, dict):
+        return clean(fields_text(value), one_line=True).strip()
     text = clean(value, one_line=True).strip()
     return text or ("-" if field in _DASHED else "")
 
@@ -269,6 +297,8 @@ def _plain_cell(ticket: Ticket, field: str) -> str:
     value = getattr(ticket, field)
     if isinstance(value, list):
         return clean(",".join(value), one_line=True)
+    if isinstance(value, dict):
+        return clean(fields_json(value), one_line=True)
     return clean(value, one_line=True)
 
 

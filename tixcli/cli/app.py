@@ -13,6 +13,7 @@ from tixcli import __version__
 from tixcli import completion as completing
 from tixcli.config import Profile, load_config
 from tixcli.errors import InvalidInputError, NotFoundError
+from tixcli.model import CHANNELS
 from tixcli.output import READ_FORMATS, WRITE_FORMATS, clean
 
 if TYPE_CHECKING:
@@ -239,6 +240,24 @@ PriorityOption = Annotated[
 TypeOption = Annotated[
     str | None,
     typer.Option("--type", "-t", help="The kind of ticket.", click_type=completing.TICKET_TYPE, show_default=False),
+]
+FieldOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--field",
+        metavar="NAME=VALUE",
+        help="A custom field (repeatable; NAME= clears it): names as the profile maps them, any on the local store.",
+        show_default=False,
+    ),
+]
+ChannelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--channel",
+        help="How the ticket came in: " + ", ".join(CHANNELS) + ".",
+        click_type=completing.choices(CHANNELS),
+        show_default=False,
+    ),
 ]
 CsvRawOption = Annotated[
     bool,

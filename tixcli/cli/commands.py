@@ -4,7 +4,8 @@ The import order is the order `tixcli --help` lists the commands in.
 """
 
 # ruff: noqa: I001, F401
-from . import create, list_cmd, show, edit, reply, status, reopen, cc, download, export, schema, backends_cmd
+from . import create, list_cmd, show, history_cmd, edit, reply, status, reopen, cc, download, export, schema
+from . import backends_cmd
 from . import examples
 from .app import app
 

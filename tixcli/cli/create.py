@@ -9,10 +9,12 @@ from tixcli import editor as editing
 from tixcli.attachments import prepare_uploads
 from tixcli.errors import InvalidInputError
 from tixcli.model import (
+    CHANNELS,
     TYPES,
     NewTicket,
     normalize_choice,
     normalize_priority,
+    parse_field_assignments,
     validate_emails,
 )
 from tixcli.output import clean, message, print_write_result
@@ -22,6 +24,8 @@ from .app import (
     BodyFileOption,
     BodyOption,
     CcOption,
+    ChannelOption,
+    FieldOption,
     PriorityOption,
     TypeOption,
     WriteFormat,
@@ -86,6 +90,8 @@ def create(
         ),
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).", show_default=False)] = None,
+    field: FieldOption = None,
+    channel: ChannelOption = None,
     cc: CcOption = None,
     attach: AttachOption = None,
     dedupe_key: Annotated[
@@ -139,6 +145,9 @@ def create(
     priority_value = normalize_priority(priority)
     group_value = check_utf8(group, "group") if group is not None else None
     cc_emails = validate_emails(cc or [])
+    channel_value = normalize_choice(channel, CHANNELS, "channel")
+    texts = {k: v for k, v in parse_field_assignments(field or []).items() if v is not None}
+    field_values = state.backend.custom_fields(texts, "create --field")
     uploads = prepare_uploads(attach or [], profile.attachment_limits(), generated)
     if use_editor:
         subject, written = editing.split_new_ticket(editing.edit(editing.new_ticket_template(subject), "TICKET.md"))
@@ -158,6 +167,8 @@ def create(
         cc=cc_emails,
         attachments=uploads,
         dedupe_key=dedupe_key,
+        channel=channel_value,
+        fields=field_values,
     )
     result = state.backend.create(new)
     if not result.created:

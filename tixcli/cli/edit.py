@@ -5,10 +5,11 @@ from typing import Annotated
 import typer
 
 from tixcli.errors import InvalidInputError
-from tixcli.model import TYPES, TicketChange, normalize_choice, normalize_priority
+from tixcli.model import TYPES, TicketChange, normalize_choice, normalize_priority, parse_field_assignments
 from tixcli.output import clean, message, print_write_result
 
 from .app import (
+    FieldOption,
     PriorityOption,
     TypeOption,
     WriteFormat,
@@ -53,6 +54,7 @@ def edit(
     remove_tag: Annotated[
         list[str] | None, typer.Option("--remove-tag", help="Remove a tag (repeatable).", show_default=False)
     ] = None,
+    field: FieldOption = None,
     fmt: WriteFormat = None,
 ) -> None:
     """Change a ticket's fields; only what is named changes (values it has already: nothing to do)."""
@@ -72,6 +74,7 @@ def edit(
         unassign=unassign,
         add_tags=[check_utf8(t, "tag") for t in add_tag or []],
         remove_tags=[check_utf8(t, "tag") for t in remove_tag or []],
+        fields=state.backend.custom_fields(parse_field_assignments(field or []), "edit --field"),
     )
     ticket_id = target_ticket(state, ticket_id, dedupe_key)
     assert ticket_id is not None

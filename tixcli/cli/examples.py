@@ -35,6 +35,10 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         ),
         ("the ids of a week's tickets, for a script", "tixcli list --all --since 7d --format json | jq -r '.[].id'"),
     ),
+    "history": (
+        ("every change to a ticket, oldest first", "tixcli history 42"),
+        ("who changed what, for a script", "tixcli history 42 --format jsonl"),
+    ),
     "show": (
         ("a ticket with its comments, attachments and CCs", "tixcli show 42"),
         ("as JSON (its schema: tixcli schema)", "tixcli show 42 --format json"),

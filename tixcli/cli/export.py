@@ -60,6 +60,12 @@ def export(
     with_deleted: Annotated[
         bool, typer.Option("--with-deleted", help="A tombstone line for each deleted ticket (jsonl only).")
     ] = False,
+    with_history: Annotated[
+        bool,
+        typer.Option(
+            "--with-history", help="Each ticket's history (as `tixcli history` gives it) in its line (jsonl)."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
     csv_raw: CsvRawOption = False,
 ) -> None:
@@ -70,6 +76,8 @@ def export(
         raise InvalidInputError(f"unknown export format {fmt!r}", hint="use jsonl or csv")
     if with_deleted and fmt != "jsonl":
         raise InvalidInputError("--with-deleted needs --format jsonl", hint="a tombstone has no csv row")
+    if with_history and fmt != "jsonl":
+        raise InvalidInputError("--with-history needs --format jsonl", hint="a history has no csv column")
     if state_file is not None and (cursor is not None or since is not None):
         raise InvalidInputError(
             "--state cannot be combined with --cursor or --since", hint="the state file says where to go on from"
@@ -92,8 +100,11 @@ def export(
             items = run.items()
         else:
             # jsonl from a backend that builds lines in bulk (SQLite): many tickets a write
-            bulk = backend.export_tickets_in_bulk(since=since_time, cursor=cursor) if fmt == "jsonl" else None
+            in_bulk = fmt == "jsonl" and not with_history
+            bulk = backend.export_tickets_in_bulk(since=since_time, cursor=cursor) if in_bulk else None
             items = iter(()) if bulk is not None else backend.export_tickets(since=since_time, cursor=cursor)
+        if with_history:
+            items = backend.export_with_history(items)
         progress = Progress(backend, enabled=not quiet and is_terminal(sys.stderr))
         counts = Counts()
         stopped: TixError | None = None

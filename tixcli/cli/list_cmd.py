@@ -13,6 +13,7 @@ from tixcli import completion as completing
 from tixcli.errors import InvalidInputError
 from tixcli.model import (
     ACTIVE_STATUSES,
+    CHANNELS,
     STATUSES,
     TYPES,
     ListQuery,
@@ -20,12 +21,15 @@ from tixcli.model import (
     normalize_choice,
     normalize_priority,
     normalize_tag,
+    parse_field_assignments,
     parse_since,
 )
 from tixcli.output import message, parse_columns, print_tickets, reader_left
 
 from .app import (
+    ChannelOption,
     CsvRawOption,
+    FieldOption,
     PriorityOption,
     TypeOption,
     app,
@@ -82,6 +86,8 @@ def list_tickets(
         list[str] | None, typer.Option("--tag", help="Carrying this tag (repeatable: all of them).", show_default=False)
     ] = None,
     group: Annotated[str | None, typer.Option("--group", help="In this group or team.", show_default=False)] = None,
+    channel: ChannelOption = None,
+    field: FieldOption = None,
     search: Annotated[
         str | None,
         typer.Option("--search", "-q", help="Words that must all appear (subject, description, comments)."),
@@ -150,6 +156,8 @@ def list_tickets(
         created_since=parse_since(created_since),
         sort=normalize_choice(sort, SORTS, "sort order"),
         reverse=reverse,
+        channel=normalize_choice(channel, CHANNELS, "channel"),
+        fields=list_fields(state.backend, field or []),
         limit=limit,
     )
     if query.group == "":
@@ -208,3 +216,12 @@ def limit_note(shown: int, total: int | None) -> str:
     if total is not None and total > shown:
         return f"{shown:,} of {total:,} shown; --limit N shows more"
     return f"{shown:,} shown; there are more: --limit N shows more"
+
+
+def list_fields(backend, values: list[str]) -> tuple[tuple[str, object], ...]:
+    """`list --field NAME=VALUE`: each field's wanted value, converted as the field takes it."""
+    texts = parse_field_assignments(values, "--field")
+    empty = [name for name, text in texts.items() if text is None]
+    if empty:
+        raise InvalidInputError(f"--field {empty[0]}= has no value to look for", hint="--field NAME=VALUE")
+    return tuple(backend.custom_fields(texts, "list --field").items())

@@ -6,6 +6,7 @@ import typer
 
 from tixcli.completion import choices
 from tixcli.errors import InvalidInputError
+from tixcli.history import history_schema
 from tixcli.model import json_schema, tombstone_schema, write_result_schema
 from tixcli.output import dumps_json
 
@@ -15,6 +16,7 @@ SCHEMAS = {
     "ticket": (json_schema, "a ticket as `show --format json` and `export` print it"),
     "write-result": (write_result_schema, "what write commands print with --format json: a ticket + created, changed"),
     "tombstone": (tombstone_schema, "the line `export --with-deleted` writes for a deleted ticket"),
+    "history-event": (history_schema, "one change to a ticket, as `history` and `export --with-history` print it"),
 }
 
 
@@ -23,7 +25,7 @@ def schema(
     name: Annotated[
         str,
         typer.Argument(
-            help="ticket (the default), write-result or tombstone.",
+            help="ticket (the default), write-result, tombstone or history-event.",
             metavar="[NAME]",
             show_default=False,
             click_type=choices(SCHEMAS, {key: what for key, (_, what) in SCHEMAS.items()}),

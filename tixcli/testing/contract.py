@@ -67,6 +67,10 @@ REFUSABLE = (
     "edit",
     "assign",
     "download",
+    "history",
+    "channel",
+    "set_channel",
+    "custom_fields",
 )
 #: the fields of a ticket an edit of one other field must leave as they were
 KEPT_BY_EDIT = ("subject", "description", "priority", "type", "requester", "assignee", "group", "tags", "cc")
@@ -149,6 +153,9 @@ class BackendContract:
     #: seconds to wait so that updated_at can move (times are ISO 8601 in whole seconds);
     #: 0 for a backend whose clock moves by itself on every write
     tick: float = 1.1
+    #: a custom text field the test profile maps (used only with "custom_fields"): its name, a
+    #: value, and another value
+    custom_field: tuple[str, str, str] = ("service", "hosting", "billing")
     #: the values of `priority` and `type` the backend stores and reads back
     priorities: tuple[str, ...] = PRIORITIES
     types: tuple[str, ...] = TYPES
@@ -285,6 +292,18 @@ class BackendContract:
                 lambda: self.backend.create(self.new(assignee=self.assignable)),
             ],
             "download": [lambda: self.backend.download(ticket.id, "1")],
+            "history": [
+                lambda: self.backend.ticket_history(ticket.id),
+                lambda: self.backend.export_with_history(iter(())),
+            ],
+            "channel": [lambda: self.query(scope="all", channel="email")],
+            "set_channel": [lambda: self.backend.create(self.new(channel="phone"))],
+            "custom_fields": [
+                lambda: self.backend.custom_fields({self.custom_field[0]: self.custom_field[1]}),
+                lambda: self.backend.create(self.new(fields={self.custom_field[0]: self.custom_field[1]})),
+                lambda: self.backend.edit(ticket.id, TicketChange(fields={self.custom_field[0]: None})),
+                lambda: self.query(scope="all", fields=((self.custom_field[0], self.custom_field[1]),)),
+            ],
         }
         assert set(attempts) == set(REFUSABLE)
         before = self.request_count()
@@ -611,6 +630,98 @@ class BackendContract:
             self.backend.person("bad\x1bname")
         with pytest.raises(InvalidInputError):
             self.backend.person("   ")
+
+    # == history, channel, custom fields (where declared) ====================================
+
+    @requires("history")
+    def test_history_has_every_change_oldest_first_with_who_and_the_values(self):
+        from tixcli.history import ACTORS, history_schema
+
+        made = self.make(subject="History of a printer", priority="low", requester=self.customer)
+        self.backend.reply(made.id, self.reply(body="looking into it"))
+        self.backend.edit(made.id, TicketChange(priority="urgent"))
+        self.backend.solve(made.id)
+        events = self.backend.ticket_history(made.id)
+        assert events and events[0].change == "created"
+        times = [parse_iso(e.at) for e in events if e.at]
+        assert len(times) == len(events) and times == sorted(times), "oldest first, every event with its time"
+        comments = [e for e in events if e.change == "comment"]
+        assert comments and comments[-1].by == "agent" and comments[-1].actor == self.user
+        priority = [e for e in events if e.change == "priority"]
+        assert priority and priority[-1].new == "urgent" and priority[-1].old in ("low", None)
+        status = [e for e in events if e.change == "status"]
+        assert status and status[-1].new == "solved"
+        assert all(e.by in (*ACTORS, None) for e in events)
+        for event in events:
+            check_schema(event.to_dict(made.id, self.backend.name), history_schema())
+        with pytest.raises(NotFoundError):
+            self.backend.ticket_history(self.missing_id)
+
+    @requires("history")
+    def test_export_with_history_carries_each_tickets_history(self):
+        made = self.make(subject="exported with history")
+        self.backend.edit(made.id, TicketChange(priority="high"))
+        lines = list(self.backend.export_with_history(self.backend.export_tickets()))
+        import json
+
+        data = {d["id"]: d for d in (json.loads(i.json_line) for i in lines if not i.tombstone)}
+        assert [e["change"] for e in data[made.id]["history"]] == [
+            e.change for e in self.backend.ticket_history(made.id)
+        ]
+        assert {k: v for k, v in data[made.id].items() if k != "history"} == self.backend.get(made.id).to_dict()
+
+    @requires("channel")
+    def test_a_ticket_says_how_it_came_in_and_list_filters_on_it(self):
+        from tixcli.model import CHANNELS
+
+        made = self.make(subject="which channel")
+        got = self.backend.get(made.id)
+        assert got.channel in CHANNELS and made.channel == got.channel
+        assert self.query()[0].channel == got.channel
+        assert ids(self.query(channel=got.channel)) == [made.id]
+        other = next(c for c in CHANNELS if c != got.channel)
+        assert self.query(channel=other) == []
+        assert self.exported()[made.id].channel == got.channel
+
+    @requires("set_channel")
+    def test_create_records_the_channel_given(self):
+        phoned = self.make(subject="called in", channel="phone")
+        self.make(subject="typed in")
+        assert self.backend.get(phoned.id).channel == "phone"
+        assert ids(self.query(channel="phone")) == [phoned.id]
+
+    @requires("custom_fields")
+    def test_custom_fields_by_name_through_create_edit_get_list_and_export(self):
+        name, value, other = self.custom_field
+        first = self.backend.custom_fields({name: value})
+        made = self.backend.create(self.new(subject="with a field", fields=first)).ticket
+        plain = self.make(subject="without")
+        assert made.fields.get(name) == first[name] == self.backend.get(made.id).fields.get(name)
+        assert plain.fields.get(name) is None
+        assert ids(self.query(fields=((name, first[name]),))) == [made.id]
+        second = self.backend.custom_fields({name: other})
+        changed = self.backend.edit(made.id, TicketChange(fields=second))
+        assert changed.changed and self.backend.get(made.id).fields.get(name) == second[name]
+        again = self.backend.edit(made.id, TicketChange(fields=second))
+        assert not again.changed
+        assert ids(self.query(fields=((name, first[name]),))) == []
+        assert self.exported()[made.id].fields == self.backend.get(made.id).fields
+        self.backend.edit(made.id, TicketChange(fields=self.backend.custom_fields({name: None})))
+        assert self.backend.get(made.id).fields.get(name) is None
+        if self.backend.supports("history"):
+            edits = [e for e in self.backend.ticket_history(made.id) if e.change == "field"]
+            assert [(e.field, e.new) for e in edits][-2:] == [(name, second[name]), (name, None)]
+
+    @requires("custom_fields")
+    def test_a_custom_field_the_profile_does_not_map_is_refused_naming_those_it_does(self):
+        known = self.backend.field_names()
+        if known is None:
+            assert self.backend.custom_fields({"any-name-at-all": "x"}) == {"any-name-at-all": "x"}
+            return
+        assert self.custom_field[0] in known
+        with pytest.raises(InvalidInputError) as refused:
+            self.backend.custom_fields({"no-such-field": "x"})
+        assert self.custom_field[0] in (refused.value.hint or "")
 
     # == replies and the lifecycle (mandatory; internal notes where declared) ================
 
