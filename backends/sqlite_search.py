@@ -20,6 +20,7 @@ rebuilds the index (sqlite_schema.py).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from collections.abc import Iterable
 TOKENIZE = "unicode61 remove_diacritics 2 categories 'L* N* M* Co'"
 
 # Scripts written without spaces between words (and Hangul, whose words carry their particles).
-_RUN = re.compile(
+_RUN_PATTERN = (
     "(?:["
     "\u0e00-\u0eff"  # Thai, Lao
     "\u1000-\u109f"  # Myanmar
@@ -48,6 +49,13 @@ _RUN = re.compile(
     "\u102b-\u103e\u1056-\u1059\u105e-\u1060\u1062-\u1064\u1067-\u106d\u1071-\u1074\u1082-\u108d\u108f"
     "\u109a-\u109d\u17b4-\u17d3\u17dd\u3099\u309a]*)+"
 )
+
+
+@functools.cache
+def _run() -> re.Pattern[str]:
+    """The pattern of a run of those scripts, compiled when first needed (4 ms: not at start-up)."""
+    return re.compile(_RUN_PATTERN)
+
 _MARK = "M"
 
 
@@ -75,7 +83,7 @@ def index_text(text: str) -> str:
     """Text as the index takes it (see the module's doc)."""
     if text.isascii():  # most tickets: nothing to do
         return text
-    return _RUN.sub(_run_tokens, unicodedata.normalize("NFKC", text))
+    return _run().sub(_run_tokens, unicodedata.normalize("NFKC", text))
 
 
 def document(parts: Iterable[str | None]) -> str:
@@ -101,7 +109,7 @@ def match_query(words: Iterable[str]) -> str:
         word = word.rstrip("*") if prefix else word
         pieces: list[tuple[str, bool]] = []  # (FTS5 string, whether a run of unspaced script)
         at = 0
-        for m in _RUN.finditer(word):
+        for m in _run().finditer(word):
             if m.start() > at:
                 pieces.append((word[at : m.start()], False))
             pieces.append((m.group(), True))

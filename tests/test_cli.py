@@ -305,6 +305,35 @@ def test_console_script_and_python_m_both_run(store):
     assert TIXCLI.exists()
 
 
+CONSOLE_SCRIPT = """
+import atexit, sys
+loaded = lambda: sorted(m for m in sys.modules if m.startswith("tixcli.cli."))
+atexit.register(lambda: print("MODULES", loaded(), file=sys.stderr))
+sys.argv = ["tixcli", *sys.argv[1:]]
+from tixcli.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "command, modules",
+    [
+        (["list"], {"list_cmd", "show", "target"}),
+        (["--profile", "default", "show", "1"], {"show", "target"}),
+        (["schema"], {"schema"}),
+    ],
+)
+def test_the_console_script_imports_only_the_command_it_runs(store, command, modules):
+    """Each command module imports what its command needs (hashing, the editor, CI detection):
+    a run of one command, as the console script runs it, pays for no other's."""
+    proc = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, *command], capture_output=True, text=True)
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
+    loaded = {m.removeprefix("tixcli.cli.") for m in eval(line.removeprefix("MODULES "))}
+    assert loaded - {"app", "commands", "examples"} == modules
+    helped = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, "--help"], capture_output=True, text=True)
+    assert all(f" {c} " in helped.stdout for c in ("create", "export", "download", "history")), helped.stdout
+
+
 def test_a_local_command_imports_no_remote_library(store):
     code = (
         "import sys\n"

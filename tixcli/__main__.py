@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"tixcli {__version__}")
         return _exit(ExitStatus.OK, argv)
+    if argv is None and "tixcli.cli" not in sys.modules:  # the console script: one command a process
+        from tixcli import startup
+
+        startup.COMMAND = startup.command_in(args)  # before the CLI is imported: only its module
     return _exit(run(args), argv)
 
 
@@ -101,6 +105,9 @@ def _command_path(exc, args: list[str]) -> str:
     import typer.main
 
     from tixcli.cli import app
+    from tixcli.cli.commands import load_all
+
+    load_all()
 
     commands = getattr(typer.main.get_command(app), "commands", {})
     named = next((arg for arg in args if arg in commands), None)
