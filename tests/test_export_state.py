@@ -346,3 +346,30 @@ def test_bulk_export_writes_exactly_the_items_export_gives(store, monkeypatch):
     assert [b.count for b in batches] == [3, 3, 3, 2] and all(b.data.count(b"\n") == b.count - 1 for b in batches)
     rest = run("export", "--cursor", batches[1].cursor)
     assert [t["id"] for t in lines(rest.out)] == [str(n) for n in range(7, 12)]
+
+
+def test_a_reader_that_leaves_ends_the_export_cleanly(store, tmp_path):
+    """`tixcli export | head -1`: exit 0 and nothing on stderr (no traceback of a generator closed
+    after its store); with --state, exit 8 and no state saved (the output is not all there)."""
+    from tixcli.backends.sqlite import SQLiteBackend
+    from tixcli.config import Profile
+    from tixcli.model import NewTicket
+
+    backend = SQLiteBackend(Profile("default", "sqlite", {"path": os.environ["TIXCLI_DB"]}))
+    for i in range(60):  # some 1.2 MB of JSON: far more than a pipe holds
+        backend.create(
+            NewTicket(subject=f"ticket {i}", body="x" * 20_000, author="me@example.com", requester="me@example.com")
+        )
+    backend.shutdown()
+    state = tmp_path / "export.state"
+    for args, code in ((["export"], 0), (["export", "--format", "csv"], 0), (["export", "--state", str(state)], 8)):
+        proc = subprocess.Popen([str(TIXCLI), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.read(100)
+        proc.stdout.close()  # the reader leaves
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert b"Traceback" not in err and b"Exception ignored" not in err
+        if code:
+            assert b"the state was not saved" in err
+    assert not state.exists()
+    assert run("export", "--state", str(state), "-o", str(tmp_path / "all.jsonl")).code == 0  # and then it works

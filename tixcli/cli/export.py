@@ -17,7 +17,7 @@ from tixcli.errors import InvalidInputError, RateLimitedError, TixError, Unavail
 from tixcli.export_state import ExportState, StateFile, StateRun
 from tixcli.files import private_temporary_file
 from tixcli.model import TICKET_FIELDS, parse_since
-from tixcli.output import clean, csv_row, escape_invisible_utf8, message
+from tixcli.output import clean, csv_row, escape_invisible_utf8, message, reader_left
 from tixcli.terminal import is_terminal
 
 from .app import CsvRawOption, app, get_state
@@ -110,7 +110,7 @@ def export(
         stopped: TixError | None = None
         last_cursor: str | None = None
         try:
-            with _destination(output) as out:
+            with contextlib.closing(_Closing(items, bulk)), _destination(output) as out:
                 write = _jsonl_writer(out, backend.name) if fmt == "jsonl" else _csv_writer(out, csv_raw)
                 # The loop runs once per ticket (a million on the benchmark store): the common case
                 # — a backend's ready JSON line in UTF-8 — is written here without a call per item.
@@ -151,6 +151,17 @@ def export(
                     if run is None:
                         raise
                     stopped = exc  # the output so far is kept, and the state says where it got to
+        except BrokenPipeError:
+            # the reader left (`tixcli export | head`): not an error for a plain export; a state
+            # run's output is not all there, so its state is not saved and it says so
+            progress.clear()
+            reader_left()
+            if run is not None:
+                raise UnavailableError(
+                    "the output's reader left before the end: the state was not saved",
+                    hint="the next run exports the same changes again",
+                ) from None
+            return
         except (TixError, KeyboardInterrupt):
             progress.clear()
             if store is None and last_cursor:
@@ -174,6 +185,21 @@ def export(
                 hint="the state says where it got to: the next run goes on from there "
                 "(export_retry_budget in the profile sets how long an export may wait)",
             )
+
+
+class _Closing:
+    """Closes the export's generators when the run ends however it ends, while the store is open
+    (left to the garbage collector, they would close after it)."""
+
+    def __init__(self, *streams: object) -> None:
+        self.streams = streams
+
+    def close(self) -> None:
+        for stream in self.streams:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
 
 
 class Counts:
