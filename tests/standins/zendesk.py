@@ -47,8 +47,29 @@ TICKET_TYPES = ("problem", "incident", "question", "task")
 AGENT_ROLES = ("agent", "admin")
 AUDITED = (
     "subject", "status", "priority", "type", "requester_id", "assignee_id", "group_id", "tags", "external_id",
-    "email_cc_ids", "due_at", "custom_fields",
+    "due_at",
 )  # fmt: skip
+# (custom fields get one event each, named by the field's id; a change of CCs an EmailCcChange)
+#: the custom ticket fields every reset seeds (name -> id), one of each type tixcli converts
+SEEDED_FIELDS = {
+    "service": 50_000_001, "department": 50_000_002, "products": 50_000_003, "vip": 50_000_004,
+    "seats": 50_000_005, "amount": 50_000_006, "renewal": 50_000_007,
+}  # fmt: skip
+#: the via of everything written through the API ("API - ticket endpoints": source null)
+API_VIA = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
+CLOSE_AUTOMATION = 360_000_201  # the default automation that closes solved tickets
+NOTIFY_TRIGGER = 360_000_301  # the default trigger "Notify requester and CCs of comment update"
+
+
+def rule_via(rule_id: int, title: str, kind: str) -> dict:
+    """The via of what a business rule did (Via object reference: "Business rule (trigger)":
+    from: id, title, deleted; rel: trigger or automation)."""
+    source = {"from": {"id": rule_id, "title": title, "deleted": False}, "to": {}, "rel": kind}
+    return {"channel": "rule", "source": source}
+
+
+#: via.channel as the via types reference's "Ticket created by" column names it, for seeding
+CHANNELS = ("web", "email", "api", "chat", "native_messaging", "voice", "mobile_sdk", "twitter", "sms", "sample_ticket")
 
 IDEMPOTENCY_WINDOW = 2 * 3600  # "about 2 hours" (api-notes.md)
 UPLOAD_TOKEN_TTL = 3600  # upload tokens are valid for 60 minutes
@@ -100,6 +121,31 @@ def invalid(field: str, description: str) -> HTTPError:
 
 def bad_request(error: str, description: str) -> HTTPError:
     return HTTPError(400, {"error": error, "description": description})
+
+
+_DROPPED = object()  # a custom field value Zendesk drops without an error (no such option)
+
+
+#: how the ticket events export names a via (a display name, not the via object's channel)
+VIA_NAMES = {"api": "Web service", "web": "Web form", "email": "Mail", "rule": "Rule", "voice": "Phone call (incoming)"}
+
+
+def _via_name(via: dict) -> tuple[str, int | None]:
+    """A via object as the ticket events export gives it: its name, and the rule's id for a rule."""
+    channel = via.get("channel")
+    source = via.get("source") or {}
+    reference = (source.get("from") or {}).get("id") if channel == "rule" else None
+    return VIA_NAMES.get(channel, str(channel).replace("_", " ").title()), reference
+
+
+def _event_value(field: str, value):
+    """A ticket property as an audit event gives it: ids as text ("value is normally a string";
+    tags a list)."""
+    if field.endswith("_id") and value is not None:
+        return str(value)
+    if field == "due_at" and value is not None:
+        return iso(value)
+    return value
 
 
 def _words(text: str) -> list[str]:
@@ -178,7 +224,12 @@ class ZendeskStandIn(StandInServer):
             "audit": itertools.count(20_000_001),
             "event": itertools.count(30_000_001),
             "attachment": itertools.count(40_000_001),
+            "option": itertools.count(60_000_001),
         }
+        # Custom ticket fields (id -> the field's JSON); the options of a drop-down or multi-select
+        # are {id, name, value}: `value` is the tag the API takes and gives.
+        self.ticket_fields: dict[int, dict] = {}
+        self.notify_on_comment = False  # the default trigger "Notify requester and CCs of comment update"
 
         self.agent_id = self.add_user(self.agent_email, "Support Agent", role="admin" if self.admin else "agent")
         for email, name in (
@@ -197,6 +248,24 @@ class ZendeskStandIn(StandInServer):
             "updated_at": stamp,
         }
         self.users[self.agent_id]["default_group_id"] = gid
+        departments = [
+            ("Commercial", "dept_commercial"), ("Technical support", "dept_technical"), ("Billing", "dept_billing"),
+        ]  # fmt: skip
+        products = [("Hosting", "hosting"), ("Domains", "domains"), ("E-mail", "email_service")]
+        for name, (title, kind, extra) in zip(
+            SEEDED_FIELDS,
+            [
+                ("Service", "text", {}),
+                ("Department", "tagger", {"options": departments}),
+                ("Products", "multiselect", {"options": products}),
+                ("Priority customer", "checkbox", {"tag": "priority_customer"}),
+                ("Seats", "integer", {}),
+                ("Amount", "decimal", {}),
+                ("Renewal date", "date", {}),
+            ],
+            strict=True,
+        ):
+            self.add_ticket_field(title, kind, field_id=SEEDED_FIELDS[name], **extra)
 
     def _stamp(self) -> int:
         """A time stamp strictly after every earlier one (see the module docstring)."""
@@ -249,14 +318,15 @@ class ZendeskStandIn(StandInServer):
 
         Fields: subject, description, status, priority, type, tags, requester (email),
         requester_id, assignee (email), assignee_id, group_id, external_id, public, email_ccs
-        (emails), custom_fields, created_at, updated_at (epoch, ISO string or datetime). A
-        callable value is called with the ticket's index (0..n-1). All share one time stamp
-        unless given. Returns the new ids.
+        (emails), custom_fields (as the ticket JSON lists them: [{id, value}], stored as given),
+        channel (a via channel such as "email", or a whole via object), created_at, updated_at
+        (epoch, ISO string or datetime). A callable value is called with the ticket's index
+        (0..n-1). All share one time stamp unless given. Returns the new ids.
         """
         allowed = {
             "subject", "description", "status", "priority", "type", "tags", "requester", "requester_id",
             "assignee", "assignee_id", "group_id", "external_id", "public", "email_ccs", "custom_fields",
-            "created_at", "updated_at",
+            "channel", "created_at", "updated_at",
         }  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
@@ -299,6 +369,9 @@ class ZendeskStandIn(StandInServer):
                     updated_at=updated,
                     is_public=public,
                 )
+                channel = f.get("channel")
+                if channel is not None:
+                    t["via"] = channel if isinstance(channel, dict) else {**API_VIA, "channel": channel}
                 if assignee:
                     t["metrics"].update(assigned_at=created, initially_assigned_at=created)
                 if status in ("solved", "closed"):
@@ -307,9 +380,13 @@ class ZendeskStandIn(StandInServer):
                 self.tickets[tid] = t
                 comment = self._new_comment(tid, self.agent_id, body, public, [], created)
                 self.comments[tid] = [comment]
-                self.audits[tid] = [
-                    self._audit(tid, created, self.agent_id, [self._create_event(t, "status", status), comment])
+                created_events = [
+                    self._create_event(t, "subject", subject),
+                    self._create_event(t, "status", status),
+                    self._create_event(t, "requester_id", str(requester)),
+                    comment,
                 ]
+                self.audits[tid] = [self._audit(tid, created, self.agent_id, created_events, via=t["via"])]
                 ids.append(tid)
         return ids
 
@@ -363,7 +440,8 @@ class ZendeskStandIn(StandInServer):
             )
 
     def close(self, ticket_id: int) -> None:
-        """Close a ticket as the account's automation does (4 days after solving, by default)."""
+        """Close a ticket as the account's automation does (4 days after solving, by default): an
+        audit by the system (author -1) whose via names the automation."""
         with self.lock:
             t = self.tickets[ticket_id]
             stamp = self._stamp()
@@ -372,7 +450,62 @@ class ZendeskStandIn(StandInServer):
             t["updated_at"] = t["metrics"]["status_updated_at"] = stamp
             if t["solved_at"] is None:
                 t["solved_at"] = t["metrics"]["solved_at"] = stamp
-            self.audits[ticket_id].append(self._audit(ticket_id, stamp, self.agent_id, events))
+            via = rule_via(CLOSE_AUTOMATION, "Close ticket 4 days after status is set to solved", "automation")
+            self.audits[ticket_id].append(self._audit(ticket_id, stamp, -1, events, via=via))
+
+    def apply_rule(
+        self, ticket_id: int, title: str, kind: str = "trigger", rule_id: int = 360_000_101, **changes
+    ) -> None:
+        """A business rule changes the ticket, as Zendesk records it: a trigger's changes join the
+        last audit (the update that fired it), each event with a via of its own naming the trigger;
+        an automation's make an audit of their own by the system (author -1, the audit's via names
+        it). Changes: status, priority, type, group_id, assignee_id, tags (values as stored)."""
+        with self.lock:
+            t = self.tickets[ticket_id]
+            via = rule_via(rule_id, title, kind)
+            events = []
+            for field, value in changes.items():
+                if field not in AUDITED:
+                    raise TypeError(f"apply_rule: {field} is not an audited field")
+                events.append(self._change(field, t[field], value))
+                t[field] = value
+            if kind == "trigger":
+                for e in events:
+                    e["via"] = via
+                self.audits[ticket_id][-1]["events"].extend(events)
+            else:
+                stamp = self._stamp()
+                t["updated_at"] = stamp
+                self.audits[ticket_id].append(self._audit(ticket_id, stamp, -1, events, via=via))
+
+    def add_ticket_field(
+        self,
+        title: str,
+        kind: str,
+        field_id: int | None = None,
+        options: Iterable[tuple[str, str]] = (),
+        tag: str | None = None,
+        active: bool = True,
+    ) -> int:
+        """A custom ticket field of type `kind` (text, textarea, integer, decimal, date, checkbox,
+        tagger, multiselect, regexp...); `options`: (name, tag) of a drop-down or multi-select."""
+        with self.lock:
+            fid = field_id or max([*self.ticket_fields, 50_000_100]) + 1
+            stamp = int(self.now())
+            self.ticket_fields[fid] = {
+                "id": fid,
+                "type": kind,
+                "title": title,
+                "active": active,
+                "tag": tag,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "options": [
+                    {"id": next(self._ids["option"]), "name": name, "value": value, "position": i}
+                    for i, (name, value) in enumerate(options)
+                ],
+            }
+            return fid
 
     # -- HTTP plumbing --
     def setup_routes(self) -> None:
@@ -386,6 +519,10 @@ class ZendeskStandIn(StandInServer):
         r("PUT", rf"{tid}{J}", self.update_ticket)
         r("DELETE", rf"{tid}{J}", self.delete_ticket)
         r("GET", rf"{tid}/comments{J}", self.list_comments)
+        r("GET", rf"{tid}/audits{J}", self.list_audits)
+        r("GET", rf"/api/v2/ticket_fields{J}", self.list_ticket_fields)
+        r("GET", rf"/api/v2/ticket_fields/show_many{J}", self.show_many_ticket_fields)
+        r("GET", rf"/api/v2/ticket_fields/(?P<field_id>\d+){J}", self.show_ticket_field)
         r("GET", rf"{tid}/metrics{J}", self.ticket_metrics)
         r("POST", rf"/api/v2/uploads{J}", self.upload)
         r("DELETE", rf"/api/v2/uploads/(?P<token>[A-Za-z0-9_-]+?){J}", self.delete_upload)
@@ -573,7 +710,8 @@ class ZendeskStandIn(StandInServer):
             "email_cc_ids": [],
             "follower_ids": [],
             "tags": [],
-            "custom_fields": [],
+            "custom_fields": [],  # [{id, value}] as set (the JSON lists every active field)
+            "via": dict(API_VIA),
             "due_at": None,
             "is_public": True,
             "created_at": stamp,
@@ -598,7 +736,7 @@ class ZendeskStandIn(StandInServer):
             "url": f"{self.base}/api/v2/tickets/{t['id']}.json",
             "id": t["id"],
             "external_id": t["external_id"],
-            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "via": t["via"],
             "created_at": iso(t["created_at"]),
             "updated_at": iso(t["updated_at"]),
             "generated_timestamp": t["updated_at"],
@@ -622,8 +760,8 @@ class ZendeskStandIn(StandInServer):
             "is_public": t["is_public"],
             "due_at": iso(t["due_at"]),
             "tags": list(t["tags"]),
-            "custom_fields": [dict(f) for f in t["custom_fields"]],
-            "fields": [dict(f) for f in t["custom_fields"]],
+            "custom_fields": self._custom_fields_json(t),
+            "fields": self._custom_fields_json(t),
             "sharing_agreement_ids": [],
             "followup_ids": [],
             "ticket_form_id": None,
@@ -632,6 +770,43 @@ class ZendeskStandIn(StandInServer):
             "allow_attachments": True,
             "from_messaging_channel": False,
         }
+
+    def _custom_fields_json(self, t: dict) -> list[dict]:
+        """The custom fields that hold a value (what a test seeded is listed as given). Live
+        Zendesk may list every field, null where it has none; the spec's value allows no null, so
+        the stand-in leaves those out (tixcli reads a mapped field that is absent as null)."""
+        return [dict(f) for f in t["custom_fields"]]
+
+    def _field_json(self, f: dict) -> dict:
+        out = {
+            "id": f["id"],
+            "url": f"{self.base}/api/v2/ticket_fields/{f['id']}.json",
+            "type": f["type"],
+            "title": f["title"],
+            "raw_title": f["title"],
+            "description": "",
+            "raw_description": "",
+            "position": 100 + f["id"] % 1000,
+            "active": f["active"],
+            "required": False,
+            "collapsed_for_agents": False,
+            "regexp_for_validation": None,
+            "title_in_portal": f["title"],
+            "raw_title_in_portal": f["title"],
+            "visible_in_portal": False,
+            "editable_in_portal": False,
+            "required_in_portal": False,
+            "tag": f["tag"],
+            "created_at": iso(f["created_at"]),
+            "updated_at": iso(f["updated_at"]),
+            "removable": True,
+            "agent_can_edit": True,
+        }
+        if f["type"] in ("tagger", "multiselect"):
+            out["custom_field_options"] = [
+                {**o, "raw_name": o["name"], "url": f"{out['url'][:-5]}/options/{o['id']}.json"} for o in f["options"]
+            ]
+        return out
 
     def _user_json(self, u: dict) -> dict:
         out = {
@@ -870,6 +1045,95 @@ class ZendeskStandIn(StandInServer):
             body["users"] = [self._user_json(self.users[i]) for i in ids]
         return Response(200, json=body)
 
+    def list_audits(self, request: Request, ticket_id: str) -> Response:
+        """List Audits for a Ticket: cursor paging (page[size] up to 100) or offset paging, oldest
+        first; include=users side-loads the audits' and comments' authors."""
+        t = self._live_ticket(ticket_id)
+        audits = self.audits[t["id"]]
+        if self._uses_cursor(request):
+            desc = (request.arg("sort") or "").startswith("-") or request.arg("sort_order") == "desc"
+            key = lambda a: (a["created_at"], a["id"])  # noqa: E731
+            body = self._cursor_page(request, audits, key, "audits", self._audit_json, max_size=100, desc=desc)
+        else:
+            desc = request.arg("sort_order") == "desc"
+            ordered = sorted(audits, key=lambda a: (a["created_at"], a["id"]), reverse=desc)
+            body = self._offset_page(request, ordered, "audits", self._audit_json, max_pages=None)
+        if "users" in self._includes(request):
+            ids = {a["author_id"] for a in body["audits"]}
+            ids |= {e["author_id"] for a in body["audits"] for e in a["events"] if e.get("type") == "Comment"}
+            body["users"] = [self._user_json(self.users[i]) for i in sorted(ids) if i in self.users]
+        return Response(200, json=body)
+
+    # -- ticket fields --
+    def list_ticket_fields(self, request: Request) -> Response:
+        """Every field (no pagination), or cursor pages of at most 100 by id."""
+        fields = sorted(self.ticket_fields.values(), key=lambda f: f["id"])
+        if self._uses_cursor(request):
+            body = self._cursor_page(request, fields, lambda f: (f["id"],), "ticket_fields", self._field_json)
+        else:
+            body = {"ticket_fields": [self._field_json(f) for f in fields], "count": len(fields)}
+            body.update(next_page=None, previous_page=None)
+        return Response(200, json=body)
+
+    def show_many_ticket_fields(self, request: Request) -> Response:
+        # "Up to 100 values are accepted"
+        ids = [int(i) for i in (request.arg("ids") or "").split(",") if i.strip().isdigit()]
+        if len(ids) > 100:
+            raise bad_request("InvalidValue", "ids accepts up to 100 values")
+        found = [self._field_json(self.ticket_fields[i]) for i in ids if i in self.ticket_fields]
+        body = {"ticket_fields": found, "count": len(found), "next_page": None, "previous_page": None}
+        return Response(200, json=body)
+
+    def show_ticket_field(self, request: Request, field_id: str) -> Response:
+        field = self.ticket_fields.get(int(field_id))
+        if field is None:
+            raise HTTPError(404, NOT_FOUND)
+        return Response(200, json={"ticket_field": self._field_json(field)})
+
+    def _field_value(self, field: dict, value):
+        """A custom field value as Zendesk keeps it, by the field's type; `_DROPPED` for a drop-down
+        or multi-select value that names no option (live Zendesk drops it without an error)."""
+        kind, title = field["type"], field["title"]
+        if value is None or value == "" or value == []:
+            return None
+        if kind in ("integer", "decimal"):
+            text = str(value).strip() if not isinstance(value, bool) else ""
+            pattern = r"[+-]?\d{1,18}" if kind == "integer" else r"[+-]?(\d{1,18}(\.\d{0,18})?|\.\d{1,18})"
+            if not isinstance(value, int | float | str) or not re.fullmatch(pattern, text):
+                raise invalid("base", f"{title} is not a number")
+            return text  # kept and given back as text, as the Tickets API's example shows ("745")
+        if kind == "checkbox":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false", "1", "0"):
+                return str(value).lower() in ("true", "1")
+            raise invalid("base", f"{title} is not a checkbox value")
+        if kind == "date":
+            try:
+                return date.fromisoformat(str(value)[:10]).isoformat()
+            except ValueError:
+                raise invalid("base", f"{title} is not a date") from None
+        tags = {o["value"] for o in field["options"]}
+        if kind == "tagger":
+            return value if isinstance(value, str) and value in tags else _DROPPED
+        if kind == "multiselect":
+            chosen = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v in tags]
+            return list(dict.fromkeys(chosen)) or None
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise invalid("base", f"{title} is not text")
+        return str(value)
+
+    def _field_tags(self, fid: int, value) -> set[str]:
+        """The tags a drop-down, multi-select or checkbox value puts on the ticket."""
+        field = self.ticket_fields.get(fid)
+        if field is None or value in (None, False):
+            return set()
+        if field["type"] == "checkbox":
+            return {field["tag"]} if field["tag"] else set()
+        if field["type"] in ("tagger", "multiselect"):
+            return set(value if isinstance(value, list) else [value])
+        return set()
+
     # -- tickets: write --
     def create_ticket(self, request: Request) -> Response:
         key = request.headers.get("idempotency-key")
@@ -915,7 +1179,9 @@ class ZendeskStandIn(StandInServer):
         self.tickets[tid] = t
         self.comments[tid] = []
         self.audits[tid] = []
-        events = [self._create_event(draft, f, draft[f]) for f in ("subject", "status", "priority", "type") if draft[f]]
+        created = ("subject", "status", "priority", "type", "requester_id", "assignee_id", "group_id", "tags")
+        events = [self._create_event(draft, f, _event_value(f, draft[f])) for f in created if draft[f]]
+        events += [self._create_event(draft, str(f["id"]), f["value"]) for f in draft["custom_fields"]]
         t.update(draft)
         t["metrics"]["status_updated_at"] = stamp
         if t["assignee_id"]:
@@ -925,7 +1191,10 @@ class ZendeskStandIn(StandInServer):
         c = self._add_comment(t, comment, author, stamp, public_default=True)
         t["description"] = c["body"]
         t["is_public"] = c["public"]
-        audit = self._audit(tid, stamp, self.agent_id, [*events, c])
+        events.append(c)
+        if self.notify_on_comment:
+            events.append(self._notification(t, "Notify requester and CCs of received request"))
+        audit = self._audit(tid, stamp, self.agent_id, events)
         self.audits[tid].append(audit)
         body = {"ticket": self._ticket_json(t), "audit": self._audit_json(audit)}
         headers = {"Location": f"{self.base}/api/v2/tickets/{tid}.json"}
@@ -975,7 +1244,23 @@ class ZendeskStandIn(StandInServer):
         self._check_uploads(comment)
 
         stamp = self._stamp()
-        events = [self._change(f, t[f], draft[f]) for f in AUDITED if draft[f] != t[f]]
+        events = [
+            self._change(f, _event_value(f, t[f]), _event_value(f, draft[f])) for f in AUDITED if draft[f] != t[f]
+        ]
+        before = {f["id"]: f["value"] for f in t["custom_fields"]}
+        after = {f["id"]: f["value"] for f in draft["custom_fields"]}
+        for i in sorted(before | after):  # one event a custom field, named by its id
+            if before.get(i) != after.get(i):
+                events.append(self._change(str(i), before.get(i), after.get(i)))
+        if draft["email_cc_ids"] != t["email_cc_ids"]:
+            events.append(
+                {
+                    "id": next(self._ids["event"]),
+                    "type": "EmailCcChange",
+                    "previous_email_ccs": list(t["email_cc_ids"]),
+                    "current_email_ccs": list(draft["email_cc_ids"]),
+                }
+            )
         m = t["metrics"]
         if draft["status"] != t["status"]:
             m["status_updated_at"] = stamp
@@ -999,6 +1284,8 @@ class ZendeskStandIn(StandInServer):
                 m["replies"] += 1
             if author == t["requester_id"]:
                 m["requester_updated_at"] = stamp
+            if c["public"] and self.notify_on_comment:
+                events.append(self._notification(t, "Notify requester and CCs of comment update"))
         audit = self._audit(t["id"], stamp, author, events)
         self.audits[t["id"]].append(audit)
         return Response(200, json={"ticket": self._ticket_json(t), "audit": self._audit_json(audit)})
@@ -1048,19 +1335,34 @@ class ZendeskStandIn(StandInServer):
                 draft["due_at"] = None if data["due_at"] is None else to_epoch(data["due_at"])
             except (TypeError, ValueError):
                 raise invalid("due_at", "Due at: is invalid") from None
+        field_tags: tuple[set[str], set[str]] = (set(), set())  # the option tags the fields take off, put on
         if "custom_fields" in data or "fields" in data:
             given_list = data.get("custom_fields") or data.get("fields") or []
             if not all(isinstance(f, dict) and isinstance(f.get("id"), int) for f in given_list):
                 raise invalid("custom_fields", "Custom fields: each needs an integer id")
-            given = {f["id"]: f for f in given_list}
-            kept = [f for f in draft["custom_fields"] if f["id"] not in given]
-            draft["custom_fields"] = kept + [{"id": f["id"], "value": f.get("value")} for f in given.values()]
+            values = {f["id"]: f.get("value") for f in draft["custom_fields"]}
+            for item in given_list:
+                field = self.ticket_fields.get(item["id"])
+                if field is None or not field["active"]:
+                    continue  # a field the account does not have: ignored
+                value = self._field_value(field, item.get("value"))
+                if value is _DROPPED:
+                    continue
+                if value != values.get(item["id"]):
+                    field_tags[0].update(self._field_tags(item["id"], values.get(item["id"])))
+                    field_tags[1].update(self._field_tags(item["id"], value))
+                values[item["id"]] = value
+            draft["custom_fields"] = [{"id": fid, "value": v} for fid, v in values.items() if v is not None]
         tags = draft["tags"]
         if "tags" in data:
             tags = self._tags(data["tags"])
         tags = tags + [x for x in self._tags(data.get("additional_tags")) if x not in tags]
         removed = set(self._tags(data.get("remove_tags")))
-        draft["tags"] = [x for x in tags if x not in removed]
+        tags = [x for x in tags if x not in removed]
+        # Drop-down, multi-select and checkbox values are tags on the ticket too (Zendesk help,
+        # "About custom field types"): a changed value takes its old tags off and puts its own on.
+        tags = [x for x in tags if x not in field_tags[0] - field_tags[1]]
+        draft["tags"] = tags + sorted(x for x in field_tags[1] if x not in tags)
         if "collaborator_ids" in data:
             draft["email_cc_ids"] = [self._resolve_user(u, "collaborators") for u in data["collaborator_ids"] or []]
         for cc in data.get("email_ccs") or []:  # email_cc_ids itself is read-only
@@ -1160,12 +1462,25 @@ class ZendeskStandIn(StandInServer):
             "previous_value": old,
         }
 
-    def _audit(self, tid: int, stamp: int, author: int, events: list[dict]) -> dict:
+    def _notification(self, t: dict, trigger: str) -> dict:
+        """The email a default trigger sends the requester and the CCs (a Notification event whose
+        via names the trigger)."""
+        return {
+            "id": next(self._ids["event"]),
+            "type": "Notification",
+            "subject": "[Support] Re: " + (t["subject"] or ""),
+            "body": "Your request has been updated.",
+            "recipients": [t["requester_id"], *t["email_cc_ids"]],
+            "via": rule_via(NOTIFY_TRIGGER, trigger, "trigger"),
+        }
+
+    def _audit(self, tid: int, stamp: int, author: int, events: list[dict], via: dict | None = None) -> dict:
         audit = {
             "id": next(self._ids["audit"]),
             "ticket_id": tid,
             "created_at": stamp,
             "author_id": author,
+            "via": via or dict(API_VIA),
             "events": events,
         }
         for e in events:
@@ -1200,7 +1515,7 @@ class ZendeskStandIn(StandInServer):
             "ticket_id": audit["ticket_id"],
             "created_at": iso(audit["created_at"]),
             "author_id": audit["author_id"],
-            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "via": audit["via"],
             "metadata": {"system": {}, "custom": {}},
             "events": events,
         }
@@ -1510,17 +1825,23 @@ class ZendeskStandIn(StandInServer):
                     )
                     children.append(child)
             else:
-                child = {"id": e["id"], "via": "Web service", "via_reference_id": None, "event_type": e["type"]}
-                child.update(field_name=e["field_name"], value=e["value"], previous_value=e.get("previous_value"))
-                child[e["field_name"]] = e["value"]
+                name, reference = _via_name(e.get("via") or audit["via"])
+                child = {"id": e["id"], "via": name, "via_reference_id": reference, "event_type": e["type"]}
+                if "field_name" in e:  # a Create or Change: the field's value under its own name too
+                    child.update(field_name=e["field_name"], value=e["value"], previous_value=e.get("previous_value"))
+                    child[e["field_name"]] = e["value"]
+                else:
+                    child.update({k: v for k, v in e.items() if k not in ("id", "type", "via")})
                 children.append(child)
+        name, reference = _via_name(audit["via"])
         return {
             "id": audit["id"],
             "ticket_id": audit["ticket_id"],
             "timestamp": audit["created_at"],
             "created_at": iso(audit["created_at"]),
             "updater_id": audit["author_id"],
-            "via": "Web service",
+            "via": name,
+            "via_reference_id": reference,
             "system": {},
             "event_type": "Audit",
             "merged_ticket_ids": [],
