@@ -15,20 +15,39 @@ client directly:
 zenpy builds ``https://{subdomain}.{domain}``; the profile's host is split that way, and the
 session maps the scheme back to http on loopback (tests), without zenpy's process-wide
 ZENPY_FORCE_* variables.  zenpy and requests are imported only when a Zendesk profile is used.
+
+History, channel and custom fields (issue 15):
+
+- ``history``: the ticket's audits (List Audits for a Ticket, cursor pages of 100, users
+  side-loaded: their roles say agent or requester), each event one HistoryEvent (`_History`).
+  What a business rule did carries the rule in its via (``channel: rule``, ``source.from.title``,
+  ``rel`` trigger or automation), what the system did author -1: both "automatic". An admin's
+  ``export --with-history`` takes the histories from the ticket events the export reads anyway
+  (``zendesk_export``), not an audits call a ticket.
+- ``channel``: ``via.channel`` mapped onto tixcli's CHANNELS (`channel_of`). The Tickets API takes
+  ``via_id`` on create ("write only"), but the Via object reference allows it for "certain via
+  types" it does not name and calls setting it "not advisable": tixcli does not set a channel
+  (no "set_channel"); ``list --channel`` is checked on each search result (`checked_here`).
+- custom fields: the profile's ``fields: {name: ticket field id}``; values converted by each
+  field's type from its metadata (Show Many Ticket Fields, once a run, only when needed), sent
+  as ``custom_fields: [{id, value}]``, read back by name (absent: None). ``list --field`` is
+  checked on each search result, as the Search API reference tixcli could read documents no term
+  for a custom field's value.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tixcli import __version__
 from tixcli.backends.base import ExportItem, TicketList, TicketState
-from tixcli.backends.remote import RemoteBackend, bounded, error_body, service_id, service_time
+from tixcli.backends.remote import RemoteBackend, bounded, error_body, records, service_id, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
     ConfigError,
@@ -38,6 +57,7 @@ from tixcli.errors import (
     TixError,
     UnavailableError,
 )
+from tixcli.history import HistoryEvent
 from tixcli.lifecycle import closed_refusal
 from tixcli.model import (
     EDITABLE_FIELDS,
@@ -62,6 +82,41 @@ SEARCH_MAX = 1000  # the Search API stops after 1,000 results
 MAX_COMMENTS = 10_000  # Zendesk caps a ticket's comments at 5,000: more is a hostile or broken answer
 INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # Zendesk's limit per file: the bound when a size is not known
+AUDIT_PAGE = 100  # List Audits for a Ticket: "Returns a maximum of 100 records per page"
+MAX_AUDITS = 50_000  # a ticket's audits (one an update): more is a hostile or broken answer
+MAX_EVENTS = 2_000  # events in one audit
+MAX_FIELD_TEXT = 65_536  # the longest custom field value (text) tixcli reads or sends
+MAX_ITEMS = 1_000  # entries of a list value (tags, multi-select options, recipients, CCs)
+MAX_OPTIONS = 10_000  # the options of one drop-down or multi-select field
+MAX_NAME = 1_000  # a name from the service: an option's, a rule's
+MAX_CUSTOM_FIELDS = 10_000  # custom field entries on one ticket
+FIELD_TYPES_TEXT = ("text", "textarea", "regexp", "partialcreditcard", "lookup")
+#: via.channel (the via types reference's "Ticket created by" and via type names) -> CHANNELS
+VIA_CHANNELS = {
+    "web": "web", "web_form": "web", "web_widget": "web", "help_center": "web", "dropbox": "web",
+    "email": "email", "mail": "email",
+    "chat": "chat", "chat_transcript": "chat",
+    "native_messaging": "messaging", "messaging": "messaging", "whatsapp": "messaging", "line": "messaging",
+    "voice": "phone", "phone": "phone", "voicemail": "phone", "phone_call_inbound": "phone",
+    "phone_call_outbound": "phone",
+    "api": "api", "web_service": "api",
+    "mobile_sdk": "mobile", "mobile": "mobile", "iphone": "mobile",
+    "twitter": "social", "twitter_dm": "social", "facebook": "social", "facebook_post": "social",
+    "facebook_message": "social", "instagram_dm": "social", "x": "social",
+    "sms": "sms", "text_message": "sms",
+}  # fmt: skip
+#: via ids (the same reference, for a channel given as a number) -> CHANNELS
+VIA_IDS = {
+    0: "web", 4: "email", 5: "api", 17: "web", 23: "social", 26: "social", 29: "chat", 30: "social",
+    33: "phone", 34: "phone", 35: "phone", 38: "social", 41: "social", 44: "phone", 45: "phone", 46: "phone",
+}  # fmt: skip
+#: the ticket events export names a via (its display name): the channels tixcli needs from it
+VIA_DISPLAY = {"rule": "rule", "web form": "web", "mail": "email", "web service": "api", "closed ticket": "web"}
+RULE_VIA_ID = 8  # "rule": Trigger, automation
+NOTIFICATIONS = (
+    "Notification", "NotificationWithCcs", "Cc", "SmsNotification", "SMSNotification", "FollowerNotification",
+    "OrganizationActivity",
+)  # fmt: skip
 
 
 class ZendeskBackend(RemoteBackend):
@@ -89,6 +144,9 @@ class ZendeskBackend(RemoteBackend):
             "edit",
             "assign",
             "download",
+            "history",
+            "channel",
+            "custom_fields",
         }
     )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
@@ -121,6 +179,13 @@ class ZendeskBackend(RemoteBackend):
         self._read_for_write: dict[int, dict] = {}
         self._content_urls: dict[str, str] = {}  # attachment id -> content_url, from the comments read
         self.export_end: str | None = None  # set by an incremental export that ran to its end
+        self._roles: dict[int, str] = {}  # user id -> role (end-user, agent, admin), from the users read
+        # custom ticket field id -> its metadata (type, title, options), read once a run; None: no such field
+        self._field_meta: dict[int, FieldMeta | None] = {}
+        # `export --with-history` (export_with_history): the export keeps the ticket events' history
+        # in its spool, and `histories` reads it there (zendesk_export.Spool) while it is open
+        self.history_wanted = False
+        self.export_spool: Any = None
 
     # -- connection -------------------------------------------------------------------------
 
@@ -167,8 +232,15 @@ class ZendeskBackend(RemoteBackend):
         )
 
     def shutdown(self) -> None:
+        self.close_export_spool()
         super().shutdown()
         self._zenpy = None
+
+    def close_export_spool(self) -> None:
+        """Close the spool an export with history left open for the last `histories` (if any)."""
+        spool, self.export_spool = self.export_spool, None
+        if spool is not None:
+            spool.close()
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -253,6 +325,186 @@ class ZendeskBackend(RemoteBackend):
 
         return export(self, since, cursor)
 
+    def export_with_history(self, items: Iterator[ExportItem], chunk: int = 200) -> Iterator[ExportItem]:
+        """The core's `export --with-history`; the export (not yet begun: its generator runs when
+        read) then keeps the ticket events' history for `histories` (admin), see zendesk_export."""
+        result = super().export_with_history(items, chunk)  # refuses before anything is sent
+        self.history_wanted = True
+        return result
+
+    # -- history ----------------------------------------------------------------------------
+
+    def history(self, ticket_id: str) -> list[HistoryEvent]:
+        """The ticket's audits, cursor-paged (100 a page), authors side-loaded; the people, groups
+        and custom fields they name looked up in batches (none when known already)."""
+        tid = ticket_number(ticket_id)
+        return self.history_events(self._audits(tid))
+
+    def histories(self, ticket_ids: list[str]) -> dict[str, list[HistoryEvent]]:
+        """From the export's spool where it holds a ticket's whole history (an admin's export:
+        the ticket events), the people they name looked up for the whole chunk at once; the
+        others by their audits, one call a ticket (100 audits a page)."""
+        spool = self.export_spool
+        found: dict[str, tuple[list[dict], int | None]] = {}
+        if spool is not None:
+            for tid in ticket_ids:
+                spooled = spool.history(tid)
+                if spooled is not None:
+                    found[tid] = spooled
+        self._prepare_history([a for audits, _ in found.values() for a in audits])
+        result = {tid: self.history_events(audits, requester) for tid, (audits, requester) in found.items()}
+        for tid in ticket_ids:
+            if tid not in result:
+                result[tid] = self.history(tid)
+        return result
+
+    def _audits(self, tid: int) -> list[dict]:
+        url: str | None = f"{API}/tickets/{tid}/audits.json"
+        params: dict | None = {"include": "users", "page[size]": AUDIT_PAGE}
+        audits: list[dict] = []
+        pages = Paging(self.http, "audit")
+        while url:
+            try:
+                data = self.read(url, params, action="read the ticket's history")
+            except NotFoundError:
+                raise NotFoundError(f"ticket {tid} not found") from None
+            self.absorb(data)
+            page = self.records(data, "audits")
+            audits.extend(page)
+            if len(audits) > MAX_AUDITS:
+                raise UnavailableError(f"Zendesk sent more than {MAX_AUDITS:,} audits on ticket {tid}; stopped")
+            fresh = pages.fresh(service_id(a.get("id"), "Zendesk", "audit id") for a in page)
+            meta = data.get("meta")
+            links = data.get("links")
+            links = links if isinstance(links, dict) else {}
+            if isinstance(meta, dict):  # cursor paging
+                link = links.get("next") if meta.get("has_more") else None
+            else:  # offset paging (an archived ticket's audits are not cursor-paged)
+                link = data.get("next_page")
+            url, params = (pages.follow(link, fresh) if link and page else None), None
+        return audits
+
+    def history_events(self, audits: list[dict], requester_id: int | None = None) -> list[HistoryEvent]:
+        """Audits (as List Audits gives them, or made from ticket events: `audit_from_ticket_event`)
+        as history events, in their order. `requester_id`: the ticket's requester now, where the
+        audits do not say who it was at first."""
+        self._prepare_history(audits)
+        return _History(self, requester_id).events(audits)
+
+    def _prepare_history(self, audits: list[dict]) -> None:
+        """Look up, in batches, what the audits name and is not known yet: users (authors,
+        requesters, assignees, CCs, recipients), groups (all of them, once), the custom fields'
+        types (once a run)."""
+        users: list[Any] = []
+        groups = False
+        fields = False
+        mapped = set(self._field_ids.values())
+        for audit in audits:
+            users.append(audit.get("author_id"))
+            for event in audit.get("events") or []:
+                if not isinstance(event, dict):
+                    continue
+                users.append(event.get("author_id"))
+                name = event.get("field_name")
+                values = [event.get("value"), event.get("previous_value")]
+                if name in ("requester_id", "assignee_id"):
+                    users += values
+                elif name == "group_id":
+                    groups = groups or any(_number(v) not in self._groups for v in values if v is not None)
+                elif name in ("email_cc_ids", "collaborator_ids"):
+                    users += [i for v in values if isinstance(v, list) for i in v]
+                elif isinstance(name, str) and name.isdigit() and int(name) in mapped:
+                    fields = fields or any(v not in (None, "", []) for v in values)
+                for key in ("recipients", "previous_email_ccs", "current_email_ccs"):
+                    if isinstance(event.get(key), list):
+                        users += event[key][:MAX_ITEMS]
+        self._resolve(_number(u) for u in users)
+        if groups:
+            self._all_groups()
+        if fields:
+            self._fields_meta(list(mapped))
+
+    # -- custom fields ----------------------------------------------------------------------
+
+    @property
+    def _field_ids(self) -> dict[str, int]:
+        """The profile's `fields:` (name -> ticket field id), as zendesk_settings checked it."""
+        mapping = self.profile.get("fields") or {}
+        return dict(mapping) if isinstance(mapping, dict) else {}
+
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self._field_ids)
+
+    def field_values(self, texts: dict[str, str | None]) -> dict[str, Any]:
+        """Each text converted by its field's type (one Show Many Ticket Fields request a run)."""
+        ids = self._field_ids
+        wanted = [ids[name] for name, text in texts.items() if text is not None]
+        metas = self._fields_meta(wanted) if wanted else {}
+        out: dict[str, Any] = {}
+        for name, text in texts.items():
+            if text is None:
+                out[name] = None
+                continue
+            meta = metas.get(ids[name])
+            if meta is None:
+                raise ConfigError(
+                    f"profile {self.profile.name!r} maps field {name!r} to ticket field {ids[name]}, "
+                    "which Zendesk does not have",
+                    hint="Admin Center > Objects and rules > Tickets > Fields lists each field's id",
+                )
+            out[name] = field_value(meta, name, text)
+        return out
+
+    def _fields_meta(self, ids: list[int]) -> dict[int, FieldMeta | None]:
+        """The metadata of these fields: those not read yet in this run are read with every mapped
+        field not read yet, 100 a request (Show Many Ticket Fields)."""
+        if any(i not in self._field_meta for i in ids):
+            missing = sorted({*ids, *self._field_ids.values()} - set(self._field_meta))
+            for start in range(0, len(missing), 100):
+                chunk = missing[start : start + 100]
+                data = self.read(
+                    f"{API}/ticket_fields/show_many.json",
+                    {"ids": ",".join(map(str, chunk))},
+                    action="read the custom fields",
+                )
+                for raw in self.records(data, "ticket_fields")[: len(chunk)]:
+                    meta = field_meta(raw)
+                    if meta.id in chunk:
+                        self._field_meta[meta.id] = meta
+                for fid in chunk:
+                    self._field_meta.setdefault(fid, None)  # not on the account: not asked again
+        return {i: self._field_meta.get(i) for i in ids}
+
+    def _read_fields(self, raw: dict) -> dict[str, Any]:
+        """A ticket record's custom fields by the profile's names (None: no value). A value's type
+        is checked against its field's where Zendesk's JSON leaves it open (a number as text):
+        then the fields' metadata is read (once a run)."""
+        ids = self._field_ids
+        if not ids:
+            return {}
+        entries = raw.get("custom_fields")
+        if entries is None:
+            entries = raw.get("fields")
+        if entries is None:
+            entries = []
+        if not isinstance(entries, list) or len(entries) > MAX_CUSTOM_FIELDS:
+            raise UnavailableError("Zendesk sent malformed custom fields")
+        values: dict[int, Any] = {}
+        for entry in entries:
+            fid = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(fid, bool) or not isinstance(fid, int):
+                raise UnavailableError("Zendesk sent malformed custom fields")
+            values[fid] = entry.get("value")
+        by_name = {name: values.get(fid) for name, fid in ids.items()}
+        if any(_numeric_text(v) for v in by_name.values()):
+            self._fields_meta(list(ids.values()))
+        return {name: server_value(self._field_meta.get(ids[name]), name, v) for name, v in by_name.items()}
+
+    def _custom_fields(self, values: dict[str, Any]) -> list[dict]:
+        """`custom_fields` of a create or an update: the fields by id (None clears one)."""
+        ids = self._field_ids
+        return [{"id": ids[name], "value": value} for name, value in values.items()]
+
     def export_position(self) -> str | None:
         """After an admin's export went to its end: the incremental ticket cursor past the end of
         the stream, and where the ticket events go on (zendesk_export). None after an agent's
@@ -296,6 +548,8 @@ class ZendeskBackend(RemoteBackend):
             fields["email_ccs"] = email_ccs(new.cc)
         if new.dedupe_key:
             fields["external_id"] = new.dedupe_key
+        if new.fields:
+            fields["custom_fields"] = self._custom_fields(new.fields)
         author_id = self._author_id(new.author)
         if author_id is not None:
             comment["author_id"] = author_id
@@ -367,6 +621,8 @@ class ZendeskBackend(RemoteBackend):
             update["assignee_id"] = None if assignee is None else self._agent_id(str(assignee))
         if "tags" in fields:
             update["tags"] = list(fields["tags"])
+        if "fields" in fields:
+            update["custom_fields"] = self._custom_fields(fields["fields"])
         # Sent here, not through zenpy: zenpy drops null values (no unassigning) and takes no
         # requester object. Every value is absolute, so repeating the update is safe.
         self._prefetched.clear()
@@ -592,6 +848,9 @@ class ZendeskBackend(RemoteBackend):
             self._users[user_id] = email or name
             if email:
                 self._user_ids[email.lower()] = user_id
+            role = user.get("role")
+            if isinstance(role, str) and role in ("end-user", "agent", "admin"):
+                self._roles[user_id] = role
         for group in self.records(data, "groups"):
             group_id = int(service_id(group.get("id"), "Zendesk", "group id"))
             self._groups[group_id] = str(group.get("name") or group_id)
@@ -656,8 +915,10 @@ class ZendeskBackend(RemoteBackend):
             requester=self._email(raw.get("requester_id")),
             assignee=self._email(raw.get("assignee_id")),
             group=self._groups.get(group_id, str(group_id)) if group_id is not None else None,
+            channel=channel_of(raw),
             cc=sorted({e for e in (self._email(i) for i in _cc_ids(raw)) if e}),
             tags=list(raw.get("tags") or []),
+            fields=self._read_fields(raw),
             external_id=raw.get("external_id"),
             created_at=service_time(raw.get("created_at"), "Zendesk"),
             updated_at=service_time(raw.get("updated_at"), "Zendesk"),
@@ -809,9 +1070,13 @@ def checked_here(query: ListQuery) -> ListQuery | None:
     result with `ListQuery.matches` (the core's rule); None when the search says everything.
 
     That is every tag when there are several (Zendesk OR's several values of one keyword: one is
-    sent), or when none could be sent as a search term (`sent_tag`)."""
-    if len(query.tags) > 1 or (query.tags and sent_tag(query.tags) is None):
-        return ListQuery(user=query.user, statuses=None, tags=query.tags)
+    sent), or when none could be sent as a search term (`sent_tag`); the channel and custom fields
+    always (the search reference tixcli could read documents no keyword for either)."""
+    tags = len(query.tags) > 1 or (query.tags and sent_tag(query.tags) is None)
+    if tags or query.channel is not None or query.fields:
+        return ListQuery(
+            user=query.user, statuses=None, tags=query.tags if tags else (), channel=query.channel, fields=query.fields
+        )
     return None
 
 
@@ -905,3 +1170,468 @@ def _cc_ids(raw: dict) -> list:
 
 def _quote_term(value: str) -> str:
     return f'"{value}"' if any(ch.isspace() for ch in value) else value
+
+
+# -- channel, custom fields, history: reading what Zendesk sends ------------------------------
+
+
+def channel_of(raw: dict) -> str | None:
+    """A record's `via.channel` as one of tixcli's CHANNELS ("other" for the rest); None when it
+    has no via. A via or channel of the wrong type is a malformed answer (exit 8)."""
+    via = raw.get("via")
+    if via is None:
+        return None
+    if not isinstance(via, dict):
+        raise UnavailableError("Zendesk sent a malformed via")
+    return via_channel(via.get("channel"))
+
+
+def via_channel(channel: Any) -> str | None:
+    if channel is None:
+        return None
+    if isinstance(channel, int) and not isinstance(channel, bool):
+        return VIA_IDS.get(channel, "other")
+    if isinstance(channel, str):
+        return VIA_CHANNELS.get(channel.strip().lower(), "other") if len(channel) <= 100 else "other"
+    raise UnavailableError("Zendesk sent a malformed via channel")
+
+
+def _is_rule(via: Any) -> bool:
+    return isinstance(via, dict) and via.get("channel") in ("rule", RULE_VIA_ID)
+
+
+class FieldMeta:
+    """What tixcli needs of a custom ticket field: its id, type, title and (drop-down,
+    multi-select) options as (name, tag)."""
+
+    __slots__ = ("id", "type", "title", "options")
+
+    def __init__(self, field_id: int, kind: str, title: str, options: tuple[tuple[str, str], ...] = ()) -> None:
+        self.id = field_id
+        self.type = kind
+        self.title = title
+        self.options = options
+
+
+def field_meta(raw: dict) -> FieldMeta:
+    """A ticket field record, checked (exit 8 if malformed) and bounded."""
+    fid = int(service_id(raw.get("id"), "Zendesk", "ticket field id"))
+    kind, title = raw.get("type"), raw.get("title")
+    if not isinstance(kind, str) or len(kind) > 64:
+        raise UnavailableError(f"Zendesk sent a malformed type for ticket field {fid}")
+    options = raw.get("custom_field_options") or []
+    if not isinstance(options, list) or len(options) > MAX_OPTIONS:
+        raise UnavailableError(f"Zendesk sent malformed options for ticket field {fid}")
+    pairs = []
+    for option in options:
+        name = option.get("name") if isinstance(option, dict) else None
+        tag = option.get("value") if isinstance(option, dict) else None
+        if not isinstance(name, str) or not isinstance(tag, str) or len(name) > MAX_NAME or len(tag) > MAX_NAME:
+            raise UnavailableError(f"Zendesk sent a malformed option of ticket field {fid}")
+        pairs.append((name, tag))
+    shown = title if isinstance(title, str) and len(title) <= MAX_NAME else str(fid)
+    return FieldMeta(fid, kind, shown, tuple(pairs))
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_DECIMAL = re.compile(r"[+-]?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_YES = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _numeric_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(_DECIMAL.fullmatch(value.strip()))
+
+
+def _number(value: Any) -> int | None:
+    """An id a value names (an int or its digits as text), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
+    return None
+
+
+def field_value(meta: FieldMeta, name: str, text: str) -> Any:
+    """`--field NAME=TEXT` as the field of `meta` takes it; what it refuses is exit 6 naming it."""
+    from tixcli.output import clean
+
+    kind, shown = meta.type, clean(text, one_line=True)[:80]
+
+    def refuse(what: str, hint: str | None = None) -> InvalidInputError:
+        return InvalidInputError(f"custom field {name!r} ({meta.title}) {what}, not {shown!r}", hint=hint)
+
+    if kind == "integer":
+        if not _INTEGER.fullmatch(text):
+            raise refuse("takes a whole number")
+        return int(text)
+    if kind == "decimal":
+        if not _DECIMAL.fullmatch(text):
+            raise refuse("takes a number")
+        return float(text)
+    if kind == "checkbox":
+        if text.lower() not in _YES:
+            raise refuse("takes true or false", hint="true/false, yes/no or 1/0")
+        return _YES[text.lower()]
+    if kind == "date":
+        try:
+            if _DATE.fullmatch(text):
+                return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+        raise refuse("takes a date", hint="YYYY-MM-DD")
+    if kind in ("tagger", "multiselect"):
+        words = [w.strip() for w in text.split(",")] if kind == "multiselect" else [text]
+        tags = [_option(meta, w, refuse) for w in words if w]
+        if not tags:
+            raise refuse("takes one of its options")
+        return list(dict.fromkeys(tags)) if kind == "multiselect" else tags[0]
+    if len(text) > MAX_FIELD_TEXT:
+        raise InvalidInputError(f"custom field {name!r} takes at most {MAX_FIELD_TEXT:,} characters")
+    return text
+
+
+def _option(meta: FieldMeta, word: str, refuse: Callable[..., InvalidInputError]) -> str:
+    """The tag of the option `word` names: its tag, or its name (case aside)."""
+    for _, tag in meta.options:
+        if word == tag:
+            return tag
+    folded = word.casefold()
+    for option_name, tag in meta.options:
+        if folded in (tag.casefold(), option_name.casefold()):
+            return tag
+    some = ", ".join(f"{n} ({t})" for n, t in meta.options[:8]) + (", ..." if len(meta.options) > 8 else "")
+    raise refuse("has no such option", hint=f"options: {bounded(some)}" if some else "the field has no options")
+
+
+def server_value(meta: FieldMeta | None, name: str, value: Any, history: bool = False) -> Any:
+    """A custom field's value as Zendesk sent it, as tixcli's model has it (text, number, bool,
+    YYYY-MM-DD, a list of tags): by the field's type where known, else by the JSON type. No
+    value ("", [], null) is None. What the type cannot be, or a value past the bounds, is a
+    malformed answer (exit 8). `history`: an audit event's value (normally text, whatever the
+    field's type: "1" for a checkbox, tags space-separated)."""
+    if value is None or value == "" or value == []:
+        return None
+
+    def bad() -> UnavailableError:
+        return UnavailableError(f"Zendesk sent a malformed value for custom field {name!r}")
+
+    kind = meta.type if meta is not None else None
+    if kind in ("integer", "decimal"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise bad()
+        pattern = _INTEGER if kind == "integer" else _DECIMAL
+        if isinstance(value, str):
+            if not pattern.fullmatch(value.strip()):
+                raise bad()
+            return int(value) if kind == "integer" else float(value)
+        if not math.isfinite(value) or (kind == "integer" and not float(value).is_integer()):
+            raise bad()
+        return int(value) if kind == "integer" else value
+    if kind == "checkbox":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _YES:
+            return _YES[value.lower()]
+        raise bad()
+    if kind == "multiselect":
+        items = value.split() if isinstance(value, str) and history else value
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list) or len(items) > MAX_ITEMS:
+            raise bad()
+        if not all(isinstance(i, str) and 0 < len(i) <= MAX_NAME for i in items):
+            raise bad()
+        return list(items)
+    if kind == "date":
+        if not isinstance(value, str) or not _DATE.match(value):
+            raise bad()
+        try:
+            return date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            raise bad() from None
+    if isinstance(value, str):
+        if len(value) > MAX_FIELD_TEXT:
+            raise bad()
+        return value
+    if kind is None or kind in FIELD_TYPES_TEXT or kind == "tagger":
+        # a number or flag in a field of unknown type, or in a text field: what was sent
+        if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
+            return value if kind is None else str(value)
+        if kind is None and isinstance(value, list) and len(value) <= MAX_ITEMS:
+            if all(isinstance(i, str) and len(i) <= MAX_NAME for i in value):
+                return list(value)
+    raise bad()
+
+
+def audit_from_ticket_event(event: dict) -> dict:
+    """An incremental ticket event (one an audit) in the shape of an audit of List Audits, for
+    `ZendeskBackend.history_events`. Its via is a name ("Web form", "Rule" with the rule's id in
+    `via_reference_id`); a child event names its field by a key of its own (`"status": "open"`)
+    or by `field_name`/`value` (both read); the rule's title is not in the export."""
+    tid = service_id(event.get("ticket_id"), "Zendesk", "ticket id")
+    when = event.get("created_at")
+    at = service_time(when, "Zendesk") if when else service_time(event.get("timestamp"), "Zendesk", epoch_divisor=1)
+    events = []
+    children = records(event, "child_events", "Zendesk")
+    if len(children) > MAX_EVENTS:
+        raise UnavailableError(f"Zendesk sent more than {MAX_EVENTS:,} events in one update of ticket {tid}")
+    for child in children:
+        kind = child.get("event_type") or child.get("type")
+        via = _via_object(child.get("via"), child.get("via_reference_id")) if "via" in child else None
+        if kind in ("Create", "Change"):
+            name = child.get("field_name")
+            if not isinstance(name, str):
+                keys = [k for k in child if k not in _CHILD_KEYS]
+                name = keys[0] if len(keys) == 1 else None
+            value = child["value"] if "value" in child else child.get(name) if name else None
+            item = {"type": kind, "field_name": name, "value": value, "previous_value": child.get("previous_value")}
+        else:
+            item = {**child, "type": kind}
+        item["via"] = via
+        events.append(item)
+    return {
+        "id": event.get("id"),
+        "ticket_id": tid,
+        "created_at": at,
+        "author_id": event.get("updater_id"),
+        "via": _via_object(event.get("via"), event.get("via_reference_id")),
+        "events": events,
+    }
+
+
+# keys of a ticket event's child that are not the field a Create or Change names
+_CHILD_KEYS = {
+    "id", "via", "via_reference_id", "event_type", "type", "field_name", "value", "previous_value", "added_tags",
+    "removed_tags", "created_at", "audit_id", "author_id", "comment_present", "comment_public",
+}  # fmt: skip
+
+
+def _via_object(via: Any, reference: Any) -> dict | None:
+    """A via as a via object: the export's names ("Rule", "Web service") mapped back."""
+    if via is None or isinstance(via, dict):
+        return via
+    if not isinstance(via, str) or len(via) > 100:
+        raise UnavailableError("Zendesk sent a malformed via in the ticket events")
+    channel = VIA_DISPLAY.get(via.strip().lower(), via.strip().lower().replace(" ", "_"))
+    if channel != "rule":
+        return {"channel": channel}
+    rule_id = _number(reference)
+    return {"channel": "rule", "source": {"from": {"id": rule_id} if rule_id is not None else {}, "rel": None}}
+
+
+def _text(value: Any, limit: int = MAX_FIELD_TEXT) -> str | None:
+    """A text value of a history event (None when absent); not text, or too long: exit 8."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise UnavailableError("Zendesk sent a malformed value in a ticket's history")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A value of an "other" event as the history's old/new may hold it (text cut to 1,000
+    characters, a number, a flag, a list of texts); anything else None."""
+    if isinstance(value, str):
+        return value if len(value) <= 1000 else value[:999] + "…"
+    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
+        return value
+    if isinstance(value, list) and len(value) <= MAX_ITEMS and all(isinstance(v, str) for v in value):
+        return [_plain(v) for v in value]
+    return None
+
+
+class _History:
+    """One ticket's audits as history events (see the module docstring): who from each event's
+    via (or its audit's) and the user's role, the values as tixcli's model has them."""
+
+    def __init__(self, backend: ZendeskBackend, requester_id: int | None) -> None:
+        self.backend = backend
+        self.requester = requester_id
+        self.mapped = {fid: name for name, fid in backend._field_ids.items()}
+
+    def events(self, audits: list[dict]) -> list[HistoryEvent]:
+        for audit in audits:
+            if not isinstance(audit, dict):
+                raise UnavailableError("Zendesk sent a malformed audit")
+        ordered = sorted(
+            audits, key=lambda a: (service_time(a.get("created_at"), "Zendesk") or "", _number(a.get("id")) or 0)
+        )
+        self.requester = self._first_requester(ordered) or self.requester
+        out: list[HistoryEvent] = []
+        created = False
+        for audit in ordered:
+            at = service_time(audit.get("created_at"), "Zendesk")
+            items = records(audit, "events", "Zendesk")
+            if len(items) > MAX_EVENTS:
+                raise UnavailableError(f"Zendesk sent more than {MAX_EVENTS:,} events in one audit")
+            author, via = audit.get("author_id"), audit.get("via")
+            if via is not None and not isinstance(via, dict):
+                raise UnavailableError("Zendesk sent an audit with a malformed via")
+            if not created and any(e.get("type") == "Create" for e in items):
+                created = True
+                subject = next(
+                    (e.get("value") for e in items if e.get("type") == "Create" and e.get("field_name") == "subject"),
+                    None,
+                )
+                actor, by, extra = self.who(author, via)
+                channel = via_channel(via.get("channel")) if isinstance(via, dict) else None
+                detail = {**({"channel": channel} if channel else {}), **extra}
+                out.append(HistoryEvent(at, "created", actor, by, new=_text(subject), detail=detail))
+            for event in items:
+                out += self.event(at, author, via, event)
+        return out
+
+    def _first_requester(self, audits: list[dict]) -> int | None:
+        """Who requested the ticket at first: the first requester change's old value, else its
+        creation's requester."""
+        first = None
+        for audit in audits:
+            for event in audit.get("events") or []:
+                if not isinstance(event, dict) or event.get("field_name") != "requester_id":
+                    continue
+                if event.get("type") == "Change":
+                    return _number(event.get("previous_value"))
+                if event.get("type") == "Create" and first is None:
+                    first = _number(event.get("value"))
+        return first
+
+    def who(self, user: Any, via: Any) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(actor, by, detail) of an event by `user` through `via`: a rule's title for what a rule
+        did, the user's email otherwise."""
+        if _is_rule(via):
+            source = via.get("source")
+            source = source if isinstance(source, dict) else {}
+            origin = source.get("from")
+            origin = origin if isinstance(origin, dict) else {}
+            title = origin.get("title")
+            title = title if isinstance(title, str) and 0 < len(title) <= MAX_NAME else None
+            extra: dict[str, Any] = {"rule": title} if title else {}
+            if _number(origin.get("id")) is not None:
+                extra["rule_id"] = str(_number(origin.get("id")))
+            if source.get("rel") in ("trigger", "automation"):
+                extra["rule_type"] = source["rel"]
+            return title, "automatic", extra
+        if user == -1:  # the system: an automation, a closing
+            return None, "automatic", {}
+        uid = self.backend._user_id(user)
+        if uid is None:
+            return None, None, {}
+        role = self.backend._roles.get(uid)
+        by = (
+            "agent"
+            if role in ("agent", "admin")
+            else "requester"
+            if role == "end-user" and uid == self.requester
+            else None
+        )
+        return self.backend._email(uid), by, {}
+
+    def event(self, at: str | None, author: Any, audit_via: Any, event: dict) -> list[HistoryEvent]:
+        kind = event.get("type")
+        via = event.get("via")
+        if via is not None and not isinstance(via, dict):
+            raise UnavailableError("Zendesk sent an audit event with a malformed via")
+        via = via or audit_via
+        if kind == "Create":
+            return []  # the ticket's first values: its "created" event stands for them
+        if kind in ("Comment", "VoiceComment"):
+            actor, by, extra = self.who(event.get("author_id", author), via)
+            cid = service_id(event["id"], "Zendesk", "comment id") if event.get("id") is not None else None
+            detail = {"comment_id": cid, "public": bool(event.get("public", True)), **extra}
+            out = [HistoryEvent(at, "comment", actor, by, detail=detail)]
+            for attachment in records(event, "attachments", "Zendesk")[:MAX_ITEMS]:
+                name = _text(attachment.get("file_name"), MAX_NAME)
+                out.append(HistoryEvent(at, "attachment", actor, by, new=name, detail={"comment_id": cid}))
+            return out
+        actor, by, extra = self.who(author, via)
+        if kind == "Change":
+            change = self.change(at, actor, by, extra, event)
+            if event.get("field_name") == "requester_id":
+                self.requester = _number(event.get("value"))
+            return [change]
+        if kind in NOTIFICATIONS:
+            detail = {"type": kind, "recipients": self.people(event.get("recipients")), **extra}
+            if isinstance(via, dict) and isinstance(via.get("channel"), str):
+                detail["via"] = via["channel"][:100]
+            subject = event.get("subject")
+            if isinstance(subject, str):
+                detail["subject"] = _plain(subject)
+            return [HistoryEvent(at, "notification", actor, by, detail=detail)]
+        if kind == "EmailCcChange":
+            old, new = self.people(event.get("previous_email_ccs")), self.people(event.get("current_email_ccs"))
+            return [HistoryEvent(at, "cc", actor, by, old=old, new=new, detail=extra)]
+        shown = kind[:100] if isinstance(kind, str) else None
+        return [HistoryEvent(at, "other", actor, by, detail={"type": shown, **extra})]
+
+    def change(self, at: str | None, actor: str | None, by: str | None, extra: dict, event: dict) -> HistoryEvent:
+        name, value, old = event.get("field_name"), event.get("value"), event.get("previous_value")
+        backend = self.backend
+        simple = {
+            "status": lambda v: v if v in STATUSES else _text(v, 100),
+            "priority": lambda v: v if v in PRIORITIES else None,
+            "type": lambda v: v if v in TYPES else None,
+            "subject": _text,
+            "requester_id": self.person,
+            "assignee_id": self.person,
+            "group_id": self.group,
+            "tags": self.tags,
+        }
+        if name in simple:
+            change = name.removesuffix("_id") if name in ("requester_id", "assignee_id", "group_id") else name
+            convert = simple[name]
+            return HistoryEvent(at, change, actor, by, old=convert(old), new=convert(value), detail=extra)
+        if name in ("email_cc_ids", "collaborator_ids"):
+            return HistoryEvent(at, "cc", actor, by, old=self.people(old), new=self.people(value), detail=extra)
+        fid = _number(name)
+        if fid is not None and fid in self.mapped:
+            field = self.mapped[fid]
+            meta = backend._field_meta.get(fid)
+            return HistoryEvent(
+                at,
+                "field",
+                actor,
+                by,
+                field=field,
+                old=server_value(meta, field, old, history=True),
+                new=server_value(meta, field, value, history=True),
+                detail=extra,
+            )
+        shown = name[:100] if isinstance(name, str) else None
+        return HistoryEvent(
+            at, "other", actor, by, old=_plain(old), new=_plain(value), detail={"field_name": shown, **extra}
+        )
+
+    def person(self, value: Any) -> str | None:
+        uid = _number(value)
+        return None if uid is None else self.backend._email(uid)
+
+    def people(self, values: Any) -> list[str]:
+        """Users named by id, email or a user object: their emails, sorted."""
+        if values is None:
+            return []
+        if not isinstance(values, list):
+            raise UnavailableError("Zendesk sent a malformed list of people in a ticket's history")
+        found = set()
+        for value in values[:MAX_ITEMS]:
+            if isinstance(value, dict):
+                value = (
+                    value.get("id") if value.get("id") is not None else value.get("email") or value.get("user_email")
+                )
+            if isinstance(value, str) and "@" in value:
+                found.add(value[:254].lower())
+            elif _number(value) is not None:
+                found.add(self.person(value) or str(value))
+        return sorted(found)
+
+    def group(self, value: Any) -> str | None:
+        gid = _number(value)
+        return None if gid is None else self.backend._groups.get(gid, str(gid))
+
+    def tags(self, value: Any) -> list[str]:
+        if value is None:
+            return []
+        items = value.split() if isinstance(value, str) else value
+        if not isinstance(items, list) or len(items) > MAX_ITEMS or not all(isinstance(t, str) for t in items):
+            raise UnavailableError("Zendesk sent malformed tags in a ticket's history")
+        return [t[:MAX_NAME] for t in items]

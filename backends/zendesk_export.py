@@ -29,6 +29,15 @@ index lags by minutes).
 
 Deleted tickets (the incremental export lists them with status `deleted`) come as tombstones.
 
+`export --with-history` (ZendeskBackend.export_with_history sets `history_wanted` before the
+export begins): an admin's export keeps every ticket event, as an audit, in the spool too, and
+marks each ticket whose whole history the events hold (as for its thread: created at or after
+the events' start, last changed by the horizon); `histories` reads those from the spool (the
+spool stays open after the last ticket for the core's last chunk, closed at shutdown): no
+request beyond the export's own but the look-up of people the tickets did not name (show_many,
+100 a call). Every other ticket's history is its audits (one call a ticket, 100 audits a page),
+as is every ticket's of an agent's export. The ticket events give a rule's id, not its title.
+
 A ticket changed after this run wrote it comes again at the end of the stream. One run writes a
 ticket once: the new version is left to the next run, which reads such tickets first, by id
 (`r` in the position, show_many). From the first of them on, every resume token points just
@@ -57,6 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from tixcli.backends import remote
 from tixcli.backends.base import ExportItem
+from tixcli.backends.zendesk import audit_from_ticket_event
 from tixcli.errors import AuthError, InvalidInputError, UnavailableError
 from tixcli.model import from_epoch, parse_iso
 
@@ -147,6 +157,10 @@ class Spool:
             CREATE INDEX comments_by_ticket ON comments (ticket, created, key);
             CREATE TABLE events (id TEXT PRIMARY KEY) WITHOUT ROWID;
             CREATE TABLE written (ticket TEXT PRIMARY KEY, updated TEXT) WITHOUT ROWID;
+            CREATE TABLE history (key TEXT PRIMARY KEY, ticket TEXT NOT NULL, created TEXT NOT NULL,
+                                  raw TEXT NOT NULL);
+            CREATE INDEX history_by_ticket ON history (ticket, created, key);
+            CREATE TABLE whole (ticket TEXT PRIMARY KEY, requester TEXT) WITHOUT ROWID;
             """
         )
         self.db.execute("BEGIN")  # one transaction for the run: nothing is kept past it anyway
@@ -162,6 +176,24 @@ class Spool:
         # A comment that comes again (the page boundary's second) replaces itself.
         self.db.executemany("INSERT OR REPLACE INTO comments VALUES (?, ?, ?, ?, ?)", comments)
         return fresh
+
+    def add_history(self, audits: list[tuple]) -> None:
+        """Keep a page of ticket events as audits (one that comes again replaces itself)."""
+        self.db.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?)", audits)
+
+    def mark_whole(self, ticket: str, requester: int | None) -> None:
+        """The events hold this ticket's whole history (`history` gives it)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO whole VALUES (?, ?)", (ticket, None if requester is None else str(requester))
+        )
+
+    def history(self, ticket: str) -> tuple[list[dict], int | None] | None:
+        """A ticket's audits, oldest first, and its requester, where the events hold them all."""
+        row = self.db.execute("SELECT requester FROM whole WHERE ticket = ?", (ticket,)).fetchone()
+        if row is None:
+            return None
+        rows = self.db.execute("SELECT raw FROM history WHERE ticket = ? ORDER BY created, key", (ticket,))
+        return [json.loads(raw) for (raw,) in rows], None if row[0] is None else int(row[0])
 
     def _chunks(self, ids: list[str]) -> Iterator[tuple[str, list[str]]]:
         for start in range(0, len(ids), self.CHUNK):
@@ -225,9 +257,15 @@ class _Export:
         # on, every resume token points just before it, so that a resumed run sees it again.
         self.deferred: dict[str, None] = {}
         self.anchor: str | None = None
+        self.with_history = False  # keep the ticket events' history (module docstring): set as it begins
 
     def items(self) -> Iterator[ExportItem]:
         self.spool = Spool()
+        # read now, not when the export was made: export_with_history wraps an export made before
+        self.with_history = self.backend.history_wanted
+        if self.with_history:
+            self.backend.close_export_spool()  # an earlier export's, if any
+            self.backend.export_spool = self.spool
         try:
             if self.mode in (None, INCREMENTAL) and self.events_from is not None:
                 try:
@@ -241,7 +279,8 @@ class _Export:
                 yield from self._redo()
             yield from self._pages()
         finally:
-            self.spool.close()
+            if self.backend.export_spool is not self.spool:
+                self.spool.close()  # else the backend closes it, after the core's last `histories`
 
     # -- the ticket events: every comment since events_from, into the spool ------------------
 
@@ -253,14 +292,22 @@ class _Export:
         while True:
             params = {"start_time": since, "include": "comment_events"}
             data = backend.read(f"{API}/incremental/ticket_events.json", params, action="export the ticket events")
-            event_ids, comments = [], []
+            event_ids, comments, audits = [], [], []
             for event in backend.records(data, "ticket_events"):
-                event_ids.append(remote.service_id(event.get("id"), "Zendesk", "ticket event id"))
+                event_id = remote.service_id(event.get("id"), "Zendesk", "ticket event id")
+                event_ids.append(event_id)
                 tid = remote.service_id(event.get("ticket_id"), "Zendesk", "ticket id")
                 for child in backend.records(event, "child_events"):
                     if child.get("event_type") in COMMENT_EVENTS and child.get("id") is not None:
                         comments.append(_spooled(tid, event, child))
+                if self.with_history:
+                    audit = audit_from_ticket_event(event)
+                    if audit["created_at"] is None:
+                        raise UnavailableError("Zendesk sent a ticket event without a time")
+                    raw = json.dumps(audit, separators=(",", ":"))
+                    audits.append((event_id.zfill(20), tid, audit["created_at"], raw))
             fresh = self.spool.add_events(event_ids, comments)
+            self.spool.add_history(audits)
             end = _epoch(data.get("end_time"), "end_time")
             if end < since:
                 raise UnavailableError("Zendesk sent ticket events that end before they begin")
@@ -296,6 +343,11 @@ class _Export:
         self.latest = max(self.latest, _time_of(raw.get("updated_at")) or 0)
         if raw.get("status") == "deleted":
             return ExportItem.deleted(tid, updated, token)
+        if self.with_history and self._whole_in_spool(raw):
+            requester = raw.get("requester_id")
+            self.spool.mark_whole(
+                tid, requester if isinstance(requester, int) and not isinstance(requester, bool) else None
+            )
         backend = self.backend
         ticket = backend.ticket_from(raw)
         if tid in from_spool:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from harness import Harness
-from standins.zendesk import ZendeskStandIn
+from standins.zendesk import SEEDED_FIELDS, ZendeskStandIn
 
 AGENT = "agent@example.com"
 TOKEN = "zd-test-token-123"
 TOKEN_ENV = "ZENDESK_TEST_TOKEN"
+#: the custom fields the harness profile maps: the contract's text field (`service`)
+FIELDS = f"{{service: {SEEDED_FIELDS['service']}}}"
 
 
 def write_config(path, url: str, **settings) -> None:
@@ -41,5 +43,5 @@ def zendesk_harness(zendesk_server, tmp_path, monkeypatch):
     zendesk_server.reset()
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     config = tmp_path / "config.yaml"
-    write_config(config, zendesk_server.url)
+    write_config(config, zendesk_server.url, fields=FIELDS)
     return Harness(name="zendesk", config_path=config, env={TOKEN_ENV: TOKEN}, server=zendesk_server)
