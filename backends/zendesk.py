@@ -402,8 +402,8 @@ class ZendeskBackend(RemoteBackend):
         for audit in audits:
             users.append(audit.get("author_id"))
             for event in audit.get("events") or []:
-                if not isinstance(event, dict):
-                    continue
+                if not isinstance(event, dict) or event.get("type") == "Create":
+                    continue  # a first value: the "created" event stands for them, naming none
                 users.append(event.get("author_id"))
                 name = event.get("field_name")
                 values = [event.get("value"), event.get("previous_value")]

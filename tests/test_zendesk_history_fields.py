@@ -463,6 +463,8 @@ def test_request_counts_of_history_show_and_create_with_fields(zendesk_harness, 
         lambda b: b.edit(text.ticket.id, TicketChange(fields=b.custom_fields({"service": "y"}))),
     )
     measure("reply", lambda b: b.reply(text.ticket.id, Reply(body="hi", author=CUSTOMER)))
+    plain = backend_for(zendesk_harness).create(new(requester=CUSTOMER)).ticket
+    measure("history (created, no more)", lambda b: b.ticket_history(plain.id))
     measure("history", lambda b: b.ticket_history(text.ticket.id))
     measure("history (after a solve)", lambda b: (b.solve(number.ticket.id), b.ticket_history(number.ticket.id)))
     assert counts == {
@@ -473,6 +475,7 @@ def test_request_counts_of_history_show_and_create_with_fields(zendesk_harness, 
         "list --field service=x": 3,  # field types, search (checked here), groups
         "edit --field service=y": 4,  # field types, ticket, comments, PUT
         "reply": 3,  # user search (the author), ticket, PUT
+        "history (created, no more)": 1,  # the audits: their author side-loaded, first values not needed
         "history": 2,  # audits (their authors side-loaded: the agent, the customer), the field types
         "history (after a solve)": 5,  # ticket, PUT, groups; audits, the field types
     }, counts
@@ -484,6 +487,7 @@ def test_export_with_history_reads_the_ticket_events_for_an_admin_and_audits_for
     made = b.create(new(requester=CUSTOMER, fields=b.custom_fields({"department": "billing"}))).ticket
     b.reply(made.id, Reply(body="from the customer", author=CUSTOMER))
     server.apply_rule(int(made.id), TRIGGER, priority="urgent")
+    b.edit(made.id, TicketChange(fields=b.custom_fields({"department": "Commercial"})))  # a field's change
     b.solve(made.id)
     server.close(int(made.id))
     expected = {tid: [(e.change, e.by) for e in b.ticket_history(tid)] for tid in (made.id, str(seeded[0]))}
@@ -503,7 +507,7 @@ def test_export_with_history_reads_the_ticket_events_for_an_admin_and_audits_for
     lines, bare, n, sent = export(admin=True)
     assert len(lines) == 251
     assert sum(1 for r in sent if r.path.endswith("/audits.json")) == 0
-    assert n == bare + 1, [r.path for r in sent]  # the ticket events, the tickets; the field types
+    assert n == bare + 1, [r.path for r in sent]  # the ticket events, the tickets; the field types (a change)
     for tid, changes in expected.items():
         assert [(e["change"], e["by"]) for e in lines[tid]["history"]] == changes
     closing = lines[made.id]["history"][-1]
