@@ -11,6 +11,12 @@ SETTINGS = {
     "statuses": Setting(dict, None, "pending, hold, solved, closed -> the status names that count as it"),
     "priorities": Setting(dict, None, "tixcli priority -> JSM priority name"),
     "resolution": Setting(str, "Done", "sent when a transition's screen requires a resolution"),
+    "fields": Setting(
+        dict,
+        None,
+        "custom fields by name -> the site's field id (customfield_NNNNN); a field named group carries "
+        "the group (create/edit/list --group)",
+    ),
     "export_overlap_minutes": Setting(
         float,
         15.0,

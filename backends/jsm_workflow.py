@@ -1,4 +1,5 @@
-"""Jira Service Management workflow mapping for the JSM backend: statuses, transitions, types.
+"""Jira Service Management workflow mapping for the JSM backend: statuses, transitions, types,
+and the profile's custom fields (`fields:`) with the conversion of their values.
 
 Pure functions of the profile's settings and the service's answers (no HTTP here), so the
 mapping is testable without a server. Names compare case-insensitively.
@@ -10,11 +11,16 @@ status → open, and a status in the DONE category that no list names → solved
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 from tixcli.config import Profile
 from tixcli.errors import ConfigError, InvalidInputError, RefusedError
-from tixcli.model import PRIORITIES, STATUSES, TYPES
+from tixcli.model import PRIORITIES, STATUSES, TYPES, parse_iso, to_iso
 
 DEFAULT_STATUSES: dict[str, tuple[str, ...]] = {
     "new": (),
@@ -142,6 +148,10 @@ class Workflow:
         if category and category.lower() in ("done",):
             return "solved"
         return "open"
+
+    def knows(self, name: str | None) -> bool:
+        """Whether a list of the profile's (or the default) statuses names this status."""
+        return bool(name) and str(name).lower() in self._by_name
 
     def reachable(self, status: str) -> bool:
         """Whether the workflow has a status that maps to this tixcli status (open: any other)."""
@@ -285,6 +295,13 @@ def jql_text_terms(words) -> list[str]:
     return clauses
 
 
+def jql_phrase(text: str) -> str:
+    """The `~` operand matching `text` as one phrase (Lucene operators escaped): what JQL offers
+    for a text field, which takes no `=`; the exact value is checked on the answer."""
+    escaped = "".join("\\" + ch if ch in _LUCENE_SPECIAL - {'"'} else ch for ch in text.replace('"', " "))
+    return jql_string(f'"{escaped}"')
+
+
 def _and(*parts: str | None) -> str:
     return " AND ".join(p for p in parts if p)
 
@@ -327,3 +344,168 @@ def dedupe_key_of(label: str) -> str | None:
         return out.decode()
     except UnicodeDecodeError:
         return None
+
+
+# -- custom fields (`fields:` in the profile) -------------------------------------------------
+
+CUSTOM_FIELD_ID = re.compile(r"customfield_[0-9]{1,18}")
+GROUP_FIELD = "group"  # the name whose field carries the group (create/edit/list --group)
+FIELD_NAME_MAX = 100
+TEXT_MAX = 255  # a single-line text field
+TEXTAREA_MAX = 32_767  # a paragraph field, as the description
+ITEMS_MAX = 100  # the most options a multi-select value may name
+NUMBER_MAX = 1e15  # beyond this a float no longer holds every integer (Jira keeps doubles)
+# The kinds of field tixcli converts `--field` texts for, from the field's schema in GET /field.
+FIELD_KINDS = ("text", "textarea", "number", "date", "datetime", "option", "options", "strings")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class FieldMap:
+    """The profile's `fields:` (tixcli name -> the site's customfield_NNNNN), checked at load (no
+    network): names are non-empty, without `=` or control characters; ids are custom field ids
+    (a bare number means customfield_NUMBER), each mapped once."""
+
+    def __init__(self, profile: Profile) -> None:
+        raw = profile.get("fields") or {}
+        where = f"profile {profile.name!r}: fields"
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{where} must map names to custom field ids", hint="fields: {service: customfield_10050}"
+            )
+        self.ids: dict[str, str] = {}  # name -> id, in the profile's order
+        for name, value in raw.items():
+            text = str(name).strip() if isinstance(name, str | int) and not isinstance(name, bool) else ""
+            if (
+                not text
+                or len(text) > FIELD_NAME_MAX
+                or "=" in text
+                or any(unicodedata.category(ch)[0] == "C" for ch in text)
+            ):
+                raise ConfigError(
+                    f"{where} has an invalid name {str(name)[:40]!r}",
+                    hint="a name is what --field NAME=VALUE says: no '=', no control characters",
+                )
+            fid = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+            if fid.isascii() and fid.isdigit():
+                fid = f"customfield_{fid}"
+            if not CUSTOM_FIELD_ID.fullmatch(fid):
+                raise ConfigError(
+                    f"{where}.{text} must be a custom field id like customfield_10050, not {str(value)[:40]!r}",
+                    hint="the ids are in Jira's field settings, or GET /rest/api/3/field",
+                )
+            if fid in self.ids.values():
+                raise ConfigError(f"{where} maps {fid} to more than one name")
+            self.ids[text] = fid
+        self.names: dict[str, str] = {fid: name for name, fid in self.ids.items()}  # id -> name
+
+    @property
+    def group_id(self) -> str | None:
+        """The field carrying the group, where the profile maps one."""
+        return self.ids.get(GROUP_FIELD)
+
+    @property
+    def custom(self) -> dict[str, str]:
+        """The custom fields by name (the group's field is the ticket's group, not one of them)."""
+        return {n: f for n, f in self.ids.items() if n != GROUP_FIELD}
+
+
+def clause_name(field_id: str) -> str:
+    """The JQL clause of a custom field: cf[10050]."""
+    return f"cf[{field_id.removeprefix('customfield_')}]"
+
+
+def field_kind(schema: Any) -> str:
+    """What a field's schema (GET /rest/api/3/field) makes its values: one of FIELD_KINDS, or
+    "unsupported" (people, groups, cascading selects, JSM's own fields...). Checkboxes are an
+    array of options on Jira, as a multi-select is."""
+    schema = schema if isinstance(schema, dict) else {}
+    kind, items, custom = schema.get("type"), schema.get("items"), str(schema.get("custom") or "")
+    if kind == "string":
+        return "textarea" if custom.endswith(":textarea") else "text"
+    if kind in ("number", "date", "datetime", "option"):
+        return str(kind)
+    if kind == "array" and items == "option":
+        return "options"
+    if kind == "array" and items == "string":
+        return "strings"
+    return "unsupported"
+
+
+def field_value(kind: str, text: str | None, name: str) -> Any:
+    """A `--field NAME=TEXT` as the value the field holds (what Ticket.fields shows): text,
+    a number, YYYY-MM-DD, an ISO time, an option's value, or a list of them from a comma list.
+    None clears. A text the field cannot take: InvalidInputError naming the field (exit 6)."""
+    if text is None:
+        return None
+
+    def refuse(why: str, hint: str | None = None) -> InvalidInputError:
+        return InvalidInputError(f"field {name!r}: {why}", hint=hint)
+
+    if kind in ("text", "textarea"):
+        most = TEXT_MAX if kind == "text" else TEXTAREA_MAX
+        if len(text) > most:
+            raise refuse(f"a value holds at most {most:,} characters (this one has {len(text):,})")
+        return text
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise refuse(f"{text[:40]!r} is not a number", hint="e.g. --field seats=5 or 2.5") from None
+        if not math.isfinite(number) or abs(number) > NUMBER_MAX:
+            raise refuse(f"{text[:40]!r} is not a number the field can hold")
+        return int(number) if number.is_integer() else number
+    if kind == "date":
+        try:
+            if not _DATE.fullmatch(text):
+                raise ValueError(text)
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise refuse(f"{text[:40]!r} is not a date", hint="give YYYY-MM-DD, e.g. 2026-01-31") from None
+    if kind == "datetime":
+        try:
+            return to_iso(parse_iso(text))
+        except InvalidInputError:
+            raise refuse(
+                f"{text[:40]!r} is not a date and time", hint="give ISO 8601, e.g. 2026-01-31T12:00:00Z"
+            ) from None
+    if kind == "option":
+        if len(text) > TEXT_MAX:
+            raise refuse("no option is that long")
+        return text
+    if kind in ("options", "strings"):
+        items = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+        if not items:
+            return None
+        if len(items) > ITEMS_MAX or any(len(x) > TEXT_MAX for x in items):
+            raise refuse(f"at most {ITEMS_MAX} values of at most {TEXT_MAX} characters each")
+        if kind == "strings" and any(any(ch.isspace() for ch in x) for x in items):
+            raise refuse("a label has no spaces inside", hint="a comma list of words: --field topics=vpn,dns")
+        return items
+    raise refuse(f"it is a {kind} field, which tixcli cannot set", hint="set it in Jira, or map another field")
+
+
+def wire_value(kind: str, value: Any, adf: bool = True) -> Any:
+    """A value (as `field_value` gives it) as Jira takes it in an issue edit (REST v3: `adf`, a
+    paragraph field as an Atlassian Document) or the servicedeskapi's requestFieldValues."""
+    if kind in ("options", "strings"):
+        values = list(value or [])
+        return [{"value": v} for v in values] if kind == "options" else values
+    if value is None:
+        return None
+    if kind == "option":
+        return {"value": value}
+    if kind == "datetime":  # Jira reads yyyy-MM-dd'T'HH:mm:ss.SSSZ
+        return parse_iso(value).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    if kind == "textarea" and adf:
+        return {
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": value}]}],
+        }
+    return value
+
+
+def option_value(allowed: list[str], value: str) -> str | None:
+    """The option of `allowed` a value names (compared without regard to case), else None."""
+    by_case = {a.casefold(): a for a in allowed}
+    return by_case.get(value.casefold())
