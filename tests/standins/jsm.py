@@ -37,6 +37,19 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
   400 naming it, as Jira answers) and the request type field (`customfield_10010`, the request
   type id; only to a request type of the same issue type, else 400).
 
+- Custom fields (`CUSTOM_FIELDS`, listed by GET /rest/api/3/field with their schemas): a text
+  field "Service", a select "Department", a multi-select "Products", a number "Seats" and a date
+  "Renewal"; no request form has them unless a test puts them there (`form_fields`, request
+  type id -> the custom fields its form adds); those a form lacks are set by an issue edit.
+  Values are checked as Jira does (400 naming the field id); GET
+  .../issue/createmeta/{project}/issuetypes/{id} lists the options; JQL takes `cf[NNNNN]` (`~`
+  for text, `=`/`in` for the rest).
+- The changelog: every write the stand-in performs records an entry (author, created, items with
+  from/to and fromString/toString, as Jira's), the automation's under the "Automation for Jira"
+  app account (accountType "app"). GET .../issue/{key}/changelog pages it (100 the most);
+  `expand=changelog` on an issue or a search embeds the newest `embedded_changelog` entries
+  (default 100) with the real `total`. GET /rest/api/3/status lists the statuses.
+
 For the hardening tests, a broken or hostile site: `stuck_paging = N` (the next N list and
 search pages repeat the first page and say more follows, with the same nextPageToken; a client
 that never notices stops after N), and `tamper(request, data)`, a function that may rewrite any
@@ -77,6 +90,9 @@ ACCOUNT_IDS = {
     DEV_EMAIL: "5b10ac8d82e05b22cc7d4ef5",
 }
 ORGANIZATION_ID = "1"  # "Acme": customer and lead belong to it, dev does not
+# The account Jira's automation rules act as (an app: accountType "app", no email).
+AUTOMATION_ID = "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"
+AUTOMATION_NAME = "Automation for Jira"
 
 # status category key -> (id, name, colour); the servicedeskapi upper-cases the key.
 CATEGORIES = {
@@ -153,6 +169,44 @@ FIELD_LABELS = {
     "labels": "Labels",
 }
 
+
+@dataclass(frozen=True)
+class CustomField:
+    id: str  # customfield_NNNNN
+    name: str
+    kind: str  # text | select | multiselect | number | date
+    options: tuple[str, ...] = ()  # a select's option values; their ids are OPTION_IDS
+
+    @property
+    def number(self) -> int:
+        return int(self.id.removeprefix("customfield_"))
+
+    def option_id(self, value: str) -> str:
+        return str(self.number * 10 + self.options.index(value))
+
+
+_CUSTOM_TYPES = {
+    "text": ("string", None, "textfield"),
+    "select": ("option", None, "select"),
+    "multiselect": ("array", "option", "multiselect"),
+    "number": ("number", None, "float"),
+    "date": ("date", None, "datepicker"),
+}
+CUSTOM_FIELDS = {
+    f.id: f
+    for f in (
+        CustomField("customfield_10050", "Service", "text"),
+        CustomField("customfield_10051", "Department", "select", ("Commercial", "Technical", "Billing")),
+        CustomField("customfield_10052", "Products", "multiselect", ("VPS", "Dedicated", "DNS", "Email")),
+        CustomField("customfield_10053", "Seats", "number"),
+        CustomField("customfield_10054", "Renewal", "date"),
+    )
+}
+FIELD_LABELS.update({f.id: f.name for f in CUSTOM_FIELDS.values()})
+TEXT_FIELD_MAX = 255  # a single-line text field
+CHANGELOG_MAX = 100  # GET .../changelog: maxResults defaults to and is capped at 100
+EMBEDDED_CHANGELOG = 100  # what expand=changelog embeds (the newest; `total` says how many there are)
+
 EMBEDDED_COMMENTS = 20  # the newest comments an issue's `comment` field embeds (the rest: total)
 HEAVY_FIELDS = 8  # a search asking for this many fields is one `short_pages` cuts short
 SLA_GOAL_MS = 8 * 3600 * 1000  # "Time to resolution"
@@ -169,6 +223,7 @@ class User:
     display_name: str
     agent: bool = False  # a licensed agent; customers are portal-only accounts
     organizations: set[str] = field(default_factory=set)
+    app: bool = False  # an app's account (Jira's automation): accountType "app", no email
 
 
 @dataclass
@@ -213,6 +268,8 @@ class Issue:
     resolutiondate: int | None = None
     comments: list[Comment] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    custom: dict[str, object] = field(default_factory=dict)  # field id -> text, option(s), number, date
+    changelog: list[dict] = field(default_factory=list)  # {id, author, created, items}, oldest first
     # What JQL search sees: (visible from epoch ms, searchable snapshot), oldest first.
     index_log: list[tuple[int, dict]] = field(default_factory=list, repr=False)
 
@@ -329,6 +386,8 @@ class JSMStandIn(StandInServer):
         self.tamper: Callable[[Request, object], object] | None = None  # rewrites JSON answers
         self.reporter_editable = True  # the account has the Modify Reporter permission
         self.media_redirect_always = False  # attachment content redirects even with redirect=false
+        self.embedded_changelog = EMBEDDED_CHANGELOG  # the most entries expand=changelog embeds
+        self.form_fields: dict[str, tuple[str, ...]] = {}  # request type id -> custom fields on its form
         self._clock_offset_ms = 0
         self._frozen_at: int | None = None
         self.media: MediaHost | None = None  # plain http, started with the server
@@ -370,6 +429,8 @@ class JSMStandIn(StandInServer):
         self.tamper = None
         self.reporter_editable = True
         self.media_redirect_always = False
+        self.embedded_changelog = EMBEDDED_CHANGELOG
+        self.form_fields = {}
         if getattr(self, "_media_http", None) is not None:
             self.media = self._media_http
             self.media.seen.clear()
@@ -386,6 +447,7 @@ class JSMStandIn(StandInServer):
         self._numbers = itertools.count(1)
         self._comment_ids = itertools.count(10000)
         self._attachment_ids = itertools.count(20000)
+        self._change_ids = itertools.count(30000)
         names = {
             AGENT_EMAIL: "Ada Agent",
             CUSTOMER_EMAIL: "Carla Customer",
@@ -395,6 +457,7 @@ class JSMStandIn(StandInServer):
         for email, name in names.items():
             orgs = {ORGANIZATION_ID} if email in (CUSTOMER_EMAIL, LEAD_EMAIL) else set()
             self.add_user(email, name, agent=email == AGENT_EMAIL, account_id=ACCOUNT_IDS[email], organizations=orgs)
+        self.users[AUTOMATION_ID] = User(AUTOMATION_ID, "", AUTOMATION_NAME, app=True)
         self._ensure_me()
 
     @property
@@ -422,7 +485,7 @@ class JSMStandIn(StandInServer):
         return user
 
     def user_by_email(self, email: str) -> User | None:
-        return next((u for u in self.users.values() if u.email.lower() == email.lower()), None)
+        return next((u for u in self.users.values() if u.email and u.email.lower() == email.lower()), None)
 
     def account_id(self, email: str) -> str:
         user = self.user_by_email(email)
@@ -639,20 +702,112 @@ class JSMStandIn(StandInServer):
             "created": issue.created,
             "updated": issue.updated,
             "resolutiondate": issue.resolutiondate,
+            **{fid: _searchable(issue.custom.get(fid)) for fid in CUSTOM_FIELDS},
         }
 
-    def _set_status(self, issue: Issue, status: str) -> None:
+    def _set_status(self, issue: Issue, status: str, author: str | None = None) -> dict:
+        """Move the issue to `status` (by `author`, the current account by default): the changelog
+        entry it records, to which a resolution change is added."""
+        old = issue.status
         issue.status = status
         issue.status_history.append((status, self._tick()))
+        item = _item("status", "status", STATUSES[old][0], old, STATUSES[status][0], status)
+        return self._log(issue, [item], author)
 
     def _transition(self, issue: Issue, transition: Transition, resolution: str | None = None) -> None:
-        self._set_status(issue, transition.to)
+        before = issue.resolution
+        entry = self._set_status(issue, transition.to)
         if STATUSES[transition.to][1] == "done":
             issue.resolution = resolution or issue.resolution or transition.resolution
             issue.resolutiondate = issue.resolutiondate or self.now_ms()
         else:
             issue.resolution = issue.resolutiondate = None
+        if issue.resolution != before:
+            ids = {name: rid for rid, name in RESOLUTIONS.items()}
+            entry["items"].append(
+                _item(
+                    "resolution",
+                    "resolution",
+                    ids.get(before or ""),
+                    before,
+                    ids.get(issue.resolution or ""),
+                    issue.resolution,
+                )
+            )
         self._touch(issue)
+
+    # -- the changelog ---------------------------------------------------------------------
+
+    def _log(self, issue: Issue, items: list[dict], author: str | None = None) -> dict:
+        """Record a change of `issue` (by `author`, the current account by default)."""
+        entry = {
+            "id": str(next(self._change_ids)),
+            "author": author if author is not None else self.me.account_id,
+            "created": self._last_tick or self.now_ms(),
+            "items": items,
+        }
+        issue.changelog.append(entry)
+        return entry
+
+    def add_changes(self, key: str, n: int, author: str | None = None) -> None:
+        """`n` summary changes of a request put straight into its changelog (no HTTP)."""
+        with self.lock:
+            issue = self.issues[key]
+            for i in range(n):
+                old, issue.summary = issue.summary, f"{issue.summary.split(' #')[0]} #{i + 1}"
+                self._tick()
+                self._log(issue, [_item("summary", "summary", None, old, None, issue.summary)], author)
+            self._touch(issue)
+
+    def _changelog_json(self, entry: dict) -> dict:
+        data = {"id": entry["id"], "created": jira_time(entry["created"]), "items": [dict(i) for i in entry["items"]]}
+        if entry["author"] is not None:
+            data["author"] = self._user_json(entry["author"])
+        return data
+
+    def _embedded_changelog(self, issue: Issue) -> dict:
+        """An issue's `changelog` with expand=changelog: the newest entries, and how many there are."""
+        total = len(issue.changelog)
+        kept = issue.changelog[max(0, total - self.embedded_changelog) :] if self.embedded_changelog > 0 else []
+        return {
+            "startAt": total - len(kept),
+            "maxResults": len(kept),
+            "total": total,
+            "histories": [self._changelog_json(e) for e in kept],
+        }
+
+    def _custom_change(self, cf: CustomField, old, new) -> dict:
+        """A changelog item of a custom field, as Jira writes it per type."""
+
+        def ids(value):
+            if cf.kind == "select":
+                return cf.option_id(value) if value is not None else None
+            if cf.kind == "multiselect":
+                return "[" + ", ".join(cf.option_id(v) for v in value) + "]" if value else None
+            if cf.kind == "date":
+                return value
+            return None
+
+        def shown(value):
+            if value is None or value == []:
+                return None
+            if cf.kind == "multiselect":
+                return ",".join(value)
+            if cf.kind == "number":
+                return str(int(value)) if float(value).is_integer() else str(value)
+            if cf.kind == "date":
+                return datetime.strptime(value, "%Y-%m-%d").strftime("%d/%b/%y")
+            return str(value)
+
+        return {
+            "field": cf.name,
+            "fieldtype": "custom",
+            "fieldId": cf.id,
+            "from": ids(old),
+            "fromString": shown(old),
+            "to": ids(new),
+            "toString": shown(new),
+        }
 
     def _available(self, issue: Issue) -> list[Transition]:
         if issue.status == "Closed":
@@ -668,13 +823,13 @@ class JSMStandIn(StandInServer):
         comment = Comment(str(next(self._comment_ids)), me.account_id, body, public, self._tick())
         issue.comments.append(comment)
         if automate and public:
-            # The default JSM automation rules, keyed on who commented.
+            # The default JSM automation rules, keyed on who commented (Automation for Jira acts).
             if not me.agent and issue.status == "Waiting for customer":
-                self._set_status(issue, "Waiting for support")
+                self._set_status(issue, "Waiting for support", AUTOMATION_ID)
             elif me.agent and issue.status == "Waiting for support":
-                self._set_status(issue, "Waiting for customer")
+                self._set_status(issue, "Waiting for customer", AUTOMATION_ID)
             elif issue.status == "Resolved" and self.reopen_on_comment:
-                self._set_status(issue, "Waiting for support")
+                self._set_status(issue, "Waiting for support", AUTOMATION_ID)
                 issue.resolution = issue.resolutiondate = None
         self._touch(issue)
         return comment
@@ -778,9 +933,13 @@ class JSMStandIn(StandInServer):
             ),
             ("GET", api + "/user/search", self.user_search),
             ("GET", api + "/user", self.get_user),
+            ("GET", api + "/user/bulk", self.bulk_users),
             ("GET", api + "/myself", self.myself),
             ("GET", api + "/serverInfo", self.server_info),
             ("GET", api + "/field", self.list_fields),
+            ("GET", api + "/status", self.list_statuses_platform),
+            ("GET", api + r"/issue/(?P<key>[^/]+)/changelog", self.get_changelog),
+            ("GET", api + r"/issue/createmeta/(?P<project>[^/]+)/issuetypes/(?P<issuetype>[^/]+)", self.create_meta),
         ]
         for method, pattern, handler in routes:
             self.route(method, pattern, handler)
@@ -832,6 +991,10 @@ class JSMStandIn(StandInServer):
             "icon": {"id": "10500", "_links": {"iconUrls": {"48x48": f"{self.url}/icons/{rtype.id}.png"}}},
         }
 
+    def _form(self, rtype: RequestType) -> tuple[str, ...]:
+        """The fields a request type's form takes: its own, and the custom fields a test added."""
+        return (*rtype.fields, *self.form_fields.get(rtype.id, ()))
+
     def _request_type(self, rtype_id: str) -> RequestType:
         rtype = REQUEST_TYPES.get(rtype_id)
         if rtype is None:
@@ -852,7 +1015,21 @@ class JSMStandIn(StandInServer):
     def get_request_type_fields(self, request: Request, desk: str, rtype: str) -> Response:
         self._desk(desk)
         fields = []
-        for name in self._request_type(rtype).fields:
+        for name in self._form(self._request_type(rtype)):
+            if name in CUSTOM_FIELDS:
+                cf = CUSTOM_FIELDS[name]
+                fields.append(
+                    {
+                        "fieldId": name,
+                        "name": cf.name,
+                        "description": "",
+                        "required": False,
+                        "defaultValues": [],
+                        "validValues": [{"value": cf.option_id(o), "label": o, "children": []} for o in cf.options],
+                        "jiraSchema": _custom_schema(cf),
+                    }
+                )
+                continue
             schema = {
                 "summary": {"type": "string", "system": "summary"},
                 "description": {"type": "string", "system": "description"},
@@ -916,13 +1093,15 @@ class JSMStandIn(StandInServer):
 
     def _field_values(self, issue: Issue) -> list[dict]:
         values = []
-        for name in issue.request_type.fields:
+        for name in self._form(issue.request_type):
             if name == "summary":
                 value = issue.summary
             elif name == "description":
                 value = issue.description
             elif name == "priority":
                 value = self._priority_json(issue.priority)
+            elif name in CUSTOM_FIELDS:
+                value = self._custom_json(issue, name)
             else:
                 value = list(issue.labels)
             if value not in (None, []):
@@ -1002,7 +1181,7 @@ class JSMStandIn(StandInServer):
         if not isinstance(values, dict):
             raise _sd_error(400, "requestFieldValues is required.", "sd.request.create.error.fields")
         # Only the request type's own fields are accepted (labels only on "Report a bug").
-        unknown = sorted(set(values) - set(rtype.fields))
+        unknown = sorted(set(values) - set(self._form(rtype)))
         if unknown:
             raise _sd_error(
                 400,
@@ -1017,6 +1196,7 @@ class JSMStandIn(StandInServer):
             raise _sd_error(400, "Description: must be a string.", "sd.request.create.error.description")
         priority = self._priority_from(values["priority"], sd=True) if "priority" in values else None
         labels = _check_labels(values.get("labels", []), sd=True)
+        custom = {fid: self._custom_from(fid, values[fid], sd=True) for fid in CUSTOM_FIELDS if fid in values}
         me = self.me
         reporter = me.account_id
         on_behalf = body.get("raiseOnBehalfOf")
@@ -1041,6 +1221,7 @@ class JSMStandIn(StandInServer):
             labels=labels,
             participants=participants,
         )
+        issue.custom = {fid: v for fid, v in custom.items() if v not in (None, [])}
         self._reindex(issue)
         return Response(201, json=self._request_dto(issue, set()))
 
@@ -1181,6 +1362,19 @@ class JSMStandIn(StandInServer):
                 "sd.participant.error.user.notfound",
             )
 
+    def _log_participants(self, issue: Issue, before: list[str]) -> None:
+        def ids(people):
+            return "[" + ", ".join(people) + "]" if people else None
+
+        def names(people):
+            return ", ".join(self.users[p].display_name for p in people) or None
+
+        after = issue.participants
+        item = _item("Request participants", "customfield_10001", ids(before), names(before), ids(after), names(after))
+        item["fieldtype"] = "custom"
+        self._tick()
+        self._log(issue, [item])
+
     def list_participants(self, request: Request, key: str) -> Response:
         return Response(json=self._page(request, self._issue_for(key).participants, self._user_dto))
 
@@ -1198,7 +1392,9 @@ class JSMStandIn(StandInServer):
         self._refuse_if_closed(issue, "change participants of")
         new = [i for i in dict.fromkeys(ids) if i not in issue.participants and i != issue.reporter]
         if new:
+            before = list(issue.participants)
             issue.participants.extend(new)
+            self._log_participants(issue, before)
             self._touch(issue)
         return Response(json=self._page(request, issue.participants, self._user_dto))
 
@@ -1207,7 +1403,9 @@ class JSMStandIn(StandInServer):
         ids = set(self._participant_ids(request))
         self._refuse_if_closed(issue, "change participants of")
         if ids & set(issue.participants):
+            before = list(issue.participants)
             issue.participants = [p for p in issue.participants if p not in ids]
+            self._log_participants(issue, before)
             self._touch(issue)
         return Response(json=self._page(request, issue.participants, self._user_dto))
 
@@ -1292,6 +1490,7 @@ class JSMStandIn(StandInServer):
                 )
             )
         issue.attachments.extend(made)
+        self._log(issue, [_item("Attachment", "attachment", None, None, a.id, a.filename) for a in made])
         # JSM records the upload as a comment that links the files (after any additional text).
         refs = " ".join(
             f"!{a.filename}|thumbnail!" if a.mime_type.startswith("image/") else f"[^{a.filename}]" for a in made
@@ -1460,7 +1659,7 @@ class JSMStandIn(StandInServer):
         return {
             "self": f"{self.url}/rest/api/3/user?accountId={quote(account_id, safe='')}",
             "accountId": account_id,
-            "accountType": "atlassian" if user.agent else "customer",
+            "accountType": "app" if user.app else "atlassian" if user.agent else "customer",
             "emailAddress": user.email,
             "avatarUrls": _avatars(account_id),
             "displayName": user.display_name,
@@ -1494,6 +1693,24 @@ class JSMStandIn(StandInServer):
         if account not in self.users:
             raise _jira_error(404, "Specified user does not exist or you do not have required permissions")
         return Response(json=self._user_json(account))
+
+    def bulk_users(self, request: Request, v: str) -> Response:
+        """GET /rest/api/{2,3}/user/bulk?accountId=A&accountId=B: those users, paged."""
+        self._agent_only()
+        wanted = request.query.get("accountId") or []
+        if not wanted:
+            raise _jira_error(400, "At least one accountId is required.")
+        start, limit = _int_arg(request, "startAt", 0), min(_int_arg(request, "maxResults", 10), 200)
+        found = [a for a in wanted if a in self.users][start : start + limit]
+        return Response(
+            json={
+                "maxResults": limit,
+                "startAt": start,
+                "total": len(found),
+                "isLast": True,
+                "values": [self._user_json(a) for a in found],
+            }
+        )
 
     def myself(self, request: Request, v: str) -> Response:
         me = self.me
@@ -1592,8 +1809,70 @@ class JSMStandIn(StandInServer):
                     },
                     True,
                 ),
+                *(
+                    f(cf.id, cf.name, [f"cf[{cf.number}]", cf.name], _custom_schema(cf), True)
+                    for cf in CUSTOM_FIELDS.values()
+                ),
             ]
         )
+
+    def list_statuses_platform(self, request: Request, v: str) -> Response:
+        """GET /rest/api/{2,3}/status: every status of the active workflows, with its category."""
+        return Response(json=[self._status_json(name) for name in STATUSES])
+
+    def create_meta(self, request: Request, v: str, project: str, issuetype: str) -> Response:
+        """The create screen's fields of an issue type, with a select's allowedValues (paged)."""
+        self._agent_only()
+        if project not in (PROJECT_KEY, PROJECT_ID):
+            raise _jira_error(404, f"No project could be found with key '{project}'.")
+        if issuetype not in {r.issue_type_id for r in REQUEST_TYPES.values()}:
+            raise _jira_error(404, f"Issue type with id '{issuetype}' does not exist.")
+        fields = [
+            {"fieldId": n, "key": n, "name": FIELD_LABELS[n], "required": n == "summary", "operations": ["set"]}
+            for n in ("summary", "description", "priority", "labels")
+        ]
+        for cf in CUSTOM_FIELDS.values():
+            meta = {"fieldId": cf.id, "key": cf.id, "name": cf.name, "required": False, "schema": _custom_schema(cf)}
+            if cf.options:
+                meta["allowedValues"] = [
+                    {
+                        "self": f"{self.url}/rest/api/3/customFieldOption/{cf.option_id(o)}",
+                        "value": o,
+                        "id": cf.option_id(o),
+                    }
+                    for o in cf.options
+                ]
+            fields.append(meta)
+        start, limit = _int_arg(request, "startAt", 0), min(_int_arg(request, "maxResults", 50), 200)
+        page = fields[start : start + limit]
+        return Response(json={"startAt": start, "maxResults": limit, "total": len(fields), "fields": page})
+
+    def get_changelog(self, request: Request, v: str, key: str) -> Response:
+        """GET .../issue/{key}/changelog: the entries oldest first, at most 100 a page."""
+        self._agent_only()
+        issue = self._issue_for(key, sd=False)
+        start = _int_arg(request, "startAt", 0)
+        limit = min(_int_arg(request, "maxResults", CHANGELOG_MAX), CHANGELOG_MAX)
+        if start < 0 or limit < 1:
+            raise _jira_error(400, "startAt must be >= 0 and maxResults >= 1.")
+        stuck = self.stuck_paging > 0
+        if stuck:
+            self.stuck_paging -= 1
+            start = 0
+        page = issue.changelog[start : start + limit]
+        is_last = start + len(page) >= len(issue.changelog) and not stuck
+        base = f"{self.url}/rest/api/{v}/issue/{issue.id}/changelog"
+        data = {
+            "self": f"{base}?startAt={start}&maxResults={limit}",
+            "maxResults": limit,
+            "startAt": start,
+            "total": len(issue.changelog),
+            "isLast": is_last,
+            "values": [self._changelog_json(e) for e in page],
+        }
+        if not is_last:
+            data["nextPage"] = f"{base}?startAt={start + limit}&maxResults={limit}"
+        return Response(json=data)
 
     # -- platform: issues --------------------------------------------------------------------
 
@@ -1716,6 +1995,7 @@ class JSMStandIn(StandInServer):
                 "currentStatus": self._status_dto(issue.status, issue.status_history[-1][1]),
             },
             "customfield_10001": lambda: [self._user_json(p) for p in issue.participants],
+            **{fid: (lambda fid=fid: self._custom_json(issue, fid)) for fid in CUSTOM_FIELDS},
         }
         names = set(builders) if wanted & {"*all", "*navigable"} else wanted
         names -= {w[1:] for w in wanted if w.startswith("-")}
@@ -1739,6 +2019,8 @@ class JSMStandIn(StandInServer):
         if expand & {"transitions", "transitions.fields"}:  # as GET .../transitions answers
             with_fields = "transitions.fields" in expand
             data["transitions"] = [self._transition_json(t, with_fields) for t in self._available(issue)]
+        if "changelog" in expand:
+            data["changelog"] = self._embedded_changelog(issue)
         return Response(json=data)
 
     def edit_issue(self, request: Request, v: str, key: str) -> Response:
@@ -1746,7 +2028,7 @@ class JSMStandIn(StandInServer):
         issue = self._issue_for(key, sd=False)
         body = _json_body(request, sd=False)
         fields, update = body.get("fields") or {}, body.get("update") or {}
-        editable = {"summary", "description", "labels", "priority", "assignee", REQUEST_TYPE_FIELD}
+        editable = {"summary", "description", "labels", "priority", "assignee", REQUEST_TYPE_FIELD, *CUSTOM_FIELDS}
         if self.reporter_editable:  # Modify Reporter permission: the field is on the edit screen
             editable.add("reporter")
         bad = sorted((set(fields) | set(update)) - editable)
@@ -1794,7 +2076,10 @@ class JSMStandIn(StandInServer):
         rtype = None
         if REQUEST_TYPE_FIELD in fields:
             rtype = self._edited_request_type(issue, fields[REQUEST_TYPE_FIELD])
-        # Everything validated: apply.
+        custom = {fid: self._custom_from(fid, fields[fid], sd=False) for fid in CUSTOM_FIELDS if fid in fields}
+        # Everything validated: apply, and record what changed.
+        before = (issue.summary, issue.description, list(issue.labels), issue.priority, issue.assignee, issue.reporter)
+        old_type = issue.request_type
         issue.labels = list(dict.fromkeys(labels))
         issue.priority = priority
         if "summary" in fields:
@@ -1808,8 +2093,121 @@ class JSMStandIn(StandInServer):
             issue.reporter = reporter
         if rtype is not None:
             issue.request_type_id = rtype.id
+        items = self._edit_items(issue, before, old_type)
+        for fid, value in custom.items():
+            old = issue.custom.get(fid)
+            if value in (None, []):
+                issue.custom.pop(fid, None)
+            else:
+                issue.custom[fid] = value
+            if old != issue.custom.get(fid):
+                items.append(self._custom_change(CUSTOM_FIELDS[fid], old, issue.custom.get(fid)))
+        if items:
+            self._tick()
+            self._log(issue, items)
         self._touch(issue)
         return Response(204)
+
+    def _edit_items(self, issue: Issue, before: tuple, old_type: RequestType) -> list[dict]:
+        """The changelog items of an issue edit: each system field whose value changed."""
+        summary, description, labels, priority, assignee, reporter = before
+        items = []
+        if summary != issue.summary:
+            items.append(_item("summary", "summary", None, summary, None, issue.summary))
+        if description != issue.description:
+            items.append(_item("description", "description", None, description, None, issue.description))
+        if labels != issue.labels:
+            items.append(
+                _item("labels", "labels", None, " ".join(labels) or None, None, " ".join(issue.labels) or None)
+            )
+        if priority != issue.priority:
+            ids = {name: pid for pid, name in PRIORITIES.items()}
+            items.append(_item("priority", "priority", ids[priority], priority, ids[issue.priority], issue.priority))
+        for name, old, new in (("assignee", assignee, issue.assignee), ("reporter", reporter, issue.reporter)):
+            if old != new:
+                shown = (self.users[old].display_name if old else None, self.users[new].display_name if new else None)
+                items.append(_item(name, name, old, shown[0], new, shown[1]))
+        if old_type.id != issue.request_type_id:
+            item = _item(
+                "Customer Request Type",
+                REQUEST_TYPE_FIELD,
+                old_type.id,
+                old_type.name,
+                issue.request_type_id,
+                issue.request_type.name,
+            )
+            item["fieldtype"] = "custom"
+            items.append(item)
+        return items
+
+    def _custom_from(self, fid: str, value, sd: bool):
+        """The value a custom field takes from an edit or a create (Jira's shapes), else 400
+        naming the field: text, {"value"|"id"} for a select, a list of them for a multi-select,
+        a number, YYYY-MM-DD; None (or []) clears."""
+        cf = CUSTOM_FIELDS[fid]
+
+        def fail(message: str) -> HTTPError:
+            return (
+                _sd_error(400, f"{fid}: {message}", "sd.request.create.error.field")
+                if sd
+                else _jira_error(400, errors={fid: message})
+            )
+
+        def option(v) -> str:
+            if isinstance(v, dict) and isinstance(v.get("value"), str) and v["value"] in cf.options:
+                return v["value"]
+            if isinstance(v, dict) and isinstance(v.get("id"), str):
+                found = [o for o in cf.options if cf.option_id(o) == v["id"]]
+                if found:
+                    return found[0]
+                raise fail(f"Option id '{v['id']}' is not valid")
+            if isinstance(v, dict) and isinstance(v.get("value"), str):
+                raise fail(f"Option value '{v['value']}' is not valid")
+            raise fail("Specify a valid value (an object with 'value' or 'id')")
+
+        if value is None:
+            return None
+        if cf.kind == "text":
+            if not isinstance(value, str):
+                raise fail("Operation value must be a string")
+            if len(value) > TEXT_FIELD_MAX:
+                raise fail(
+                    f"The entered text is too long. It exceeds the allowed limit of {TEXT_FIELD_MAX} characters."
+                )
+            return value or None
+        if cf.kind == "select":
+            return option(value)
+        if cf.kind == "multiselect":
+            if not isinstance(value, list):
+                raise fail("Specify the value for a multi-select as an array of objects")
+            return list(dict.fromkeys(option(v) for v in value))
+        if cf.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise fail("Operation value must be a number")
+            return float(value)
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+            raise fail("Date value is invalid. Use the format 'yyyy-MM-dd'.")
+        try:
+            datetime.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            raise fail("Date value is invalid. Use the format 'yyyy-MM-dd'.") from None
+        return value
+
+    def _custom_json(self, issue: Issue, fid: str):
+        """A custom field's value as the platform API gives it."""
+        cf, value = CUSTOM_FIELDS[fid], issue.custom.get(fid)
+        if value is None:
+            return None
+
+        def option(v: str) -> dict:
+            oid = cf.option_id(v)
+            return {"self": f"{self.url}/rest/api/3/customFieldOption/{oid}", "value": v, "id": oid}
+
+        if cf.kind == "select":
+            return option(str(value))
+        if cf.kind == "multiselect":
+            return [option(v) for v in value]  # type: ignore[union-attr]
+        return value
 
     def _edited_request_type(self, issue: Issue, value) -> RequestType:
         """The request type an edit sets: its id as a string (Cloud); only one of the issue's
@@ -1845,7 +2243,12 @@ class JSMStandIn(StandInServer):
                 errors={"assignee": "Field 'assignee' cannot be set. It is not on the appropriate screen, or unknown."},
             )
         self._check_assignee(body)
+        before = (issue.summary, issue.description, list(issue.labels), issue.priority, issue.assignee, issue.reporter)
         issue.assignee = body.get("accountId")
+        items = self._edit_items(issue, before, issue.request_type)
+        if items:
+            self._tick()
+            self._log(issue, items)
         self._touch(issue)
         return Response(204)
 
@@ -2012,6 +2415,9 @@ class JSMStandIn(StandInServer):
         issues = [
             {"id": str(i.id)} if wanted == {"id"} else self._issue_json(i, wanted - {"id", "key"}, v) for i, _ in page
         ]
+        if "changelog" in [e.strip() for e in str(params.get("expand") or "").split(",")]:
+            for data, (issue, _) in zip(issues, page, strict=True):
+                data["changelog"] = self._embedded_changelog(issue)
         data: dict = {"issues": issues, "isLast": is_last}
         if not is_last:  # absent on the last page (JRACLOUD-92184)
             data["nextPageToken"] = _make_token(0 if stuck else offset + len(page), fingerprint)
@@ -2067,6 +2473,8 @@ _FIELDS = {
     "id": "key",
     "request participants": "participants",
     "cf[10001]": "participants",
+    **{f"cf[{cf.number}]": cf.id for cf in CUSTOM_FIELDS.values()},
+    **{cf.name.lower(): cf.id for cf in CUSTOM_FIELDS.values()},
 }
 _TEXT = {"text", "summary", "description", "comment"}
 _DATES = {"created", "updated", "resolutiondate"}
@@ -2117,8 +2525,12 @@ class JQL:
             value = m.group(kind)
             if kind == "str":
                 value = re.sub(r"\\(.)", r"\1", value[1:-1])
-            elif kind == "word":
-                bad = next((c for c in value if c in _RESERVED), None)
+            elif kind == "word":  # a custom field's clause, cf[10050], is the one word with brackets
+                bad = (
+                    None
+                    if re.fullmatch(r"cf\[[0-9]+\]", value, re.I)
+                    else next((c for c in value if c in _RESERVED), None)
+                )
                 if bad:
                     raise JQLError(
                         f"The character '{bad}' is a reserved JQL character. You must enclose it in a "
@@ -2224,6 +2636,8 @@ class JQL:
         return (kind, value)
 
     def _predicate(self, fld: str, name: str, op: str, raw):
+        if fld in CUSTOM_FIELDS:
+            return self._custom_predicate(CUSTOM_FIELDS[fld], name, op, raw)
         if op in ("is", "is not"):
             if raw[0] != "empty":
                 raise JQLError(f"The operator '{op.upper()}' only supports EMPTY or NULL.")
@@ -2259,6 +2673,57 @@ class JQL:
             return not hit(s) and (bool(s[fld]) or None in wanted)
 
         return hit if op in ("=", "in") else miss
+
+    def _custom_predicate(self, cf: CustomField, name: str, op: str, raw):
+        """A clause on a custom field: `~` for text (no `=`, as Jira), `=`/`!=`/`in` for a select,
+        a multi-select (holds the option), a number and a date; `is EMPTY`."""
+        fid = cf.id
+        if op in ("is", "is not"):
+            if raw[0] != "empty":
+                raise JQLError(f"The operator '{op.upper()}' only supports EMPTY or NULL.")
+            return (lambda s: not s[fid]) if op == "is" else (lambda s: bool(s[fid]))
+        if cf.kind == "text":
+            if op not in ("~", "!~"):
+                raise JQLError(f"The operator '{op}' is not supported by the '{name}' field.")
+            match = _text_matcher(raw[1])
+            return (lambda s: match(s[fid] or "")) if op == "~" else (lambda s: not match(s[fid] or ""))
+        if op in ("~", "!~") or (cf.kind in ("select", "multiselect") and op not in ("=", "!=", "in", "not in")):
+            raise JQLError(f"The operator '{op}' is not supported by the '{name}' field.")
+        texts = [v[1] for v in (raw if isinstance(raw, list) else [raw]) if v[0] in ("word", "str")]
+        if cf.kind in ("select", "multiselect"):
+            wanted = set()
+            for text in texts:
+                found = next((o for o in cf.options if text.lower() in (o.lower(), cf.option_id(o))), None)
+                if found is None:
+                    raise JQLError(f"The option '{text}' for field '{name}' does not exist.", False)
+                wanted.add(found)
+
+            def hit(s: dict) -> bool:
+                return bool(s[fid] & wanted) if isinstance(s[fid], frozenset) else s[fid] in wanted
+
+            return hit if op in ("=", "in") else (lambda s: bool(s[fid]) and not hit(s))
+        if cf.kind == "number":
+            try:
+                values = [float(t) for t in texts]
+            except ValueError:
+                raise JQLError(f"The value '{texts[0]}' is not a number for the field '{name}'.", False) from None
+        else:
+            for t in texts:
+                if not re.fullmatch(r"\d{4}[-/]\d\d[-/]\d\d", t):
+                    raise JQLError(f"Date value '{t}' for field '{name}' is invalid.", False)
+            values = [t.replace("/", "-") for t in texts]
+        tests = {
+            "=": lambda x: x in values,
+            "in": lambda x: x in values,
+            "!=": lambda x: x not in values,
+            "not in": lambda x: x not in values,
+            ">": lambda x: x > values[0],
+            ">=": lambda x: x >= values[0],
+            "<": lambda x: x < values[0],
+            "<=": lambda x: x <= values[0],
+        }
+        test = tests[op]
+        return lambda s: s[fid] is not None and test(s[fid])
 
     def _resolve(self, fld: str, name: str, value):
         """The canonical value a clause compares with (400 for values that do not exist)."""
@@ -2417,6 +2882,36 @@ def _jql_date(value, name: str, now: int) -> tuple[int, int]:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _searchable(value):
+    """A custom field's value as the index holds it: a multi-select as a set."""
+    return frozenset(value) if isinstance(value, list) else value
+
+
+def _custom_schema(cf: CustomField) -> dict:
+    kind, items, custom = _CUSTOM_TYPES[cf.kind]
+    schema = {
+        "type": kind,
+        "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{custom}",
+        "customId": cf.number,
+    }
+    if items:
+        schema["items"] = items
+    return schema
+
+
+def _item(name: str, field_id: str, old, old_text, new, new_text) -> dict:
+    """One item of a changelog entry, as Jira writes it (from/to: ids, *String: what it shows)."""
+    return {
+        "field": name,
+        "fieldtype": "jira",
+        "fieldId": field_id,
+        "from": old,
+        "fromString": old_text,
+        "to": new,
+        "toString": new_text,
+    }
 
 
 def _is_sd(request: Request) -> bool:
