@@ -26,6 +26,7 @@ refused before its comment is sent, and solve/close need no second read.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,17 +39,27 @@ from jira import JIRA
 
 from tixcli.backends.base import ExportItem, TicketState
 from tixcli.backends.jsm_workflow import (
+    GROUP_FIELD,
+    ITEMS_MAX,
+    TEXTAREA_MAX,
     VERB_FOR,
+    FieldMap,
     PriorityMap,
     Transition,
     TypeMap,
     Workflow,
+    clause_name,
     dedupe_key_of,
     dedupe_label,
+    field_kind,
+    field_value,
     jql_list,
+    jql_phrase,
     jql_string,
     jql_text_terms,
     listed,
+    option_value,
+    wire_value,
 )
 from tixcli.backends.remote import (
     RemoteBackend,
@@ -70,6 +81,7 @@ from tixcli.errors import (
     RefusedError,
     UnavailableError,
 )
+from tixcli.history import HistoryEvent
 from tixcli.model import (
     ACTIVE_STATUSES,
     STATUSES,
@@ -80,6 +92,7 @@ from tixcli.model import (
     NewTicket,
     Reply,
     Ticket,
+    parse_iso,
     to_iso,
 )
 
@@ -115,6 +128,37 @@ PARTICIPANTS_FIELD = "com.atlassian.servicedesk:sd-request-participants"
 # documents `transitions` for the issue and `transitions.fields` for the transitions endpoint;
 # where the issue's answer lacks the fields, they are read from that endpoint before use.
 TRANSITIONS_EXPAND = "transitions,transitions.fields"
+# History (see `history`): what the issue read gives besides its changelog (expand=changelog).
+HISTORY_FIELDS = ("summary", "status", "reporter", "assignee", "created", "comment")
+CHANGELOG_PAGE = 100  # GET /issue/{key}/changelog: maxResults defaults to 100, the most it allows
+CHANGELOG_MOST = 100_000  # changes of one request read at most (a site that never ends: exit 8)
+HISTORY_TEXT = 1_000  # the longest text a history event keeps of a value (a description...)
+HISTORY_ITEMS = ITEMS_MAX  # the most values of a list (tags, CCs) it keeps
+USERS_BULK = 50  # account ids a GET /user/bulk names (a long URL answers 414: JRACLOUD-78790)
+# The account Jira's automation acts as (its accountType is "app"; sites rename it rarely).
+AUTOMATION_NAMES = frozenset({"automation for jira", "automation"})
+# Jira's time format (2026-01-31T12:00:00.000+0000): a custom field holding one is a date-time.
+JIRA_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})"
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class _Record:
+    """What a request's history is made of, as read (see `history`): when it was made, its
+    reporter and subject now, the changelog entries (None: still to read), the comments (the
+    platform's or the servicedeskapi's shape) and, where the platform is not readable (a
+    customer account), the request's status history in place of the changelog."""
+
+    key: str
+    created: str | None
+    moment: datetime  # `created` to the millisecond, for the order of what followed
+    reporter: dict | None
+    summary: str | None
+    changelog: list[dict] | None
+    comments: list[dict]
+    statuses: list[dict] | None = None
 
 
 @dataclass
@@ -142,7 +186,19 @@ class JSMBackend(RemoteBackend):
     name = "jsm"
     service = SERVICE
     capabilities = frozenset(
-        {"internal_notes", "attachments", "cc", "search", "dedupe", "export_cursor", "edit", "assign", "download"}
+        {
+            "internal_notes",
+            "attachments",
+            "cc",
+            "search",
+            "dedupe",
+            "export_cursor",
+            "edit",
+            "assign",
+            "download",
+            "history",
+            "custom_fields",
+        }
     )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
@@ -166,6 +222,9 @@ class JSMBackend(RemoteBackend):
         self.workflow = Workflow(profile)
         self.types = TypeMap(profile)
         self.priorities = PriorityMap(profile)
+        self.fieldmap = FieldMap(profile)
+        if self.fieldmap.group_id:  # a field carries the group: create/edit/list --group use it
+            self.capabilities = type(self).capabilities | {"groups"}
         self._jira: JIRA | None = None
         # Looked up at most once per run.
         self._desk: dict | None = None
@@ -173,6 +232,16 @@ class JSMBackend(RemoteBackend):
         self._type_fields: dict[str, set[str]] = {}
         self._account_ids: dict[str, str] = {}
         self._custom: dict[str, dict | None] | None = None
+        self._field_meta: dict[str, dict] = {}  # the mapped fields as the site's field list has them
+        self._fields_read = False  # whether that list was read (else values go as text)
+        self._type_options: dict[str, dict[str, list[str]]] = {}  # request type -> field -> options
+        self._create_options: dict[str, dict[str, list[str]]] = {}  # issue type -> field -> options
+        self._categories: dict[str, str] = {}  # status name (lower case) -> its category, as seen
+        self._statuses_read = False
+        self._people: dict[str, str] = {}  # accountId -> email, as seen in answers
+        self._looked_up: set[str] = set()  # accounts GET /user/bulk was asked for
+        self._history_in_export = False  # export --with-history: the search asks for changelogs
+        self._export_records: dict[str, _Record] = {}  # what export read for histories()
         self._tz = None
         self._created_ids: list[str] = []  # issues this run created: search may not see them yet
         self._platform_denied = False  # a customer-only account: the platform issue answers 403
@@ -322,9 +391,40 @@ class JSMBackend(RemoteBackend):
         if request_type_id not in self._type_fields:
             path = f"{SD}/servicedesk/{self._desk_id()}/requesttype/{request_type_id}/field"
             meta = self._get(path, action="read the request type's fields")
-            fields = meta.get("requestTypeFields") or []
+            fields = _array(meta.get("requestTypeFields") or [])
             self._type_fields[request_type_id] = {str(f.get("fieldId")) for f in fields if f.get("fieldId")}
+            # a select's options (validValues: {value: the option's id, label: its value})
+            self._type_options[request_type_id] = {
+                str(f["fieldId"]): _option_labels(f.get("validValues"), "label")
+                for f in fields
+                if f.get("fieldId") in self.fieldmap.names
+            }
         return self._type_fields[request_type_id]
+
+    def _issue_type_options(self, request_type: dict) -> dict[str, list[str]]:
+        """The options of the mapped select fields when an issue of the request type's issue type
+        is made (create metadata), for the fields its request form lacks: read once per issue type
+        and run, {} where the account may not read it (the site then checks the values)."""
+        issue_type = service_id(_need(request_type, "issueTypeId"), SERVICE, "issue type id")  # into the path
+        if issue_type not in self._create_options:
+            found: dict[str, list[str]] = {}
+            path = f"{API}/issue/createmeta/{quote(self._project_key(), safe='')}/issuetypes/{issue_type}"
+            start = 0
+            try:
+                while True:
+                    page = self._get(path, action="read the create metadata", startAt=start, maxResults=CHANGELOG_PAGE)
+                    values = _array(page.get("fields") or page.get("results") or [])
+                    for f in values:
+                        if f.get("fieldId") in self.fieldmap.names:
+                            found[str(f["fieldId"])] = _option_labels(f.get("allowedValues"), "value")
+                    start += len(values)
+                    total = page.get("total")
+                    if not values or not isinstance(total, int) or start >= total or start >= CHANGELOG_MOST:
+                        break
+            except (AuthError, NotFoundError):
+                found = {}
+            self._create_options[issue_type] = found
+        return self._create_options[issue_type]
 
     def _account_id(self, email: str) -> str:
         """The accountId of a user or customer, by email (user search), cached per run."""
@@ -345,20 +445,106 @@ class JSMBackend(RemoteBackend):
         return self._account_ids[email]
 
     def _custom_fields(self) -> dict[str, dict | None]:
-        """The site's request type and participants fields ({"id", "clauseNames"...} or None)."""
+        """The site's request type and participants fields ({"id", "clauseNames"...} or None);
+        the fields the profile maps are kept too (their schemas: `_kind`)."""
         if self._custom is None:
             found: dict[str, dict | None] = {"request_type": None, "participants": None}
             try:
                 for f in _array(self._call("GET", f"{API}/field", action="list the fields") or []):
-                    custom = (f.get("schema") or {}).get("custom")
+                    custom = _dict(f.get("schema")).get("custom")
                     if custom == REQUEST_TYPE_FIELD:
                         found["request_type"] = f
                     elif custom == PARTICIPANTS_FIELD:
                         found["participants"] = f
+                    if isinstance(f.get("id"), str) and f["id"] in self.fieldmap.names:
+                        self._field_meta[f["id"]] = f
+                self._fields_read = True
             except (AuthError, NotFoundError):
                 pass  # no field list: search results then lack the type and CCs
             self._custom = found
         return self._custom
+
+    # -- custom fields (`fields:` in the profile) -----------------------------------------
+
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self.fieldmap.custom)
+
+    def field_values(self, texts: dict[str, str | None]) -> dict[str, Any]:
+        """Each `--field` text converted by its field's schema in the site's field list (one
+        request a run): text, number, date, date-time, an option, options from a comma list."""
+        return {name: field_value(self._kind(self.fieldmap.ids[name]), text, name) for name, text in texts.items()}
+
+    def _kind(self, field_id: str) -> str:
+        """What the field holds (`jsm_workflow.field_kind`); a mapped id the site's field list
+        lacks is a configuration error. Without a readable list, values go as text and the site
+        checks them."""
+        self._custom_fields()
+        meta = self._field_meta.get(field_id)
+        if meta is not None:
+            return field_kind(meta.get("schema"))
+        if not self._fields_read:
+            return "text"
+        name = self.fieldmap.names[field_id]
+        raise ConfigError(
+            f"profile {self.profile.name!r}: fields.{name} is {field_id}, which {SERVICE} does not show to "
+            f"{self.email}",
+            hint="check the id in Jira's custom field settings (or GET /rest/api/3/field)",
+        )
+
+    def _mapped_ids(self) -> tuple[str, ...]:
+        """The fields to ask for in every read: the mapped ones, the group's included."""
+        return tuple(self.fieldmap.ids.values())
+
+    def _custom_values(self, fields: dict, form: dict | None = None) -> tuple[dict[str, Any], str | None]:
+        """(Ticket.fields, Ticket.group) from the platform fields, or for a customer account the
+        request form's values. Values are read by their shape (no schema needed: `show` reads
+        no field list): text, numbers, an option's value, lists of them, Jira times as ISO."""
+        values: dict[str, Any] = {}
+        group = None
+        for name, fid in self.fieldmap.ids.items():
+            raw = fields.get(fid) if fid in fields else (form or {}).get(fid)
+            value = _read_field(raw)
+            if value is None:
+                continue
+            if name == GROUP_FIELD:
+                group = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            else:
+                values[name] = value
+        return values, group
+
+    def _checked_options(self, request_type: dict, field_id: str, value: Any, on_form: bool) -> Any:
+        """A select's value checked against its options before anything is sent (the form's, or
+        the create metadata's for a field the form lacks), in the option's own spelling; where
+        neither says, as given (the site checks it)."""
+        name = self.fieldmap.names[field_id]
+        if on_form:
+            self._form_fields(str(request_type["id"]))
+            allowed = self._type_options.get(str(request_type["id"]), {}).get(field_id)
+        else:
+            allowed = self._issue_type_options(request_type).get(field_id)
+        if not allowed:
+            return value
+        fixed = []
+        for wanted in value if isinstance(value, list) else [value]:
+            option = option_value(allowed, str(wanted))
+            if option is None:
+                raise InvalidInputError(
+                    f"field {name!r} has no option {str(wanted)[:60]!r}", hint=f"its options: {listed(allowed)}"
+                )
+            fixed.append(option)
+        return fixed if isinstance(value, list) else fixed[0]
+
+    def _field_refusal(self, exc: InvalidInputError, note: str = "") -> InvalidInputError:
+        """The site's refusal of a value (it names the field's id or JQL clause) naming the field
+        as the profile does."""
+        message = exc.message
+        for fid, name in self.fieldmap.names.items():
+            for spelled in (fid, clause_name(fid)):
+                if spelled in message:
+                    message = message.replace(spelled, f"field {name!r} ({spelled})")
+        if message == exc.message and not note:
+            return exc
+        return InvalidInputError(message + note, hint=exc.hint)
 
     def _timezone(self):
         """The account's time zone: JQL reads "yyyy-MM-dd HH:mm" in it."""
@@ -408,7 +594,7 @@ class JSMBackend(RemoteBackend):
                     f"{API}/issue/{_seg(key)}",
                     action="read the issue",
                     ticket=key,
-                    fields=",".join(EXTRA_FIELDS),
+                    fields=",".join((*EXTRA_FIELDS, *self._mapped_ids())),
                     expand=TRANSITIONS_EXPAND if transitions else None,
                 )
             except AuthError as exc:  # a customer-only account cannot read the platform issue
@@ -474,20 +660,22 @@ class JSMBackend(RemoteBackend):
             known.transitions = self._transitions(known.key)
         return known.transitions
 
-    def _thread(self, ticket: Ticket, attachments: list[Attachment]) -> list[Comment]:
-        """The description as the first comment, then the comments (with their attachments)."""
-        comments = [
-            _comment(c)
-            for c in self._paged(
+    def _thread(self, ticket: Ticket, attachments: list[Attachment], raw: list | None = None) -> list[Comment]:
+        """The description as the first comment, then the comments (with their attachments);
+        `raw` receives the comments as the service sent them (for the history of an export)."""
+        found = list(
+            self._paged(
                 f"{SD}/request/{_seg(ticket.id)}/comment",
                 action="read the comments",
                 ticket=ticket.id,
                 expand="attachment",
             )
-        ]
-        return _with_opening(ticket, comments, attachments)
+        )
+        if raw is not None:
+            raw.extend(found)
+        return _with_opening(ticket, [_comment(c) for c in found], attachments)
 
-    def _thread_from_page(self, ticket: Ticket, fields: dict) -> list[Comment]:
+    def _thread_from_page(self, ticket: Ticket, fields: dict, raw: list | None = None) -> list[Comment]:
         """The thread of a search result: its embedded comments (v2: wiki text, `jsdPublic`),
         unless the page did not hold all of them, or the request has files. Which comment a file
         came with only the servicedeskapi says (the platform lists the issue's files apart from its
@@ -495,9 +683,11 @@ class JSMBackend(RemoteBackend):
         attachments = [_attachment(a) for a in _array(fields.get("attachment") or [])]
         page = fields.get("comment")
         if attachments or not isinstance(page, dict) or not _holds_every_comment(page):
-            return self._thread(ticket, attachments)
-        comments = [_platform_comment(c) for c in _array(page["comments"])]
-        return _with_opening(ticket, comments, attachments)
+            return self._thread(ticket, attachments, raw)
+        found = _array(page["comments"])
+        if raw is not None:
+            raw.extend(found)
+        return _with_opening(ticket, [_platform_comment(c) for c in found], attachments)
 
     def query(self, query: ListQuery) -> list[Ticket]:
         """The resolved query: "mine" is `requester` = the profile's email, and with no other
@@ -509,6 +699,8 @@ class JSMBackend(RemoteBackend):
             return self._list_requests(query, ("OWNED_REQUESTS",))
         try:
             return list(self._search(self._jql(query), query.limit, _checked_here(query)))
+        except InvalidInputError as exc:  # JQL refused a field's value (an option it lacks...)
+            raise self._field_refusal(exc) from None
         except AuthError:
             # A customer-only account cannot search: --all is then the portal's "all requests"
             # (its own, those it participates in, its organisations'), where /request can say it.
@@ -530,6 +722,7 @@ class JSMBackend(RemoteBackend):
             query.group,
             query.created_since,
             query.reverse,
+            query.fields,
         )
         return (
             _request_status(query.statuses) is not None
@@ -566,7 +759,9 @@ class JSMBackend(RemoteBackend):
         for i in range(0, len(found), PAGE):
             keys = [_key_of(r, "issueKey") for r in found[i : i + PAGE]]
             try:
-                issues, _ = self._search_page(f"key in ({jql_list(keys)})", EXTRA_FIELDS, len(keys))
+                issues, _ = self._search_page(
+                    f"key in ({jql_list(keys)})", (*EXTRA_FIELDS, *self._mapped_ids()), len(keys)
+                )
             except (AuthError, NotFoundError):
                 break  # a customer-only account cannot search
             extra.update({_key_of(issue, "key"): issue.get("fields") or {} for issue in issues})
@@ -595,6 +790,13 @@ class JSMBackend(RemoteBackend):
             clauses.append(f"priority = {jql_string(jira_priority)}")
         # labels = x: the issue has label x; one clause per tag, AND'ed (every tag is required)
         clauses += [f"labels = {jql_string(tag)}" for tag in query.tags]
+        for name, wanted in query.fields:  # each value checked here too (_checked_here)
+            clauses += self._field_clauses(self.fieldmap.ids[name], wanted)
+        if query.group is not None:  # the core refuses --group unless the profile maps its field
+            group_id = self.fieldmap.group_id
+            if group_id is None:
+                raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
+            clauses += self._field_clauses(group_id, field_value(self._kind(group_id), query.group, GROUP_FIELD))
         if query.since:
             clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
         if query.created_since:
@@ -613,6 +815,26 @@ class JSMBackend(RemoteBackend):
         order = ", ".join(f"{key} {way}" for key in keys[query.sort])
         return " AND ".join(clauses) + f" ORDER BY {order}"
 
+    def _field_clauses(self, field_id: str, wanted: Any) -> list[str]:
+        """JQL selecting the issues whose custom field holds `wanted` (a value as `field_values`
+        gives it): `~` a phrase for text (JQL has no `=` for it), `=` for the rest, one clause
+        per option of a multi-select; what JQL says loosely is checked on the answer."""
+        clause, kind = clause_name(field_id), self._kind(field_id)
+        if wanted is None:
+            return [f"{clause} is EMPTY"]
+        if kind in ("text", "textarea"):
+            return [f"{clause} ~ {jql_phrase(str(wanted))}"]
+        if kind == "number":
+            number = format(wanted, "f").rstrip("0").rstrip(".") if isinstance(wanted, float) else str(wanted)
+            return [f"{clause} = {number}"]
+        if kind == "datetime":  # JQL compares minutes: that minute, the seconds checked here
+            minute = parse_iso(str(wanted)).replace(second=0)
+            return [
+                f"{clause} >= {jql_string(self._jql_time(minute))}",
+                f"{clause} <= {jql_string(self._jql_time(minute + timedelta(minutes=1)))}",
+            ]
+        return [f"{clause} = {jql_string(str(v))}" for v in (wanted if isinstance(wanted, list) else [wanted])]
+
     def _user_clause(self, field: str, email: str) -> str:
         if email.lower() == self.email:
             return f"{field} = currentUser()"
@@ -623,7 +845,14 @@ class JSMBackend(RemoteBackend):
         return since.astimezone(self._timezone()).strftime("%Y-%m-%d %H:%M")
 
     def _search_page(
-        self, jql: str, fields, max_results: int = PAGE, token: str | None = None, reconcile=(), api: str = API
+        self,
+        jql: str,
+        fields,
+        max_results: int = PAGE,
+        token: str | None = None,
+        reconcile=(),
+        api: str = API,
+        expand: str | None = None,
     ) -> tuple[list[dict], str | None]:
         """One page of /rest/api/3/search/jql (`api`: or v2's): (issues, the next page's token or None)."""
         params: dict[str, Any] = {
@@ -631,6 +860,7 @@ class JSMBackend(RemoteBackend):
             "fields": ",".join(fields),
             "maxResults": max_results,
             "nextPageToken": token,
+            "expand": expand,
         }
         if reconcile:
             params["reconcileIssues"] = ",".join(reconcile)
@@ -672,7 +902,7 @@ class JSMBackend(RemoteBackend):
 
     def _search_fields(self) -> tuple[str, ...]:
         custom = [f["id"] for f in self._custom_fields().values() if f]
-        return (*SEARCH_FIELDS, *custom)
+        return (*SEARCH_FIELDS, *custom, *self._mapped_ids())
 
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every request of the service desk with its thread, oldest first, from search pages.
@@ -692,6 +922,11 @@ class JSMBackend(RemoteBackend):
 
         A cursor is (the page's nextPageToken, the position on that page, since): resuming asks
         for that page again and skips what was already exported.
+
+        With --with-history (`export_with_history`) the pages carry each request's changelog too
+        (`expand=changelog`), and what `histories` needs is kept from them: no request more,
+        except the changelog of a request whose page did not hold all of it (1 per 100 changes),
+        and once a run the site's statuses (see `history`).
         """
         if cursor is not None:
             token, done, since_iso = _decode_cursor(cursor)
@@ -704,12 +939,14 @@ class JSMBackend(RemoteBackend):
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
         custom = [f["id"] for f in self._custom_fields().values() if f and f.get("id")]
         from_pages = len(custom) == 2
-        fields = (*EXPORT_FIELDS, *custom) if from_pages else EXTRA_FIELDS
+        fields = (*EXPORT_FIELDS, *custom, *self._mapped_ids()) if from_pages else (*EXTRA_FIELDS, *self._mapped_ids())
         since_cut = to_iso(since) if since else None
         seen: set[str] = set()
         followed: set[str] = {token} if token else set()
+        with_history = self._history_in_export and from_pages
         while True:
-            issues, next_token = self._search_page(jql, fields, PAGE, token, api=API2)
+            expand = "changelog" if with_history else None
+            issues, next_token = self._search_page(jql, fields, PAGE, token, api=API2, expand=expand)
             fresh = False
             for index, issue in enumerate(_array(issues)):
                 key = _key_of(issue, "key")
@@ -724,7 +961,10 @@ class JSMBackend(RemoteBackend):
                     continue
                 if from_pages:
                     ticket = self._ticket_from_issue(issue)
-                    ticket.comments = self._thread_from_page(ticket, values)
+                    raw: list | None = [] if with_history else None
+                    ticket.comments = self._thread_from_page(ticket, values, raw)
+                    if raw is not None:
+                        self._export_records[key] = self._record(key, issue, raw)
                 else:
                     ticket = self._with_thread(key, values)
                 yield ExportItem(
@@ -734,6 +974,388 @@ class JSMBackend(RemoteBackend):
                 return
             _follow(next_token, followed, fresh)
             token, done = next_token, -1
+
+    # -- history --------------------------------------------------------------------------
+
+    def history(self, ticket_id: str) -> list[HistoryEvent]:
+        """The request's creation (by its reporter), its changelog and its comments, oldest first.
+
+        One request: the issue (REST v2) with its changelog (`expand=changelog`) and comments;
+        more only where that answer does not hold them all (the changelog endpoint, 100 changes a
+        page, the most it allows; the comments, 100 a page); once a run, the site's field list
+        where the changelog changes a mapped field (its kind), and the site's statuses (GET
+        /status: their categories) where a status the changelog names is in no list of the
+        profile and was not seen as a current status; +1 per 50 people a change names by id
+        (assignee, reporter, participants) whose emails the run has not seen (GET /user/bulk).
+        A customer account, which cannot read the platform issue (403), gets the request (its
+        reporter and creation), its status history and its comments: 4 requests.
+        """
+        key = _issue_key(ticket_id)
+        record = self._history_record(key)
+        self._resolve(self._accounts_named([record]))
+        return self._events(record)
+
+    def histories(self, ticket_ids: list[str]) -> dict[str, list[HistoryEvent]]:
+        """The histories of an export's requests from what its pages held (see `export`); a
+        request it did not keep (read one by one where the site's field list is not readable)
+        costs what `history` does."""
+        result: dict[str, list[HistoryEvent]] = {}
+        kept: dict[str, _Record] = {}
+        for ticket_id in ticket_ids:
+            key = _issue_key(ticket_id)
+            record = self._export_records.pop(key, None)
+            if record is None:
+                result[ticket_id] = self.history(key)
+                continue
+            if record.changelog is None:
+                record.changelog = self._changelog(key)
+            kept[ticket_id] = record
+        self._resolve(self._accounts_named(list(kept.values())))  # the people of the chunk at once
+        result.update({ticket_id: self._events(record) for ticket_id, record in kept.items()})
+        return result
+
+    def export_with_history(self, items: Iterator[ExportItem], chunk: int = 200) -> Iterator[ExportItem]:
+        """The core's, with the export's search asking for each request's changelog: set before
+        the export's generator has run its first line (it reads the flag when it starts)."""
+        self._history_in_export = True
+        return super().export_with_history(items, chunk)
+
+    def _history_record(self, key: str) -> _Record:
+        if not self._platform_denied:
+            participants = (self._custom or {}).get("participants") or {}  # its people's emails, if known
+            wanted = [*HISTORY_FIELDS, *([participants["id"]] if participants.get("id") else [])]
+            try:
+                issue = self._get(
+                    f"{API2}/issue/{_seg(key)}",
+                    action="read the history",
+                    ticket=key,
+                    fields=",".join(wanted),
+                    expand="changelog",
+                )
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                self._platform_denied = True  # a customer: the servicedeskapi's history
+            except NotFoundError:
+                pass  # hidden from the platform, perhaps: the servicedeskapi says whether it exists
+            else:
+                fields = _object(issue.get("fields") or {})
+                page = fields.get("comment")
+                comments = _array(page["comments"]) if isinstance(page, dict) and _holds_every_comment(page) else None
+                if comments is None:
+                    comments = list(
+                        self._paged(f"{SD}/request/{_seg(key)}/comment", action="read the comments", ticket=key)
+                    )
+                record = self._record(key, issue, comments)
+                if record.changelog is None:
+                    record.changelog = self._changelog(key)
+                return record
+        request = self._get(f"{SD}/request/{_seg(key)}", action="read the request", ticket=key)
+        statuses = list(self._paged(f"{SD}/request/{_seg(key)}/status", action="read the status history", ticket=key))
+        comments = list(
+            self._paged(
+                f"{SD}/request/{_seg(key)}/comment", action="read the comments", ticket=key, expand="attachment"
+            )
+        )
+        values = {v.get("fieldId"): v.get("value") for v in _array(request.get("requestFieldValues") or [])}
+        created = request.get("createdDate") if isinstance(request.get("createdDate"), dict) else None
+        return _Record(
+            key,
+            _date(created),
+            _moment(created) or EPOCH,
+            _user(request.get("reporter")),
+            _history_text(values.get("summary")),
+            None,
+            comments,
+            statuses,
+        )
+
+    def _record(self, key: str, issue: dict, comments: list[dict]) -> _Record:
+        """A platform issue (with expand=changelog) and its comments as a history's record; its
+        changelog None where the issue did not hold all of it (read it with `_changelog`)."""
+        fields = _object(issue.get("fields") or {})
+        for value in fields.values():  # the people it names (assignee, participants...): their emails
+            for user in value if isinstance(value, list) else [value]:
+                self._learn(user)
+        status = _dict(fields.get("status"))
+        category = _dict(status.get("statusCategory")).get("key")
+        if isinstance(status.get("name"), str) and isinstance(category, str):
+            self._categories[status["name"].lower()] = category.lower()
+        page = issue.get("changelog")
+        changelog = None
+        if isinstance(page, dict) and isinstance(page.get("histories"), list):
+            total, start, histories = page.get("total"), page.get("startAt", 0), _array(page["histories"])
+            if isinstance(total, int) and not isinstance(total, bool) and start == 0 and len(histories) >= total:
+                changelog = histories
+        return _Record(
+            key,
+            service_time(fields.get("created"), SERVICE),
+            _moment(fields.get("created")) or EPOCH,
+            _user(fields.get("reporter")),
+            _history_text(fields.get("summary")),
+            changelog,
+            comments,
+        )
+
+    def _changelog(self, key: str) -> list[dict]:
+        """Every change of the issue, oldest first: GET .../changelog, 100 a page (the most)."""
+        entries: list[dict] = []
+        seen: set[str] = set()
+        start = 0
+        while True:
+            page = self._get(
+                f"{API}/issue/{_seg(key)}/changelog",
+                action="read the changelog",
+                ticket=key,
+                startAt=start,
+                maxResults=CHANGELOG_PAGE,
+            )
+            values = _array(page.get("values") or [])
+            fresh = [v for v in values if _identity(v) not in seen]
+            seen.update(_identity(v) for v in fresh)
+            entries += fresh
+            if page.get("isLast", True) or not values:
+                return entries
+            if not fresh or len(entries) >= CHANGELOG_MOST:
+                raise _endless(f"{API}/issue/{key}/changelog")
+            start += len(values)
+
+    def _events(self, record: _Record) -> list[HistoryEvent]:
+        """A record as events: "created" first (by the original reporter, with the original
+        subject), then the changelog's changes and the comments in the order they happened."""
+        for user in [record.reporter, *(c.get("author") for c in record.comments)]:
+            self._learn(user)
+        entries = []
+        for entry in record.changelog or []:
+            self._learn(entry.get("author"))
+            items = _array(entry.get("items") or [])
+            entries.append((_moment(entry.get("created")) or record.moment, entry, items))
+        entries.sort(key=lambda e: e[0])
+        all_items = [i for _, _, items in entries for i in items]
+        reporter = _account(record.reporter)
+        first_reporter = next((i for i in all_items if self._item_field(i) == "reporter"), None)
+        first_summary = next((i for i in all_items if self._item_field(i) == "summary"), None)
+        requester = _account({"accountId": first_reporter.get("from")}) if first_reporter else reporter
+        if first_reporter:
+            opener = self._known(requester) or _history_text(first_reporter.get("fromString"))
+        else:
+            opener = self._actor(record.reporter)
+        subject = _history_text(first_summary.get("fromString")) if first_summary else record.summary
+        events = [HistoryEvent(record.created, "created", opener, "requester", new=subject)]
+        timeline: list[tuple[datetime, int, Any]] = [(moment, 1, (entry, items)) for moment, entry, items in entries]
+        for comment in record.comments:
+            created = comment.get("created")
+            moment = _moment(created) or record.moment
+            timeline.append((moment, 2, comment))
+        if record.statuses is not None:  # no changelog: the status history (newest first)
+            previous = None
+            for status in reversed(record.statuses):
+                name = status.get("status") if isinstance(status.get("status"), str) else None
+                category = status.get("statusCategory") if isinstance(status.get("statusCategory"), str) else None
+                date_dto = status.get("statusDate") if isinstance(status.get("statusDate"), dict) else None
+                if name and category:
+                    self._categories[name.lower()] = category.lower()
+                if previous is not None:
+                    timeline.append((_moment(date_dto) or record.moment, 0, (previous, name, _date(date_dto))))
+                previous = name
+        timeline.sort(key=lambda t: (t[0], t[1]))
+        for _, kind, payload in timeline:
+            if kind == 0:
+                old, new, at = payload
+                detail = {"from": old, "to": new}
+                events.append(
+                    HistoryEvent(
+                        at, "status", None, None, old=self._status_of(old), new=self._status_of(new), detail=detail
+                    )
+                )
+            elif kind == 2:
+                events += self._comment_events(payload, requester, with_files=record.changelog is None)
+            else:
+                entry, items = payload
+                author = entry.get("author") if isinstance(entry.get("author"), dict) else None
+                at = service_time(entry.get("created"), SERVICE)
+                actor, by = self._actor(author), _by(author, requester)
+                for item in items:
+                    event = self._item_event(item, at, actor, by)
+                    if event is not None:
+                        events.append(event)
+                    if self._item_field(item) == "reporter":
+                        requester = _account({"accountId": item.get("to")})
+        return events
+
+    def _comment_events(self, comment: dict, requester: str | None, with_files: bool) -> list[HistoryEvent]:
+        """A comment (the platform's or the servicedeskapi's shape) as its event, and where the
+        changelog is not read (a customer), an event for each file it brought."""
+        author = comment.get("author") if isinstance(comment.get("author"), dict) else None
+        created = comment.get("created")
+        at = _date(created) if isinstance(created, dict) else service_time(created, SERVICE)
+        comment_id = service_id(comment["id"], SERVICE, "comment id") if comment.get("id") is not None else None
+        public = comment["public"] if isinstance(comment.get("public"), bool) else comment.get("jsdPublic") is not False
+        actor, by = self._actor(author), _by(author, requester)
+        events = [HistoryEvent(at, "comment", actor, by, detail={"comment_id": comment_id, "public": public})]
+        files = (
+            (comment.get("attachments") or {}).get("values") if isinstance(comment.get("attachments"), dict) else None
+        )
+        for attachment in _array(files or []) if with_files else []:
+            name = _history_text(attachment.get("filename"))
+            events.append(HistoryEvent(at, "attachment", actor, by, new=name, detail={"comment_id": comment_id}))
+        return events
+
+    def _item_field(self, item: dict) -> str:
+        """What a changelog item changed, in tixcli's words (field ids first, names for sites
+        whose items lack them): status, priority, summary, labels, assignee, reporter,
+        attachment, participants, request_type, custom:ID, or other."""
+        fid = item.get("fieldId") if isinstance(item.get("fieldId"), str) else None
+        name = str(item.get("field") or "").lower()
+        for known in ("status", "priority", "summary", "labels", "assignee", "reporter", "attachment"):
+            if fid == known or (fid is None and name == known):
+                return known
+        custom = self._custom or {}
+        ids = {k: (f or {}).get("id") for k, f in custom.items()}
+        if (fid and fid == ids.get("participants")) or name == "request participants":
+            return "participants"
+        if (fid and fid == ids.get("request_type")) or name in ("customer request type", "request type"):
+            return "request_type"
+        if fid in self.fieldmap.names:
+            return f"custom:{fid}"
+        for field_id, meta in self._field_meta.items():
+            if fid is None and name and name == str(meta.get("name") or "").lower():
+                return f"custom:{field_id}"
+        return "other"
+
+    def _item_event(self, item: dict, at: str | None, actor: str | None, by: str | None) -> HistoryEvent | None:
+        """One changelog item as an event (None: nothing a ticket shows changed, such as the
+        dedupe label alone)."""
+        what = self._item_field(item)
+        old_text, new_text = _history_text(item.get("fromString")), _history_text(item.get("toString"))
+        raw = {"from": old_text, "to": new_text}
+        if what == "status":
+            old, new = self._status_of(old_text), self._status_of(new_text)
+            return HistoryEvent(at, "status", actor, by, old=old, new=new, detail=raw)
+        if what == "priority":
+            return HistoryEvent(
+                at,
+                "priority",
+                actor,
+                by,
+                old=self.priorities.tixcli(old_text),
+                new=self.priorities.tixcli(new_text),
+                detail=raw,
+            )
+        if what == "summary":
+            return HistoryEvent(at, "subject", actor, by, old=old_text, new=new_text)
+        if what == "labels":
+            old_tags, new_tags = _split_labels(_words(old_text))[0], _split_labels(_words(new_text))[0]
+            if old_tags == new_tags:
+                return None  # only the dedupe key's label changed
+            return HistoryEvent(at, "tags", actor, by, old=old_tags, new=new_tags)
+        if what in ("assignee", "reporter"):
+            old = self._known(_account({"accountId": item.get("from")})) or old_text
+            new = self._known(_account({"accountId": item.get("to")})) or new_text
+            return HistoryEvent(at, "assignee" if what == "assignee" else "requester", actor, by, old=old, new=new)
+        if what == "participants":
+            old_cc, new_cc = self._people_in(item.get("from"), old_text), self._people_in(item.get("to"), new_text)
+            return HistoryEvent(at, "cc", actor, by, old=old_cc, new=new_cc)
+        if what == "attachment":
+            if item.get("to") is None:
+                return HistoryEvent(at, "other", actor, by, old=old_text, detail={"what": "attachment removed"})
+            file_id = str(item["to"]) if re.fullmatch(r"[0-9]{1,20}", str(item["to"])) else None
+            return HistoryEvent(at, "attachment", actor, by, new=new_text, detail={"attachment_id": file_id})
+        if what == "request_type":
+            old, new = self.types.type_of(old_text), self.types.type_of(new_text)
+            return HistoryEvent(at, "type", actor, by, old=old, new=new, detail=raw)
+        if what.startswith("custom:"):
+            field_id = what.removeprefix("custom:")
+            self._custom_fields()  # the field's kind: read once a run, where a change names a mapped field
+            kind = field_kind(self._field_meta[field_id].get("schema")) if field_id in self._field_meta else "text"
+            old, new = _change_value(kind, item, "from"), _change_value(kind, item, "to")
+            name = self.fieldmap.names[field_id]
+            if name == GROUP_FIELD:
+                return HistoryEvent(at, "group", actor, by, old=_one(old), new=_one(new))
+            return HistoryEvent(at, "field", actor, by, field=name, old=old, new=new)
+        return HistoryEvent(
+            at, "other", actor, by, old=old_text, new=new_text, detail={"what": _history_text(item.get("field"))}
+        )
+
+    def _status_of(self, name: str | None) -> str | None:
+        """A status name of the history as a tixcli status: the profile's lists, else its category
+        (seen as a current status, or from the site's statuses, read once a run)."""
+        if not name:
+            return None
+        if self.workflow.knows(name):
+            return self.workflow.status(name)
+        if name.lower() not in self._categories and not self._statuses_read:
+            self._statuses_read = True
+            try:
+                for status in _array(self._call("GET", f"{API}/status", action="list the statuses") or []):
+                    category = _dict(status.get("statusCategory"))
+                    if isinstance(status.get("name"), str) and isinstance(category.get("key"), str):
+                        self._categories.setdefault(status["name"].lower(), category["key"].lower())
+            except (AuthError, NotFoundError):
+                pass  # unknown categories: such statuses count as open
+        return self.workflow.status(name, self._categories.get(name.lower()))
+
+    def _accounts_named(self, records: list[_Record]) -> list[str]:
+        """The accounts the records' changes name by id (assignee, reporter, participants)."""
+        named: list[str] = []
+        for record in records:
+            for entry in record.changelog or []:
+                for item in _array(entry.get("items") or []):
+                    what = self._item_field(item)
+                    if what in ("assignee", "reporter", "participants"):
+                        for side in (item.get("from"), item.get("to")):
+                            if isinstance(side, str):
+                                named += re.findall(r"[^\s,\[\]]+", side)[:HISTORY_ITEMS]
+        return named
+
+    def _resolve(self, account_ids: list[str]) -> None:
+        """Learn the emails of the accounts not seen yet: GET /user/bulk, 50 ids a request (no
+        request when every one is known); an account that hides its email keeps its name."""
+        wanted = [a for a in dict.fromkeys(account_ids) if a and not self._known(a) and a not in self._looked_up]
+        for at in range(0, len(wanted), USERS_BULK):
+            batch = [a[:200] for a in wanted[at : at + USERS_BULK]]
+            self._looked_up.update(batch)
+            try:
+                page = self._get(f"{API}/user/bulk", action="look up users", accountId=batch, maxResults=USERS_BULK)
+            except (AuthError, NotFoundError, InvalidInputError):
+                return  # no permission to browse users: the names the changes show
+            for user in _array(page.get("values") or []):
+                self._learn(user)
+
+    def _learn(self, user) -> None:
+        """Remember the email of an account an answer names (for the people a change names by id)."""
+        if (
+            isinstance(user, dict)
+            and isinstance(user.get("accountId"), str)
+            and isinstance(user.get("emailAddress"), str)
+        ):
+            email = user["emailAddress"].strip().lower()
+            if email and len(email) <= 254:
+                self._people[user["accountId"]] = email
+
+    def _known(self, account_id: str | None) -> str | None:
+        """The email of an account, where this run has seen it."""
+        if not account_id:
+            return None
+        if account_id in self._people:
+            return self._people[account_id]
+        return next((e for e, a in self._account_ids.items() if a == account_id), None)
+
+    def _actor(self, user: dict | None) -> str | None:
+        """Who did it: the email where known, else the name the site shows (an app's, a rule's)."""
+        if not isinstance(user, dict):
+            return None
+        return _email(user) or self._known(_account(user)) or _history_text(user.get("displayName"))
+
+    def _people_in(self, ids, names) -> list[str]:
+        """The people of a participants change: emails where known, else the names shown."""
+        found = re.findall(r"[^\s,\[\]]+", ids)[:HISTORY_ITEMS] if isinstance(ids, str) else []
+        shown = [n.strip() for n in names.split(",")] if isinstance(names, str) else []
+        people = []
+        for i, account_id in enumerate(found):
+            fallback = shown[i] if len(shown) == len(found) else account_id
+            people.append(self._known(account_id) or fallback[:HISTORY_TEXT])
+        return sorted(set(people))
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -759,7 +1381,21 @@ class JSMBackend(RemoteBackend):
             if "priority" in form:
                 values["priority"] = priority
             else:
-                edit["fields"] = {"priority": priority}
+                edit.setdefault("fields", {})["priority"] = priority
+        custom = {self.fieldmap.ids[name]: value for name, value in new.fields.items() if value is not None}
+        if new.group:  # the core refuses --group unless the profile maps its field ("groups")
+            group_id = self.fieldmap.group_id
+            if group_id is None:
+                raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
+            custom[group_id] = field_value(self._kind(group_id), new.group, GROUP_FIELD)
+        for field_id, value in custom.items():  # on the form: in the create; else the edit after it
+            kind = self._kind(field_id)
+            if kind in ("option", "options"):
+                value = self._checked_options(request_type, field_id, value, on_form=field_id in form)
+            if field_id in form:
+                values[field_id] = wire_value(kind, value, adf=False)
+            else:
+                edit.setdefault("fields", {})[field_id] = wire_value(kind, value)
         assignee = getattr(new, "assignee", None)  # NewTicket.assignee: `create --assignee`
         if assignee:  # not a field of the request form: an issue edit after the create
             edit.setdefault("fields", {})["assignee"] = {"accountId": self._account_id(assignee)}
@@ -774,6 +1410,8 @@ class JSMBackend(RemoteBackend):
             body["requestParticipants"] = [self._account_id(e) for e in new.cc]
         try:
             created = self._call("POST", f"{SD}/request", action="create the request", json=body, retry_safe=False)
+        except InvalidInputError as exc:
+            raise self._field_refusal(exc) from None
         except UnavailableError as exc:
             # The request may have been made before the answer was lost: a blind rerun could
             # make a second one, so say how to rerun safely.
@@ -784,14 +1422,18 @@ class JSMBackend(RemoteBackend):
         if created.get("issueId"):
             self._created_ids.append(str(created["issueId"]))
         if edit:
-            self._call(  # idempotent
-                "PUT",
-                f"{API}/issue/{_seg(key)}",
-                action="set priority, labels and assignee",
-                ticket=key,
-                json=edit,
-                retry_safe=True,
-            )
+            try:
+                self._call(  # idempotent
+                    "PUT",
+                    f"{API}/issue/{_seg(key)}",
+                    action="set priority, labels, assignee and fields",
+                    ticket=key,
+                    json=edit,
+                    retry_safe=True,
+                )
+            except InvalidInputError as exc:
+                note = f" ({key} was created without them: tixcli edit {key} sets them)"
+                raise self._field_refusal(exc, note) from None
         if new.attachments:
             self._attach(key, new.attachments, public=True, comment=None)
         return self._load(key)
@@ -886,17 +1528,28 @@ class JSMBackend(RemoteBackend):
         changes relative to the labels last read (the dedupe label is never touched, and labels
         someone else set meanwhile stay), type → the site's request type field (the request type
         id), only to a request type of the request's own issue type: JSM changes another issue
-        type only by moving the issue (exit 6, before anything is sent). "group" is refused by
-        the core (JSM lacks the groups capability).
+        type only by moving the issue (exit 6, before anything is sent); custom fields by their
+        ids (`fields:` in the profile), each as its schema takes it; group → the field the profile
+        maps as `group` (without one the core refuses --group: no "groups" capability).
 
         A refusal for lack of permission (HTTP 403, or the reporter field missing from the edit
         screen, Jira's answer without the Modify Reporter permission) is exit 7 naming the fields.
         """
         key = _issue_key(ticket_id)
-        if "group" in fields:  # the core refuses it (no groups capability): a bug if it gets here
-            raise InvalidInputError(f"{SERVICE} has no groups: a request's group cannot be set")
         body: dict[str, Any] = {}
         values: dict[str, Any] = {}
+        custom = {self.fieldmap.ids[name]: value for name, value in (fields.get("fields") or {}).items()}
+        if "group" in fields:  # the core refuses it unless the profile maps the group's field
+            group_id = self.fieldmap.group_id
+            if group_id is None:
+                raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
+            custom[group_id] = field_value(self._kind(group_id), fields["group"], GROUP_FIELD)
+        request_type = self._read.get(key, ([], {}))[1]  # what the core's read before the edit said
+        for field_id, value in custom.items():  # only the changed ones; None clears
+            kind = self._kind(field_id)
+            if kind in ("option", "options") and value is not None and request_type.get("issueTypeId"):
+                value = self._checked_options(request_type, field_id, value, on_form=False)
+            values[field_id] = wire_value(kind, value)
         if "subject" in fields:
             values["summary"] = fields["subject"]
         if "priority" in fields:
@@ -949,7 +1602,7 @@ class JSMBackend(RemoteBackend):
                         hint="changing the requester needs the Modify Reporter permission (and the "
                         "Reporter field on the edit screen)",
                     ) from None
-                raise
+                raise self._field_refusal(exc) from None
         return self._load(key)
 
     def _request_type_change(self, key: str, type_: str) -> tuple[str, str]:
@@ -1098,6 +1751,7 @@ class JSMBackend(RemoteBackend):
             cc=participants,
             created_at=_date(request.get("createdDate")),
             url=(request.get("_links") or {}).get("web"),
+            form=values,
         )
 
     def _ticket_from_issue(self, issue: dict) -> Ticket:
@@ -1120,8 +1774,13 @@ class JSMBackend(RemoteBackend):
             url=(origin.get("_links") or {}).get("web"),
         )
 
-    def _ticket(self, key, fields, *, subject, description, status, request_type, requester, cc, created_at, url):
+    def _ticket(
+        self, key, fields, *, subject, description, status, request_type, requester, cc, created_at, url, form=None
+    ):
         tags, external_id = _split_labels(fields.get("labels") or [])
+        custom, group = self._custom_values(fields, form)
+        if isinstance(status[0], str) and isinstance(status[1], str):
+            self._categories[status[0].lower()] = status[1].lower()  # what history needs to know
         return Ticket(
             id=key,
             backend=self.name,
@@ -1134,8 +1793,10 @@ class JSMBackend(RemoteBackend):
             raw_type=request_type[0],
             requester=requester,
             assignee=_email(fields.get("assignee")),
+            group=group,
             cc=sorted({e for e in map(_email, cc) if e}),
             tags=tags,
+            fields=custom,
             external_id=external_id,
             created_at=created_at,
             updated_at=service_time(fields.get("updated"), SERVICE),
@@ -1241,11 +1902,18 @@ def _checked_here(query: ListQuery) -> ListQuery | None:
 
     JQL compares `updated` and `created` in whole minutes (the clause names the minute the bound
     falls in): the seconds are checked here. Tags are checked again too: a label is a tag only
-    where it is not the dedupe key's (`_split_labels`)."""
-    if not (query.since or query.created_since or query.tags):
+    where it is not the dedupe key's (`_split_labels`); and custom fields and the group, as JQL
+    matches text by its words (`~`), not the whole value."""
+    if not (query.since or query.created_since or query.tags or query.fields or query.group is not None):
         return None
     return ListQuery(
-        user=query.user, statuses=None, tags=query.tags, since=query.since, created_since=query.created_since
+        user=query.user,
+        statuses=None,
+        tags=query.tags,
+        since=query.since,
+        created_since=query.created_since,
+        fields=query.fields,
+        group=query.group,
     )
 
 
@@ -1366,6 +2034,129 @@ def _attachment(a: dict) -> Attachment:
         size=a.get("size"),
         content_type=a.get("mimeType"),
     )
+
+
+def _moment(value) -> datetime | None:
+    """A time of an answer to the millisecond (a Jira time, or a servicedeskapi DateDTO), for
+    the order of a history's events; None where it is absent or malformed (service_time, which
+    gives the event's time, refuses a malformed one)."""
+    try:
+        if isinstance(value, dict):
+            millis = value.get("epochMillis")
+            if isinstance(millis, int | float) and not isinstance(millis, bool):
+                return EPOCH + timedelta(milliseconds=millis)
+            value = value.get("iso8601") or value.get("jira")
+        if isinstance(value, str) and value:
+            return parse_iso(value)
+    except (InvalidInputError, OverflowError, ValueError):
+        return None
+    return None
+
+
+def _user(value) -> dict | None:
+    return value if isinstance(value, dict) else None
+
+
+def _dict(value) -> dict:
+    """An object of an answer where one is expected, else {} (what is not there says nothing)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _account(user) -> str | None:
+    """The accountId of a user object (bounded text), or None."""
+    account_id = user.get("accountId") if isinstance(user, dict) else None
+    return account_id[:200] if isinstance(account_id, str) and account_id else None
+
+
+def _by(user: dict | None, requester: str | None) -> str | None:
+    """Who made a change: an app or Jira's automation → automatic; the requester of the time →
+    requester; anyone else → agent; nobody named → None."""
+    if not isinstance(user, dict) or not user:
+        return None
+    name = str(user.get("displayName") or "").strip().casefold()
+    if user.get("accountType") == "app" or name in AUTOMATION_NAMES:
+        return "automatic"
+    account_id = _account(user)
+    if requester and account_id == requester:
+        return "requester"
+    return "agent"
+
+
+def _history_text(value) -> str | None:
+    """A value of a history (a name, a change's from/to text), bounded; not text: None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        return None
+    return value if len(value) <= HISTORY_TEXT else value[: HISTORY_TEXT - 1] + "…"
+
+
+def _words(text: str | None) -> list[str]:
+    return text.split()[:HISTORY_ITEMS] if text else []
+
+
+def _one(value):
+    return ", ".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _change_value(kind: str, item: dict, side: str):
+    """The old (`side` "from") or new ("to") value of a custom field's change, as Ticket.fields
+    holds it: the text Jira shows, split into a list for a multi-select, a number for a number,
+    the ISO date (or time) of a date field (its `from`/`to`; the shown text is localised)."""
+    text = _history_text(item.get(f"{side}String"))
+    if kind in ("date", "datetime"):
+        raw = item.get(side)
+        value = raw if isinstance(raw, str) and raw else text
+        return _read_field(value) if isinstance(value, str) else None
+    if text is None:
+        return None
+    if kind in ("options", "strings"):
+        parts = re.split(r"[,\s]+" if kind == "strings" else r",", text.strip("[]"))
+        return [p.strip() for p in parts if p.strip()][:HISTORY_ITEMS] or None
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return _read_field(number)
+    return text
+
+
+def _option_labels(values, key: str) -> list[str]:
+    """The option values of a field's metadata (`validValues` labels, `allowedValues` values)."""
+    if not isinstance(values, list):
+        return []
+    return [str(v[key])[:HISTORY_TEXT] for v in values[:1000] if isinstance(v, dict) and isinstance(v.get(key), str)]
+
+
+def _read_field(raw) -> Any:
+    """A custom field's value from an answer, as Ticket.fields holds it: text (a paragraph field's
+    Atlassian Document as its text), a number (5.0 as 5), an option's value, a list of those (a
+    multi-select), a Jira time as ISO; anything else (people, objects it does not know): None.
+    Bounded: text to 32,767 characters, lists to ITEMS_MAX values."""
+    if raw is None or isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or abs(raw) > 1e15:
+            return None
+        return int(raw) if float(raw).is_integer() else raw
+    if isinstance(raw, str):
+        if JIRA_TIME.fullmatch(raw):
+            try:
+                return to_iso(raw)
+            except InvalidInputError:
+                pass
+        return raw[:TEXTAREA_MAX] or None
+    if isinstance(raw, dict):
+        if raw.get("type") == "doc":
+            return (_text(raw) or "")[:TEXTAREA_MAX] or None
+        value = raw.get("value")
+        return value[:TEXTAREA_MAX] if isinstance(value, str) and value else None
+    if isinstance(raw, list):
+        items = [_read_field(x) for x in raw[:ITEMS_MAX]]
+        kept = [x for x in items if isinstance(x, str | int | float) and not isinstance(x, bool)]
+        return [str(x) for x in kept] or None
+    return None
 
 
 def _split_labels(labels: list[str]) -> tuple[list[str], str | None]:

@@ -39,6 +39,8 @@ def write_jsm_config(path, server, **overrides) -> None:
             "reopen": ["Reopen", "Back to support"],
             "pending": "Respond to customer",
         },
+        # the contract's custom text field (BackendContract.custom_field) is the stand-in's "Service"
+        "fields": {"service": "customfield_10050"},
         "timeout": 2,
         "max_retry_wait": 1,
         "retry_budget": 2,
