@@ -355,7 +355,10 @@ class ZendeskBackend(RemoteBackend):
         result = {tid: self.history_events(audits, requester) for tid, (audits, requester) in found.items()}
         for tid in ticket_ids:
             if tid not in result:
-                result[tid] = self.history(tid)
+                try:
+                    result[tid] = self.history(tid)
+                except NotFoundError:  # deleted since the export read it: it has no history to give
+                    result[tid] = []
         return result
 
     def _audits(self, tid: int) -> list[dict]:

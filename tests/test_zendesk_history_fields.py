@@ -12,7 +12,7 @@ import json
 import pytest
 from cli import run
 from harness import CUSTOMER, DEV, LEAD
-from harness_zendesk import AGENT, write_config
+from harness_zendesk import AGENT, TOKEN, write_config
 from standins.zendesk import SEEDED_FIELDS
 
 import tixcli.backends.zendesk as zendesk
@@ -537,6 +537,16 @@ def test_export_with_history_since_reads_the_audits_of_tickets_older_than_the_ev
     assert server.count("GET", r"/audits") == 1  # its events began before --since: its audits
 
 
+def test_a_ticket_deleted_while_its_export_runs_gets_no_history_and_the_export_goes_on(zendesk_harness, server):
+    server.admin = False  # audits a ticket
+    ids = server.seed_tickets(3)
+    server.inject(kind="status", status=404, match=rf"^GET /api/v2/tickets/{ids[1]}/audits", times=1)
+    b = backend_for(zendesk_harness)
+    lines = [json.loads(i.json_line) for i in b.export_with_history(b.export_tickets())]
+    b.shutdown()
+    assert [len(d["history"]) for d in lines] == [2, 0, 2]  # created and its comment; none
+
+
 def test_the_spool_is_closed_when_the_backend_shuts_down(zendesk_harness, server):
     server.seed_tickets(3)
     b = backend_for(zendesk_harness)
@@ -575,4 +585,11 @@ def test_stand_in_audits_and_fields_conform_to_the_spec(zendesk_harness, server,
     backend.ticket_history(ticket.id)
     list(backend.export_with_history(backend.export_tickets()))
     assert server.count("GET", "/audits") == 1 and server.count("GET", "/ticket_fields/show_many") == 1
+    import requests
+
+    auth = (f"{AGENT}/token", TOKEN)
+    for path in ("/api/v2/ticket_fields.json", f"/api/v2/ticket_fields/{DEPARTMENT}.json"):  # the others
+        assert requests.get(server.url + path, auth=auth, timeout=5).status_code == 200
+    offset = requests.get(f"{server.url}/api/v2/tickets/{ticket.id}/audits.json", auth=auth, timeout=5).json()
+    assert len(offset["audits"]) == 3 and offset["next_page"] is None  # offset paging, the default
     checker.assert_conforms(server)
