@@ -512,6 +512,14 @@ class JSMBackend(RemoteBackend):
                 values[name] = value
         return values, group
 
+    def _group_value(self, group: str) -> tuple[str, Any]:
+        """The field carrying the group and the value a group name makes of it (the core refuses
+        --group unless the profile maps that field: the "groups" capability)."""
+        group_id = self.fieldmap.group_id
+        if group_id is None:  # a bug in the caller
+            raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
+        return group_id, field_value(self._kind(group_id), group, GROUP_FIELD)
+
     def _checked_options(self, request_type: dict, field_id: str, value: Any, on_form: bool) -> Any:
         """A select's value checked against its options before anything is sent (the form's, or
         the create metadata's for a field the form lacks), in the option's own spelling; where
@@ -792,11 +800,8 @@ class JSMBackend(RemoteBackend):
         clauses += [f"labels = {jql_string(tag)}" for tag in query.tags]
         for name, wanted in query.fields:  # each value checked here too (_checked_here)
             clauses += self._field_clauses(self.fieldmap.ids[name], wanted)
-        if query.group is not None:  # the core refuses --group unless the profile maps its field
-            group_id = self.fieldmap.group_id
-            if group_id is None:
-                raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
-            clauses += self._field_clauses(group_id, field_value(self._kind(group_id), query.group, GROUP_FIELD))
+        if query.group is not None:
+            clauses += self._field_clauses(*self._group_value(query.group))
         if query.since:
             clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
         if query.created_since:
@@ -1303,9 +1308,7 @@ class JSMBackend(RemoteBackend):
                 for item in _array(entry.get("items") or []):
                     what = self._item_field(item)
                     if what in ("assignee", "reporter", "participants"):
-                        for side in (item.get("from"), item.get("to")):
-                            if isinstance(side, str):
-                                named += re.findall(r"[^\s,\[\]]+", side)[:HISTORY_ITEMS]
+                        named += _ids_in(item.get("from")) + _ids_in(item.get("to"))
         return named
 
     def _resolve(self, account_ids: list[str]) -> None:
@@ -1349,7 +1352,7 @@ class JSMBackend(RemoteBackend):
 
     def _people_in(self, ids, names) -> list[str]:
         """The people of a participants change: emails where known, else the names shown."""
-        found = re.findall(r"[^\s,\[\]]+", ids)[:HISTORY_ITEMS] if isinstance(ids, str) else []
+        found = _ids_in(ids)
         shown = [n.strip() for n in names.split(",")] if isinstance(names, str) else []
         people = []
         for i, account_id in enumerate(found):
@@ -1383,11 +1386,8 @@ class JSMBackend(RemoteBackend):
             else:
                 edit.setdefault("fields", {})["priority"] = priority
         custom = {self.fieldmap.ids[name]: value for name, value in new.fields.items() if value is not None}
-        if new.group:  # the core refuses --group unless the profile maps its field ("groups")
-            group_id = self.fieldmap.group_id
-            if group_id is None:
-                raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
-            custom[group_id] = field_value(self._kind(group_id), new.group, GROUP_FIELD)
+        if new.group:
+            group_id, custom[group_id] = self._group_value(new.group)
         for field_id, value in custom.items():  # on the form: in the create; else the edit after it
             kind = self._kind(field_id)
             if kind in ("option", "options"):
@@ -1539,11 +1539,8 @@ class JSMBackend(RemoteBackend):
         body: dict[str, Any] = {}
         values: dict[str, Any] = {}
         custom = {self.fieldmap.ids[name]: value for name, value in (fields.get("fields") or {}).items()}
-        if "group" in fields:  # the core refuses it unless the profile maps the group's field
-            group_id = self.fieldmap.group_id
-            if group_id is None:
-                raise InvalidInputError(f"{SERVICE} has no groups unless the profile maps fields.group")
-            custom[group_id] = field_value(self._kind(group_id), fields["group"], GROUP_FIELD)
+        if "group" in fields:
+            group_id, custom[group_id] = self._group_value(fields["group"])
         request_type = self._read.get(key, ([], {}))[1]  # what the core's read before the edit said
         for field_id, value in custom.items():  # only the changed ones; None clears
             kind = self._kind(field_id)
@@ -2051,6 +2048,11 @@ def _moment(value) -> datetime | None:
     except (InvalidInputError, OverflowError, ValueError):
         return None
     return None
+
+
+def _ids_in(text) -> list[str]:
+    """The account ids of a changelog item's from/to ("id", or "[id1, id2]" for participants)."""
+    return re.findall(r"[^\s,\[\]]+", text)[:HISTORY_ITEMS] if isinstance(text, str) else []
 
 
 def _user(value) -> dict | None:

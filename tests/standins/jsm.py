@@ -2078,7 +2078,7 @@ class JSMStandIn(StandInServer):
             rtype = self._edited_request_type(issue, fields[REQUEST_TYPE_FIELD])
         custom = {fid: self._custom_from(fid, fields[fid], sd=False) for fid in CUSTOM_FIELDS if fid in fields}
         # Everything validated: apply, and record what changed.
-        before = (issue.summary, issue.description, list(issue.labels), issue.priority, issue.assignee, issue.reporter)
+        before = _edited(issue)
         old_type = issue.request_type
         issue.labels = list(dict.fromkeys(labels))
         issue.priority = priority
@@ -2109,7 +2109,8 @@ class JSMStandIn(StandInServer):
         return Response(204)
 
     def _edit_items(self, issue: Issue, before: tuple, old_type: RequestType) -> list[dict]:
-        """The changelog items of an issue edit: each system field whose value changed."""
+        """The changelog items of an issue edit: each system field whose value changed since
+        `before` (what `_edited` took)."""
         summary, description, labels, priority, assignee, reporter = before
         items = []
         if summary != issue.summary:
@@ -2243,7 +2244,7 @@ class JSMStandIn(StandInServer):
                 errors={"assignee": "Field 'assignee' cannot be set. It is not on the appropriate screen, or unknown."},
             )
         self._check_assignee(body)
-        before = (issue.summary, issue.description, list(issue.labels), issue.priority, issue.assignee, issue.reporter)
+        before = _edited(issue)
         issue.assignee = body.get("accountId")
         items = self._edit_items(issue, before, issue.request_type)
         if items:
@@ -2882,6 +2883,11 @@ def _jql_date(value, name: str, now: int) -> tuple[int, int]:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _edited(issue: Issue) -> tuple:
+    """The system fields an edit may change, to compare with after it (`_edit_items`)."""
+    return (issue.summary, issue.description, list(issue.labels), issue.priority, issue.assignee, issue.reporter)
 
 
 def _searchable(value):
