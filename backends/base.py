@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from tixcli.config import Profile
-from tixcli.errors import InvalidInputError, NotFoundError, NotSupportedError
+from tixcli.errors import InvalidInputError, NotFoundError, NotSupportedError, RefusedError
 from tixcli.history import HistoryEvent, oldest_first
 from tixcli.lifecycle import ensure_not_closed, status_after_reply
 from tixcli.model import Attachment, ListQuery, NewTicket, Reply, Ticket, TicketChange
@@ -53,6 +53,10 @@ CAPABILITIES: dict[str, str] = {
     "channel": "how a ticket came in (its channel field; list --channel)",
     "set_channel": "create --channel: the channel a ticket is recorded as coming in through",
     "custom_fields": "custom fields by name (create/edit/list --field NAME=VALUE)",
+    "sla": "SLA clocks on tickets (the sla field; list --breaching / --due-within)",
+    "escalations": "tixcli escalate: an escalation with its own id, stages and a timeline (list --escalated)",
+    "satisfaction": "tixcli rate ID good|bad: the requester's rating once the ticket is solved",
+    "satisfaction_scale": "tixcli rate ID 1..5: ratings as numbers",
 }
 
 
@@ -389,6 +393,28 @@ class Backend(abc.ABC):
         """The ids of the non-closed tickets carrying dedupe key `key` (oldest first)."""
         raise NotSupportedError(self.name, "dedupe", "--dedupe-key")
 
+    #: whether a closed ticket can still be rated (the portal shows its feedback button after close)
+    rates_closed: bool = False
+
+    def escalation_stages(self) -> tuple[str, ...]:
+        """The stages an escalation moves through, first to last (the profile's, else the default)."""
+        from tixcli.sla import DEFAULT_STAGES
+
+        return DEFAULT_STAGES
+
+    def open_escalation(self, ticket_id: str, reason: str, eta: str | None) -> Ticket:
+        """Open the ticket's escalation at the first stage ("escalations" capability)."""
+        raise NotSupportedError(self.name, "escalations", "escalate")
+
+    def move_escalation(self, ticket_id: str, stage: str, eta: str | None) -> Ticket:
+        """Move the ticket's open escalation to `stage` (and its eta, where given); the last
+        stage closes it."""
+        raise NotSupportedError(self.name, "escalations", "escalate")
+
+    def set_rating(self, ticket_id: str, rating: str | int, comment: str | None) -> Ticket:
+        """Record (or replace) the requester's rating ("satisfaction" capability)."""
+        raise NotSupportedError(self.name, "satisfaction", "rate")
+
     def history(self, ticket_id: str) -> list[HistoryEvent]:
         """Every change to one ticket ("history" capability); the core orders them."""
         raise NotSupportedError(self.name, "history", "history")
@@ -416,6 +442,50 @@ class Backend(abc.ABC):
         return contextlib.nullcontext()
 
     # == the flow: the core's rules, in terms of the primitives ==============================
+
+    def escalate(
+        self, ticket_id: str, reason: str | None = None, stage: str | None = None, eta: str | None = None
+    ) -> WriteResult:
+        """Open an escalation (`reason`) or move the open one (`stage`), with the lifecycle's rules:
+        one open escalation a ticket, none on a closed ticket, stages as the backend names them."""
+        self.require("escalations", "escalate")
+        if (reason is None) == (stage is None):
+            raise InvalidInputError("escalate takes --reason (to open one) or --stage (to move it)")
+        stages = self.escalation_stages()
+        if stage is not None and stage not in stages:
+            raise InvalidInputError(f"unknown escalation stage {stage!r}", hint="the stages: " + ", ".join(stages))
+        with self.atomic():
+            current = self.get(ticket_id)
+            ensure_not_closed(ticket_id, current.status, "escalate")
+            open_one = current.escalation if (current.escalation or {}).get("open") else None
+            if reason is not None:
+                if open_one is not None:
+                    raise RefusedError(
+                        f"ticket {ticket_id} has an open escalation already ({open_one.get('id')})",
+                        hint="move it with --stage STAGE",
+                    )
+                return WriteResult(self.open_escalation(ticket_id, reason, eta))
+            if open_one is None:
+                raise RefusedError(f"ticket {ticket_id} has no open escalation", hint="open one with --reason TEXT")
+            if open_one.get("stage") == stage and (eta is None or eta == open_one.get("eta")):
+                return WriteResult(current, changed=False)
+            assert stage is not None
+            return WriteResult(self.move_escalation(ticket_id, stage, eta))
+
+    def rate(self, ticket_id: str, rating: str | int, comment: str | None = None) -> WriteResult:
+        """The requester's rating, once the ticket is solved (and closed where the service allows)."""
+        if isinstance(rating, int):
+            self.require("satisfaction_scale", "rate 1..5")
+        self.require("satisfaction", "rate")
+        with self.atomic():
+            status = self.state(ticket_id).status
+            if status == "closed" and not self.rates_closed:
+                raise RefusedError(f"ticket {ticket_id} is closed: {self.name} takes no rating after that")
+            if status not in ("solved", "closed"):
+                raise RefusedError(
+                    f"ticket {ticket_id} is {status}: a rating comes once it is solved", hint="tixcli solve ID first"
+                )
+            return WriteResult(self.set_rating(ticket_id, rating, comment))
 
     def ticket_history(self, ticket_id: str) -> builtins.list[HistoryEvent]:
         """`tixcli history`: every change to the ticket, oldest first."""
@@ -484,6 +554,10 @@ class Backend(abc.ABC):
             self.require("channel", "list --channel")
         if query.fields:
             self.require("custom_fields", "list --field")
+        if query.breaching or query.due_within is not None:
+            self.require("sla", "list --breaching / --due-within")
+        if query.escalated:
+            self.require("escalations", "list --escalated")
 
     def export_tickets(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         """`export`, after the core's check that a cursor is something this backend pages with."""

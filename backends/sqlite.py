@@ -25,7 +25,7 @@ from tixcli.backends.base import Backend, ExportBatch, ExportItem, TicketState, 
 from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATION_STEPS, MIGRATIONS, SCHEMA_VERSION
 from tixcli.backends.sqlite_search import document, index_text, match_query
 from tixcli.config import Profile, default_db_path, warn
-from tixcli.errors import InvalidInputError, NotFoundError, StoreError, UnavailableError
+from tixcli.errors import ConfigError, InvalidInputError, NotFoundError, StoreError, UnavailableError
 from tixcli.history import HistoryEvent
 from tixcli.model import (
     PRIORITY_RANK,
@@ -58,6 +58,42 @@ TICKET_COLUMNS = (
     "id, subject, description, status, priority, type, requester, assignee, grp, tags, "
     "external_id, created_at, updated_at, solved_at, cc, channel, fields"
 )
+# A ticket's SLA clocks (migration 5), staged when read: the target is the cycle's start plus the
+# policy's seconds for the ticket's priority (temp.sla_policy, filled from the profile when the
+# store opens) plus the seconds it was paused. One rule, in SQL, for get, list, its filters and
+# export alike.
+ISO_OF = "strftime('%Y-%m-%dT%H:%M:%S+00:00', {}, 'unixepoch')"
+SLA_ROWS = (
+    "SELECT s.metric AS metric, s.met_at AS met_at, s.paused_since AS paused_since, "
+    "unixepoch(s.started_at) + s.paused_s + coalesce((SELECT p.seconds FROM temp.sla_policy p "
+    "WHERE p.priority = coalesce(t.priority, 'default') AND p.metric = s.metric), 0) AS target "
+    "FROM ticket_sla s WHERE s.ticket_id = t.id"
+)
+SLA_STAGED = (
+    "SELECT metric, met_at, target, CASE "
+    "WHEN met_at IS NOT NULL THEN CASE WHEN unixepoch(met_at) > target THEN 'breached' ELSE 'met' END "
+    "WHEN coalesce(unixepoch(paused_since), unixepoch('now')) > target THEN 'breached' "
+    "WHEN paused_since IS NOT NULL THEN 'paused' ELSE 'active' END AS stage "
+    f"FROM ({SLA_ROWS})"
+)
+SLA_JSON = (
+    "(SELECT CASE WHEN count(*) THEN json_group_object(metric, json_object("
+    f"'target_at', CASE WHEN stage = 'paused' THEN NULL ELSE {ISO_OF.format('target')} END, "
+    "'stage', stage, 'met_at', met_at, "
+    f"'breached_at', CASE WHEN stage = 'breached' THEN {ISO_OF.format('target')} END)) END "
+    f"FROM ({SLA_STAGED}))"
+)
+# the ticket's latest escalation (ids CP-N)
+ESCALATION_JSON = (
+    "(SELECT json_object('id', 'CP-' || e.id, 'stage', e.stage, "
+    "'open', json(CASE WHEN e.closed_at IS NULL THEN 'true' ELSE 'false' END), 'reason', e.reason, "
+    "'eta', e.eta, 'timeline', json(e.timeline)) FROM escalations e WHERE e.ticket_id = t.id "
+    "ORDER BY e.id DESC LIMIT 1)"
+)
+# every column a Ticket is made of (table alias t)
+TICKET_SELECT = ", ".join(f"t.{c.strip()}" for c in TICKET_COLUMNS.split(",")) + (
+    f", {SLA_JSON}, {ESCALATION_JSON}, t.satisfaction"
+)
 # Above this many matches a word is common: scanning tickets in sort order and probing the
 # index beats collecting every match and sorting them (1M tickets: 17 ms instead of 600 ms).
 DENSE_MATCHES = 50_000
@@ -83,10 +119,11 @@ EXPORT_LINE = """rtrim(json_object(
     'requester', t.requester, 'assignee', t.assignee, 'group', t.grp, 'channel', t.channel
 ), '}') || ',"cc":' || t.cc || ',"tags":' || t.tags || ',"fields":' || t.fields || ',' || rtrim(ltrim(json_object(
     'external_id', t.external_id, 'created_at', t.created_at, 'updated_at', t.updated_at,
-    'solved_at', t.solved_at, 'url', NULL
-), '{'), '}') || ',"comments":[' || coalesce(
+    'solved_at', t.solved_at
+), '{'), '}') || ',"sla":' || coalesce(SLA_JSON, 'null') || ',"escalation":' || coalesce(ESCALATION_JSON, 'null')
+|| ',"satisfaction":' || coalesce(t.satisfaction, 'null') || ',"url":null,"comments":[' || coalesce(
     (SELECT group_concat(json, ',') FROM (SELECT json FROM comments WHERE ticket_id = t.id ORDER BY id)), ''
-) || ']}'"""
+) || ']}'""".replace("SLA_JSON", SLA_JSON).replace("ESCALATION_JSON", ESCALATION_JSON)
 # Which tickets an export gives: those whose last change (ticket_changes, migration 2) lies in a
 # window (:lo, :hi] of the change order, past ticket :after, in id order (the order the tickets
 # and their comments are stored in: reading them in change order costs a full export about 1.4x
@@ -156,8 +193,13 @@ class SQLiteBackend(Backend):
             "channel",
             "set_channel",
             "custom_fields",
+            "sla",
+            "escalations",
+            "satisfaction",
+            "satisfaction_scale",
         }
     )
+    rates_closed = True  # the portal's feedback button shows after close
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
     from tixcli.backends.sqlite_settings import SETTINGS as settings
@@ -207,6 +249,7 @@ class SQLiteBackend(Backend):
                     self._read_as_it_is(db, version)
                 elif version != SCHEMA_VERSION:
                     raise StoreError(f"the store {self.path} is read-only and needs a schema upgrade")
+                self._install_policy(db)
                 return db
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 try:
@@ -216,6 +259,7 @@ class SQLiteBackend(Backend):
             db.execute("PRAGMA synchronous = NORMAL")
             if version != SCHEMA_VERSION:
                 self._migrate(db)
+            self._install_policy(db)
         return db
 
     def _read_as_it_is(self, db: sqlite3.Connection, version: int) -> None:
@@ -228,8 +272,35 @@ class SQLiteBackend(Backend):
                 f"the store {self.path} is read-only and has the old search index: --search finds"
                 " no CJK or Thai words and no prefixes until a writable tixcli upgrades it"
             )
-        if version < 4:
-            db.execute("CREATE TEMP VIEW tickets AS SELECT *, 'cli' AS channel, '{}' AS fields FROM main.tickets")
+        # the columns added since, as their defaults (a temp object shadows the store's own)
+        added = [("'cli'", "channel", 4), ("'{}'", "fields", 4), ("NULL", "satisfaction", 5)]
+        extra = ", ".join(f"{value} AS {name}" for value, name, since in added if version < since)
+        if extra:
+            db.execute(f"CREATE TEMP VIEW tickets AS SELECT *, {extra} FROM main.tickets")
+        if version < 5:  # no clocks or escalations were kept yet
+            db.execute("CREATE TEMP TABLE ticket_sla (ticket_id, metric, started_at, paused_s, paused_since, met_at)")
+            db.execute(
+                "CREATE TEMP TABLE escalations (id, ticket_id, stage, reason, eta, opened_at, closed_at, timeline)"
+            )
+
+    def _install_policy(self, db: sqlite3.Connection) -> None:
+        """The profile's SLA policy as a temporary table the SLA queries read (SLA_ROWS)."""
+        from tixcli.sla import policy_from
+
+        try:
+            policy = policy_from(self.profile.get("sla"))
+        except InvalidInputError as exc:
+            raise ConfigError(f"profile {self.profile.name!r}: {exc.message}", hint=exc.hint) from None
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS sla_policy (priority TEXT, metric TEXT, seconds INTEGER)")
+        db.execute("DELETE FROM temp.sla_policy")
+        db.executemany(
+            "INSERT INTO temp.sla_policy VALUES (?, ?, ?)",
+            [
+                (priority, metric, seconds)
+                for priority, targets in policy.items()
+                for metric, seconds in targets.items()
+            ],
+        )
 
     def _check_identity(self, db: sqlite3.Connection) -> int:
         """Refuse a file that is not a tixcli store, or one from a newer tixcli; returns its schema version.
@@ -394,7 +465,8 @@ class SQLiteBackend(Backend):
     def _query_rows(self, query: ListQuery) -> Generator[Ticket | None, None, int | None]:
         """query_stream's rows: None once the query runs, then each ticket; returns how many match
         where `query.count` asks (counted in the same snapshot, after the last row)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if query.requester:
             where.append("t.requester = ?")
             params.append(query.requester)
@@ -423,6 +495,15 @@ class SQLiteBackend(Backend):
         if query.channel is not None:
             where.append("t.channel = ?")
             params.append(query.channel)
+        if query.breaching:
+            where.append(f"EXISTS (SELECT 1 FROM ({SLA_STAGED}) WHERE stage = 'breached' AND met_at IS NULL)")
+        if query.due_within is not None:
+            where.append(
+                f"EXISTS (SELECT 1 FROM ({SLA_STAGED}) WHERE stage = 'active' AND target <= unixepoch('now') + ?)"
+            )
+            params.append(int(query.due_within.total_seconds()))
+        if query.escalated:
+            where.append("EXISTS (SELECT 1 FROM escalations e WHERE e.ticket_id = t.id AND e.closed_at IS NULL)")
         for name, value in query.fields:  # the local store's fields are text
             where.append("EXISTS (SELECT 1 FROM json_each(t.fields) WHERE key = ? AND value = ? COLLATE NOCASE)")
             params.extend((name, value))
@@ -440,7 +521,7 @@ class SQLiteBackend(Backend):
                 where.append(self._search_clause(db, match))
                 params.append(match)
             condition = " WHERE " + " AND ".join(where) if where else ""
-            sql = f"SELECT {_prefixed(TICKET_COLUMNS)} FROM tickets t{condition} ORDER BY {order} LIMIT ?"
+            sql = f"SELECT {TICKET_SELECT} FROM tickets t{condition} ORDER BY {order} LIMIT ?"
             rows = db.execute(sql, [*params, query.limit])
             given = 0
             try:
@@ -616,6 +697,10 @@ class SQLiteBackend(Backend):
                 "INSERT INTO ticket_words (rowid, text) VALUES (?, ?)", (ticket_id, document((new.subject, new.body)))
             )
             self._add_comment(db, ticket_id, new.author, new.body, True, new.attachments, now, index=False)
+            db.executemany(
+                "INSERT INTO ticket_sla (ticket_id, metric, started_at) VALUES (?, ?, ?)",
+                [(ticket_id, metric, now) for metric in ("first_reply", "resolution")],
+            )
             self._history(
                 db, ticket_id, new.author, "create", {"subject": new.subject, "channel": new.channel or "cli"}
             )
@@ -628,6 +713,8 @@ class SQLiteBackend(Backend):
             current = self._status(db, tid)
             now = to_iso(utcnow())
             comment_id = self._add_comment(db, tid, reply.author, reply.body, reply.public, reply.attachments, now)
+            self._sla_after_comment(db, tid, reply, now)
+            self._sla_after_status(db, tid, current, status, now)
             self._history(db, tid, reply.author, "reply", _reply_detail(reply, comment_id))
             self._change_cc(db, tid, reply.cc, actor=reply.author)
             db.execute(
@@ -651,6 +738,8 @@ class SQLiteBackend(Backend):
                 )
                 self._history(db, tid, actor, "reply", _reply_detail(comment, comment_id))
                 self._change_cc(db, tid, comment.cc, actor=actor)
+                self._sla_after_comment(db, tid, comment, now)
+            self._sla_after_status(db, tid, current, status, now)
             # solved: stamped now; closed: kept (when it was solved); reopened: cleared
             db.execute(
                 "UPDATE tickets SET status = ?1, updated_at = ?2, solved_at = CASE ?1 WHEN 'solved' THEN ?2 "
@@ -799,6 +888,107 @@ class SQLiteBackend(Backend):
             detail = {"add": list(add), "remove": list(remove), "from": json.loads(before), "to": json.loads(after)}
             self._history(db, tid, actor, "cc", detail)
 
+    # -- SLA clocks, escalations, ratings -----------------------------------------------------
+
+    def _sla_after_comment(self, db, tid: int, reply: Reply, now: str) -> None:
+        """The first public comment from someone other than the requester meets the first reply."""
+        if not reply.public:
+            return
+        db.execute(
+            "UPDATE ticket_sla SET met_at = ?1 WHERE ticket_id = ?2 AND metric = 'first_reply' AND met_at IS NULL "
+            "AND ?3 IS NOT (SELECT requester FROM tickets WHERE id = ?2)",
+            (now, tid, reply.author),
+        )
+
+    def _sla_after_status(self, db, tid: int, old: str, new: str, now: str) -> None:
+        """Pending and hold pause the running clocks; leaving them resumes them (the pause is
+        added to the cycle); solving or closing meets the resolution; a reopen starts its next
+        cycle."""
+        paused = ("pending", "hold")
+        if old == new:
+            return
+        if old in paused:
+            db.execute(
+                "UPDATE ticket_sla SET paused_s = paused_s + max(0, unixepoch(?1) - unixepoch(paused_since)), "
+                "paused_since = NULL WHERE ticket_id = ?2 AND paused_since IS NOT NULL",
+                (now, tid),
+            )
+        if new in paused:
+            db.execute(
+                "UPDATE ticket_sla SET paused_since = ? WHERE ticket_id = ? AND met_at IS NULL "
+                "AND paused_since IS NULL",
+                (now, tid),
+            )
+        if new in ("solved", "closed"):
+            db.execute(
+                "UPDATE ticket_sla SET met_at = ? WHERE ticket_id = ? AND metric = 'resolution' AND met_at IS NULL",
+                (now, tid),
+            )
+        elif old in ("solved", "closed"):
+            db.execute(
+                "UPDATE ticket_sla SET started_at = ?, paused_s = 0, paused_since = NULL, met_at = NULL "
+                "WHERE ticket_id = ? AND metric = 'resolution'",
+                (now, tid),
+            )
+
+    def escalation_stages(self) -> tuple[str, ...]:
+        stages = self.profile.get("escalation_stages")
+        return tuple(stages) if stages else super().escalation_stages()
+
+    def open_escalation(self, ticket_id: str, reason: str, eta: str | None) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            self._status(db, tid)
+            now = to_iso(utcnow())
+            stage = self.escalation_stages()[0]
+            cur = db.execute(
+                "INSERT INTO escalations (ticket_id, stage, reason, eta, opened_at, timeline) VALUES (?,?,?,?,?,?)",
+                (tid, stage, reason, eta, now, json.dumps([{"stage": stage, "at": now}])),
+            )
+            detail = {"id": f"CP-{cur.lastrowid}", "from": None, "to": stage, "reason": reason, "eta": eta}
+            self._history(db, tid, self.profile.user, "escalate", detail)
+            db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, tid))
+            return self._load(db, tid)
+
+    def move_escalation(self, ticket_id: str, stage: str, eta: str | None) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            row = db.execute(
+                "SELECT id, stage, eta, timeline FROM escalations WHERE ticket_id = ? AND closed_at IS NULL", (tid,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"ticket {tid} has no open escalation")
+            eid, old, old_eta, timeline = row
+            now = to_iso(utcnow())
+            steps = json.loads(timeline)
+            if stage != old:
+                steps.append({"stage": stage, "at": now})
+            final = stage == self.escalation_stages()[-1]
+            db.execute(
+                "UPDATE escalations SET stage = ?, eta = ?, timeline = ?, closed_at = ? WHERE id = ?",
+                (stage, eta if eta is not None else old_eta, json.dumps(steps), now if final else None, eid),
+            )
+            detail = {"id": f"CP-{eid}", "from": old, "to": stage, "eta": eta if eta is not None else old_eta}
+            self._history(db, tid, self.profile.user, "escalate", detail)
+            db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, tid))
+            return self._load(db, tid)
+
+    def set_rating(self, ticket_id: str, rating: str | int, comment: str | None) -> Ticket:
+        with self._write() as db:
+            tid = _int_id(ticket_id)
+            (before,) = db.execute("SELECT satisfaction FROM tickets WHERE id = ?", (tid,)).fetchone()
+            now = to_iso(utcnow())
+            value = {"rating": rating, "comment": comment, "rated_at": now}
+            # closed is final for the thread and the status, not for the rating (the portal's
+            # feedback button shows after close): only this column and updated_at change
+            db.execute(
+                "UPDATE tickets SET satisfaction = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(value, ensure_ascii=False), now, tid),
+            )
+            old = json.loads(before)["rating"] if before else None
+            self._history(db, tid, self.profile.user, "rate", {"from": old, "to": rating, "comment": comment})
+            return self._load(db, tid)
+
     # -- history -------------------------------------------------------------------------
 
     def history(self, ticket_id: str) -> list[HistoryEvent]:
@@ -840,7 +1030,7 @@ class SQLiteBackend(Backend):
         return row[0]
 
     def _load(self, db, tid: int) -> Ticket:
-        row = db.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?", (tid,)).fetchone()
+        row = db.execute(f"SELECT {TICKET_SELECT} FROM tickets t WHERE t.id = ?", (tid,)).fetchone()
         if row is None:
             raise NotFoundError(f"ticket {tid} not found")
         return self._ticket(row)
@@ -864,6 +1054,9 @@ class SQLiteBackend(Backend):
             cc,
             channel,
             fields,
+            sla,
+            escalation,
+            satisfaction,
         ) = row
         return Ticket(
             id=str(tid),
@@ -882,6 +1075,9 @@ class SQLiteBackend(Backend):
             cc=[] if cc == "[]" else json.loads(cc),  # most have none: no parser needed
             tags=[] if tags == "[]" else json.loads(tags),
             fields={} if fields == "{}" else json.loads(fields),
+            sla=None if sla is None else json.loads(sla),
+            escalation=None if escalation is None else json.loads(escalation),
+            satisfaction=None if satisfaction is None else json.loads(satisfaction),
             external_id=external_id,
             created_at=created_at,
             updated_at=updated_at,
@@ -979,6 +1175,14 @@ def history_events(rows: list[tuple], requester: str | None) -> list[HistoryEven
         elif action == "cc":
             extra: dict[str, Any] = {k: data[k] for k in ("add", "remove") if k in data}
             events.append(HistoryEvent(at, "cc", actor, by, old=data.get("from"), new=data.get("to"), detail=extra))
+        elif action == "escalate":
+            extra = {k: data[k] for k in ("id", "reason", "eta") if k in data}
+            events.append(
+                HistoryEvent(at, "escalation", actor, by, old=data.get("from"), new=data.get("to"), detail=extra)
+            )
+        elif action == "rate":
+            note = {"comment": data.get("comment")}
+            events.append(HistoryEvent(at, "rating", actor, by, old=data.get("from"), new=data.get("to"), detail=note))
         elif action in ("status", "auto_close"):
             closing = {"after_days": data["after_days"]} if "after_days" in data else {}
             events.append(

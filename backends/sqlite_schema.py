@@ -157,6 +157,46 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tickets ADD COLUMN fields TEXT NOT NULL DEFAULT '{}';
     CREATE INDEX tickets_channel ON tickets(channel, updated_at, id);
     """,
+    # 5: SLA clocks, escalations, satisfaction. A clock keeps when its cycle started, the seconds it
+    # was paused (pending, hold) and since when it is paused, and when it was met; its target comes
+    # from the profile's policy when it is read (a changed policy or priority moves it). Existing
+    # tickets get clocks from what the store knows: the resolution clock from their creation (met
+    # when solved), the first reply met by the first public comment of someone other than the
+    # requester after the description.
+    """
+    CREATE TABLE ticket_sla (
+        ticket_id INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        paused_s INTEGER NOT NULL DEFAULT 0,
+        paused_since TEXT,
+        met_at TEXT,
+        PRIMARY KEY (ticket_id, metric)
+    ) WITHOUT ROWID;
+    INSERT INTO ticket_sla (ticket_id, metric, started_at, paused_since, met_at)
+        SELECT id, 'resolution', created_at, CASE WHEN status IN ('pending', 'hold') THEN updated_at END,
+            CASE WHEN status IN ('solved', 'closed') THEN coalesce(solved_at, updated_at) END
+        FROM tickets;
+    INSERT INTO ticket_sla (ticket_id, metric, started_at, paused_since, met_at)
+        SELECT t.id, 'first_reply', t.created_at, CASE WHEN t.status IN ('pending', 'hold') THEN t.updated_at END,
+            (SELECT min(c.created_at) FROM comments c WHERE c.ticket_id = t.id AND c.public
+                AND c.author IS NOT t.requester AND c.id > (SELECT min(id) FROM comments WHERE ticket_id = t.id))
+        FROM tickets t;
+    CREATE TABLE escalations (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        stage TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        eta TEXT,
+        opened_at TEXT NOT NULL,
+        closed_at TEXT,
+        timeline TEXT NOT NULL DEFAULT '[]'  -- JSON: [{stage, at}], oldest first
+    );
+    -- one open escalation a ticket
+    CREATE UNIQUE INDEX escalations_open ON escalations(ticket_id) WHERE closed_at IS NULL;
+    CREATE INDEX escalations_ticket ON escalations(ticket_id, id);
+    ALTER TABLE tickets ADD COLUMN satisfaction TEXT;  -- JSON: {rating, comment, rated_at}
+    """,
 ]
 
 # A migration's Python part, run after its SQL, in the same transaction: version -> step(db, progress)

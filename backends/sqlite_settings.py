@@ -7,4 +7,6 @@ SETTINGS = {
     "read_only": Setting(bool, False, "open the store read-only: writes exit 9, no file is ever created"),
     "auto_close_days": Setting(float, 7.0, "solved tickets close by themselves after this many days"),
     "busy_timeout": Setting(float, 60.0, "seconds a write waits for another tixcli before exit 8"),
+    "sla": Setting(dict, None, "SLA targets per priority: {urgent: {first_reply: 30m, resolution: 2h}, ...}"),
+    "escalation_stages": Setting(list, None, "an escalation's stages, first to last (default: submitted ... resolved)"),
 }

@@ -19,6 +19,8 @@ COMMANDS = [
     "show",
     "history",
     "edit",
+    "escalate",
+    "rate",
     "reply",
     "solve",
     "reopen",

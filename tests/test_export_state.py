@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from cli import TIXCLI, run, run_process
 
+from tixcli.model import SCHEMA_VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -208,9 +210,9 @@ def test_schema_names_the_tombstone():
     schema = json.loads(result.out)
     assert schema["required"] == ["id", "backend", "deleted", "deleted_at"]
     assert run("schema", "--list").out.split("\n")[0].startswith("ticket\t")
-    assert json.loads(run("schema").out)["title"] == "tixcli ticket (schema 2)"
-    assert json.loads(run("schema", "write-result").out)["title"] == "tixcli write result (schema 2)"
-    assert json.loads(run("schema", "--write-result").out)["title"] == "tixcli write result (schema 2)"
+    assert json.loads(run("schema").out)["title"] == f"tixcli ticket (schema {SCHEMA_VERSION})"
+    assert json.loads(run("schema", "write-result").out)["title"] == f"tixcli write result (schema {SCHEMA_VERSION})"
+    assert json.loads(run("schema", "--write-result").out)["title"] == f"tixcli write result (schema {SCHEMA_VERSION})"
     unknown = run("schema", "nope")
     assert unknown.code == 6 and "tombstone" in unknown.err
 

@@ -194,4 +194,4 @@ def test_a_registered_backend_declaration_is_enforced(tmp_path, registered):
 
 def test_a_setting_of_an_unsupported_type_is_a_bug_in_the_declaration():
     with pytest.raises(ValueError):
-        Setting(list, None, "no list type")
+        Setting(tuple, None, "no tuple type")

@@ -425,6 +425,14 @@ def _file_types(value: Any) -> str | None:
     return None
 
 
+def _names(value: Any) -> str | None:
+    if not isinstance(value, list) or not 0 < len(value) <= 50:
+        return "must be a list of names"
+    if any(not isinstance(v, str) or not v.strip() or len(v) > 64 or any(c.isspace() for c in v) for v in value):
+        return "must be a list of one-word names"
+    return "must not repeat a name" if len(set(value)) != len(value) else None
+
+
 def _whole(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return "must be a whole number"
@@ -448,6 +456,7 @@ _TYPE_CHECKS: dict[Any, tuple[str, Any]] = {
     float: ("number", _number),  # a non-negative finite number (seconds, days)
     int: ("whole number", _whole),  # a non-negative whole number (bytes)
     dict: ("mapping", _mapping),
+    list: ("list of names", _names),
     (str, int): ("string or number", _name_or_id),
 }
 

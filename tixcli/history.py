@@ -30,6 +30,8 @@ CHANGES = (
     "comment",  # a comment added (detail: comment_id, public)
     "attachment",  # a file added (new: its name; detail: comment_id)
     "notification",  # a message sent about the ticket (detail: recipients, via)
+    "escalation",  # an escalation opened or moved (old/new: its stage; detail: id, reason, eta)
+    "rating",  # the requester's rating (old/new: the rating; detail: comment)
     "other",  # anything the source records that none of the above says (detail: what)
 )
 #: who did it

@@ -22,8 +22,9 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 TYPES = ("question", "incident", "problem", "task")
 #: how a ticket came in; a service's own channel names are mapped onto these ("other" otherwise)
 CHANNELS = ("email", "web", "portal", "chat", "messaging", "phone", "sms", "social", "mobile", "api", "cli", "other")
-#: the version of the JSON a ticket prints as (`tixcli schema`): 2 added channel and fields
-SCHEMA_VERSION = 2
+#: the version of the JSON a ticket prints as (`tixcli schema`): 2 added channel and fields,
+#: 3 sla, escalation and satisfaction
+SCHEMA_VERSION = 3
 PRIORITY_ALIASES = {"p1": "urgent", "p2": "high", "p3": "normal", "p4": "low"}
 # Order used by `list --sort priority` (most urgent first).
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3, None: 4}
@@ -97,6 +98,12 @@ class Ticket:
     created_at: str | None = None
     updated_at: str | None = None
     solved_at: str | None = None
+    #: SLA clocks by metric (tixcli.sla.clock); None where the service keeps none for the ticket
+    sla: dict[str, dict[str, Any]] | None = None
+    #: the ticket's escalation: id, stage, open, reason, eta, timeline [{stage, at}]; None: none
+    escalation: dict[str, Any] | None = None
+    #: the requester's rating: {rating: good|bad|1..5, comment, rated_at}; None: not rated
+    satisfaction: dict[str, Any] | None = None
     url: str | None = None
     # None = the thread was not fetched (list); a list = the thread (show, export).
     comments: list[Comment] | None = None
@@ -124,6 +131,9 @@ class Ticket:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "solved_at": self.solved_at,
+            "sla": None if self.sla is None else {k: dict(v) for k, v in self.sla.items()},
+            "escalation": None if self.escalation is None else dict(self.escalation),
+            "satisfaction": None if self.satisfaction is None else dict(self.satisfaction),
             "url": self.url,
         }
         if with_comments is None:
@@ -315,6 +325,12 @@ class ListQuery:
     channel: str | None = None
     #: custom fields that must have these values (a multi-select: hold this one among its values)
     fields: tuple[tuple[str, Any], ...] = ()
+    #: an SLA clock breached and not yet met
+    breaching: bool = False
+    #: a running SLA clock due before now + this
+    due_within: timedelta | None = None
+    #: an open escalation
+    escalated: bool = False
     limit: int = 50
     #: also say how many tickets match in all, where the backend can tell cheaply (`TicketList.total`)
     count: bool = False
@@ -356,6 +372,15 @@ class ListQuery:
             return False
         for name, wanted in self.fields:
             if not field_matches(ticket.fields.get(name), wanted):
+                return False
+        if self.breaching or self.due_within is not None or self.escalated:
+            from . import sla
+
+            if self.breaching and not sla.breaching(ticket.sla):
+                return False
+            if self.due_within is not None and not sla.due_within(ticket.sla, utcnow(), self.due_within):
+                return False
+            if self.escalated and not (ticket.escalation or {}).get("open"):
                 return False
         for bound, stamp in ((self.since, ticket.updated_at), (self.created_since, ticket.created_at)):
             if bound is not None and (not stamp or parse_iso(stamp) < bound):
@@ -585,6 +610,58 @@ def json_schema() -> dict:
         "created_at": time,
         "updated_at": time,
         "solved_at": time,
+        "sla": {
+            "type": ["object", "null"],
+            "description": "SLA clocks by metric (first_reply, resolution, and the service's others); null where the "
+            "service keeps none for the ticket (schema 3)",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["target_at", "stage", "met_at", "breached_at"],
+                "properties": {
+                    "target_at": {**time, "description": "when the clock runs out; null while paused"},
+                    "stage": {"enum": ["active", "paused", "met", "breached"]},
+                    "met_at": time,
+                    "breached_at": time,
+                },
+                "additionalProperties": False,
+            },
+        },
+        "escalation": {
+            "type": ["object", "null"],
+            "description": "the ticket's escalation; null where it has none (schema 3)",
+            "required": ["id", "stage", "open", "reason", "eta", "timeline"],
+            "properties": {
+                "id": {"type": "string"},
+                "stage": {"type": "string"},
+                "open": {"type": "boolean"},
+                "reason": nullable_str,
+                "eta": {
+                    "type": ["string", "null"],
+                    "description": "estimated resolution date (YYYY-MM-DD), not promised",
+                },
+                "timeline": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["stage", "at"],
+                        "properties": {"stage": {"type": "string"}, "at": time},
+                    },
+                },
+            },
+        },
+        "satisfaction": {
+            "type": ["object", "null"],
+            "description": "the requester's rating after the ticket was solved; null: not rated (schema 3)",
+            "required": ["rating", "comment", "rated_at"],
+            "properties": {
+                "rating": {
+                    "type": ["string", "integer"],
+                    "description": "good, bad, or 1..5 where the service takes numbers",
+                },
+                "comment": nullable_str,
+                "rated_at": time,
+            },
+        },
         "url": nullable_str,
         "comments": {"type": "array", "items": {"$ref": "#/$defs/comment"}},
     }

@@ -287,10 +287,20 @@ def _table_cell(ticket: Ticket, field: str, local: bool) -> str:
         return clean((value or "")[:16].replace("T", " "), one_line=True).strip()
     if isinstance(value, list):
         return clean(", ".join(value), one_line=True).strip()
+    if field in _SUMMARISED:
+        return clean(_SUMMARISED[field](value), one_line=True).strip()
     if isinstance(value, dict):
         return clean(fields_text(value), one_line=True).strip()
     text = clean(value, one_line=True).strip()
     return text or ("-" if field in _DASHED else "")
+
+
+# a table's cell of the fields that are records: what a person reads of them
+_SUMMARISED: dict[str, Callable[[dict | None], str]] = {
+    "sla": lambda sla: _sla_text(sla, True, lambda v: v),
+    "escalation": lambda e: f"{e.get('id')} {e.get('stage')}" if e else "",
+    "satisfaction": lambda r: str(r.get("rating")) if r else "",
+}
 
 
 def _plain_cell(ticket: Ticket, field: str) -> str:
@@ -520,6 +530,40 @@ def print_values(values: list, fmt: str, out: IO[str] | None = None) -> None:
         out.write(_yaml(values))
 
 
+def _sla_text(sla: dict | None, relative: bool, when: Callable[[str | None], str | None]) -> str:
+    """The clocks for a person: relative on a terminal ("resolution due in 1h 12m"), else absolute."""
+    if not sla:
+        return ""
+    from .model import utcnow
+    from .sla import describe
+
+    now = utcnow()
+    parts = []
+    for metric, c in sla.items():
+        if relative:
+            parts.append(describe(metric, c, now))
+        else:
+            target = when(c.get("target_at")) or "-"
+            parts.append(f"{metric.replace('_', ' ')} {c.get('stage')} (target {target})")
+    return "; ".join(parts)
+
+
+def _escalation_text(escalation: dict | None, when: Callable[[str | None], str | None]) -> str:
+    if not escalation:
+        return ""
+    steps = " → ".join(f"{s.get('stage')} {when(s.get('at')) or ''}".strip() for s in escalation.get("timeline") or [])
+    state = "" if escalation.get("open") else " (closed)"
+    eta = f", eta {escalation['eta']} (not guaranteed)" if escalation.get("eta") else ""
+    return f"{escalation.get('id')} {escalation.get('stage')}{state}{eta}: {escalation.get('reason') or ''} [{steps}]"
+
+
+def _rating_text(satisfaction: dict | None) -> str:
+    if not satisfaction:
+        return ""
+    comment = f" — {satisfaction['comment']}" if satisfaction.get("comment") else ""
+    return f"{satisfaction.get('rating')}{comment}"
+
+
 def _ticket_text(t: Ticket, display: Display | None = None, hidden_comments: int = 0) -> str:
     local = display is not None and display.terminal
     color = display is not None and display.color
@@ -547,12 +591,17 @@ def _ticket_text(t: Ticket, display: Display | None = None, hidden_comments: int
         ("requester", t.requester),
         ("assignee", t.assignee),
         ("group", t.group),
+        ("channel", t.channel),
         ("cc", ", ".join(t.cc)),
         ("tags", ", ".join(t.tags)),
+        ("fields", fields_text(t.fields)),
         ("dedupe key", t.external_id),
         ("created", when(t.created_at)),
         ("updated", when(t.updated_at)),
         ("solved", when(t.solved_at)),
+        ("sla", _sla_text(t.sla, local, when)),
+        ("escalation", _escalation_text(t.escalation, when)),
+        ("rating", _rating_text(t.satisfaction)),
         ("url", t.url),
     ]
     for name, value in fields:

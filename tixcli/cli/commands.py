@@ -25,6 +25,8 @@ MODULES = {
     "solve": "status",
     "close": "status",
     "reopen": "reopen",
+    "escalate": "escalate",
+    "rate": "rate",
     "cc": "cc",
     "download": "download",
     "export": "export",

@@ -35,6 +35,17 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         ),
         ("the ids of a week's tickets, for a script", "tixcli list --all --since 7d --format json | jq -r '.[].id'"),
     ),
+    "escalate": (
+        (
+            "escalate to engineering, with an estimated date",
+            'tixcli escalate 42 --reason "data loss on db2" --eta 2026-12-24',
+        ),
+        ("move the escalation on (the last stage closes it)", "tixcli escalate 42 --stage engineering"),
+    ),
+    "rate": (
+        ("the requester's verdict once it is solved", 'tixcli rate 42 good --comment "fixed within the hour"'),
+        ("a score where the backend takes numbers", "tixcli rate 42 5"),
+    ),
     "history": (
         ("every change to a ticket, oldest first", "tixcli history 42"),
         ("who changed what, for a script", "tixcli history 42 --format jsonl"),

@@ -4,6 +4,7 @@ import io
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -25,6 +26,7 @@ from tixcli.model import (
     parse_since,
 )
 from tixcli.output import message, parse_columns, print_tickets, reader_left
+from tixcli.sla import parse_duration
 
 from .app import (
     ChannelOption,
@@ -88,6 +90,14 @@ def list_tickets(
     group: Annotated[str | None, typer.Option("--group", help="In this group or team.", show_default=False)] = None,
     channel: ChannelOption = None,
     field: FieldOption = None,
+    breaching: Annotated[bool, typer.Option("--breaching", help="An SLA clock breached and not yet met.")] = False,
+    due_within: Annotated[
+        str | None,
+        typer.Option(
+            "--due-within", metavar="DURATION", help="An SLA clock due within 30m, 2h, 1d...", show_default=False
+        ),
+    ] = None,
+    escalated: Annotated[bool, typer.Option("--escalated", help="With an open escalation.")] = False,
     search: Annotated[
         str | None,
         typer.Option("--search", "-q", help="Words that must all appear (subject, description, comments)."),
@@ -158,6 +168,9 @@ def list_tickets(
         reverse=reverse,
         channel=normalize_choice(channel, CHANNELS, "channel"),
         fields=list_fields(state.backend, field or []),
+        breaching=breaching,
+        due_within=timedelta(seconds=parse_duration(due_within, "--due-within")) if due_within is not None else None,
+        escalated=escalated,
         limit=limit,
     )
     if query.group == "":

@@ -71,6 +71,10 @@ REFUSABLE = (
     "channel",
     "set_channel",
     "custom_fields",
+    "sla",
+    "escalations",
+    "satisfaction",
+    "satisfaction_scale",
 )
 #: the fields of a ticket an edit of one other field must leave as they were
 KEPT_BY_EDIT = ("subject", "description", "priority", "type", "requester", "assignee", "group", "tags", "cc")
@@ -304,6 +308,17 @@ class BackendContract:
                 lambda: self.backend.edit(ticket.id, TicketChange(fields={self.custom_field[0]: None})),
                 lambda: self.query(scope="all", fields=((self.custom_field[0], self.custom_field[1]),)),
             ],
+            "sla": [
+                lambda: self.query(scope="all", breaching=True),
+                lambda: self.query(scope="all", due_within=timedelta(hours=1)),
+            ],
+            "escalations": [
+                lambda: self.backend.escalate(ticket.id, reason="refused"),
+                lambda: self.backend.escalate(ticket.id, stage="submitted"),
+                lambda: self.query(scope="all", escalated=True),
+            ],
+            "satisfaction": [lambda: self.backend.rate(ticket.id, "good")],
+            "satisfaction_scale": [lambda: self.backend.rate(ticket.id, 5)],
         }
         assert set(attempts) == set(REFUSABLE)
         before = self.request_count()
@@ -722,6 +737,83 @@ class BackendContract:
         with pytest.raises(InvalidInputError) as refused:
             self.backend.custom_fields({"no-such-field": "x"})
         assert self.custom_field[0] in (refused.value.hint or "")
+
+    # == SLA clocks, escalations, satisfaction (where declared) ==============================
+
+    #: a priority the test account's SLA policy covers (used only with "sla")
+    sla_priority: str = "urgent"
+
+    @requires("sla")
+    def test_sla_clocks_have_an_absolute_target_and_a_stage(self):
+        from tixcli.sla import STAGES
+
+        made = self.make(subject="urgent, with a clock", priority=self.sla_priority)
+        got = self.backend.get(made.id)
+        assert got.sla, "a backend with the sla capability gives the clocks of a ticket its policy covers"
+        for metric, c in got.sla.items():
+            assert set(c) == {"target_at", "stage", "met_at", "breached_at"}, metric
+            assert c["stage"] in STAGES
+            for key in ("target_at", "met_at", "breached_at"):
+                assert c[key] is None or ISO.match(c[key]), (metric, key, c[key])
+        running = [c for c in got.sla.values() if c["stage"] == "active"]
+        assert running and all(parse_iso(c["target_at"]) > datetime.now(timezone.utc) for c in running)
+        assert made.id not in ids(self.query(breaching=True))
+        assert ids(self.query(due_within=timedelta(days=30))) == [made.id]
+        assert self.query(due_within=timedelta(seconds=1)) == []
+        assert self.exported()[made.id].sla == got.sla
+
+    @requires("escalations")
+    def test_an_escalation_opens_moves_back_and_on_and_closes_with_its_timeline(self):
+        made = self.make(subject="needs engineering")
+        stages = self.backend.escalation_stages()
+        assert len(stages) >= 3
+        opened = self.backend.escalate(made.id, reason="data loss on db2", eta="2030-01-31")
+        first = opened.ticket.escalation
+        assert opened.changed and first["open"] and first["stage"] == stages[0] and first["id"]
+        assert (first["reason"], first["eta"]) == ("data loss on db2", "2030-01-31")
+        assert ids(self.query(escalated=True)) == [made.id]
+        with pytest.raises(RefusedError):
+            self.backend.escalate(made.id, reason="a second one")
+        self.backend.escalate(made.id, stage=stages[2])
+        back = self.backend.escalate(made.id, stage=stages[1]).ticket.escalation  # back a stage: allowed
+        assert [s["stage"] for s in back["timeline"]] == [stages[0], stages[2], stages[1]]
+        assert back["id"] == first["id"] and back["eta"] == "2030-01-31"
+        assert not self.backend.escalate(made.id, stage=stages[1]).changed
+        with pytest.raises(InvalidInputError):
+            self.backend.escalate(made.id, stage="no-such-stage")
+        done = self.backend.escalate(made.id, stage=stages[-1]).ticket.escalation
+        assert not done["open"] and self.query(escalated=True) == []
+        assert self.backend.get(made.id).escalation == done == self.exported()[made.id].escalation
+        other = self.make(subject="never escalated")
+        with pytest.raises(RefusedError):
+            self.backend.escalate(other.id, stage=stages[1])
+        self.backend.close(other.id)
+        with pytest.raises(RefusedError):
+            self.backend.escalate(other.id, reason="too late")
+        if self.backend.supports("history"):
+            moves = [(e.old, e.new) for e in self.backend.ticket_history(made.id) if e.change == "escalation"]
+            assert moves[0] == (None, stages[0]) and moves[-1] == (stages[1], stages[-1])
+
+    @requires("satisfaction")
+    def test_a_rating_comes_once_solved_and_a_new_one_replaces_it(self):
+        made = self.make(subject="to be rated")
+        with pytest.raises(RefusedError):
+            self.backend.rate(made.id, "good")
+        self.backend.solve(made.id)
+        rated = self.backend.rate(made.id, "good", "fixed within the hour").ticket.satisfaction
+        assert (rated["rating"], rated["comment"]) == ("good", "fixed within the hour") and ISO.match(rated["rated_at"])
+        again = self.backend.rate(made.id, "bad").ticket.satisfaction
+        assert again["rating"] == "bad" and self.backend.get(made.id).satisfaction["rating"] == "bad"
+        if self.backend.supports("satisfaction_scale"):
+            assert self.backend.rate(made.id, 4).ticket.satisfaction["rating"] == 4
+        assert self.exported()[made.id].satisfaction == self.backend.get(made.id).satisfaction
+        self.backend.close(made.id)
+        if self.backend.rates_closed:
+            assert self.backend.rate(made.id, "good").ticket.satisfaction["rating"] == "good"
+            assert self.backend.get(made.id).status == "closed"
+        else:
+            with pytest.raises(RefusedError):
+                self.backend.rate(made.id, "good")
 
     # == replies and the lifecycle (mandatory; internal notes where declared) ================
 
