@@ -411,6 +411,11 @@ class Backend(abc.ABC):
         stage closes it."""
         raise NotSupportedError(self.name, "escalations", "escalate")
 
+    def rating_value(self, rating: str | int) -> str | int:
+        """The rating as this backend keeps and gives it back (a service of 1..5 stars may keep
+        `good` as 5); default: as given."""
+        return rating
+
     def set_rating(self, ticket_id: str, rating: str | int, comment: str | None) -> Ticket:
         """Record (or replace) the requester's rating ("satisfaction" capability)."""
         raise NotSupportedError(self.name, "satisfaction", "rate")
