@@ -50,6 +50,7 @@ from tixcli.backends.base import ExportItem, TicketList, TicketState
 from tixcli.backends.remote import RemoteBackend, bounded, error_body, records, service_id, service_time
 from tixcli.config import Profile
 from tixcli.errors import (
+    AuthError,
     ConfigError,
     InvalidInputError,
     NotFoundError,
@@ -80,7 +81,7 @@ PAGE_SIZE = 100  # the largest page of tickets, comments, users, search results
 SEARCH_PAGE = PAGE_SIZE  # search results a page when tixcli checks filters itself (tests lower it)
 SEARCH_MAX = 1000  # the Search API stops after 1,000 results
 MAX_COMMENTS = 10_000  # Zendesk caps a ticket's comments at 5,000: more is a hostile or broken answer
-INCLUDE = "users,groups,metric_sets"  # side-loads on ticket reads: people, group names, solved_at
+INCLUDE = "users,groups,metric_sets,slas"  # side-loads on ticket reads: people, group names, solved_at, SLA
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # Zendesk's limit per file: the bound when a size is not known
 AUDIT_PAGE = 100  # List Audits for a Ticket: "Returns a maximum of 100 records per page"
 MAX_AUDITS = 50_000  # a ticket's audits (one an update): more is a hostile or broken answer
@@ -113,10 +114,24 @@ VIA_IDS = {
 #: the ticket events export names a via (its display name): the channels tixcli needs from it
 VIA_DISPLAY = {"rule": "rule", "web form": "web", "mail": "email", "web service": "api", "closed ticket": "web"}
 RULE_VIA_ID = 8  # "rule": Trigger, automation
+#: SLA policy metrics -> tixcli's (the rest keep their own names); agent_work_time is the
+#: resolution where the policy has no full_resolution_time
+SLA_METRICS = {"first_reply_time": "first_reply", "full_resolution_time": "resolution"}
+MAX_SLA_METRICS = 100
+ESCALATION_TAG = "tixcli_escalation_"  # + the stage: the escalated ticket's tag of its escalation's stage
+ETA_TAG = "tixcli_eta_"  # + YYYY-MM-DD: the escalation's estimated date
+RATINGS = ("good", "bad")  # satisfaction_rating.score; "offered", "unoffered": no rating (None)
 NOTIFICATIONS = (
     "Notification", "NotificationWithCcs", "Cc", "SmsNotification", "SMSNotification", "FollowerNotification",
     "OrganizationActivity",
 )  # fmt: skip
+
+
+RATE_HINT = (
+    "rate from the requester's own Zendesk account, or set rate_as_requester: true in the profile "
+    "(the requester's email with the API token)"
+)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class ZendeskBackend(RemoteBackend):
@@ -147,6 +162,9 @@ class ZendeskBackend(RemoteBackend):
             "history",
             "channel",
             "custom_fields",
+            "sla",
+            "escalations",
+            "satisfaction",
         }
     )
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
@@ -186,6 +204,10 @@ class ZendeskBackend(RemoteBackend):
         # in its spool, and `histories` reads it there (zendesk_export.Spool) while it is open
         self.history_wanted = False
         self.export_spool: Any = None
+        # ticket id -> its escalation as `get` read it (the core's escalate reads the ticket
+        # first): what a move adds its step to
+        self._escalations: dict[int, dict] = {}
+        self._tags_read: dict[int, list[str]] = {}
 
     # -- connection -------------------------------------------------------------------------
 
@@ -248,6 +270,7 @@ class ZendeskBackend(RemoteBackend):
         raw = self._fetch(ticket_id)
         ticket = self.ticket_from(raw)
         ticket.comments = self.comments(raw["id"])
+        self.complete_escalation(ticket, raw)
         return ticket
 
     def state(self, ticket_id: str) -> TicketState:
@@ -268,7 +291,7 @@ class ZendeskBackend(RemoteBackend):
         check = checked_here(query)
         group_id = self._group_id(query.group) if query.group and '"' in query.group else None
         params: dict[str, Any] | None = {
-            "query": search_query(query, group_id=group_id),
+            "query": search_query(query, group_id=group_id, stages=self.escalation_stages()),
             # filtered here: whole pages (fewer requests); else no more than the limit asks for
             "per_page": max(1, min(SEARCH_PAGE, PAGE_SIZE)) if check else max(1, min(query.limit, PAGE_SIZE)),
             "include": "tickets(users,groups)",
@@ -300,6 +323,8 @@ class ZendeskBackend(RemoteBackend):
                     found.add(tid)
                     page.append(r)
             if check is not None:
+                if check.breaching or check.due_within is not None:
+                    self.with_slas(page)  # the search gives no SLA: Show Many Tickets with include=slas
                 self.resolve_people(page)  # the page's people in one batch, before its tickets are checked
                 page = [raw for raw in page if check.matches(self.ticket_from(raw))]
             hits += len(page)
@@ -319,6 +344,17 @@ class ZendeskBackend(RemoteBackend):
         elif not more and (count is None or seen >= count):
             result.total = hits  # every result was read and checked
         return result
+
+    def with_slas(self, raws: list[dict]) -> None:
+        """Each record's `slas` (its SLA policy metrics), read for all of them: Show Many Tickets
+        with include=slas, 100 a request. A ticket gone since the search gets none."""
+        for start in range(0, len(raws), PAGE_SIZE):
+            chunk = raws[start : start + PAGE_SIZE]
+            ids = ",".join(str(int(service_id(r.get("id"), "Zendesk", "ticket id"))) for r in chunk)
+            data = self.read(f"{API}/tickets/show_many.json", {"ids": ids, "include": "slas"}, action="read SLAs")
+            found = {str(r.get("id")): r.get("slas") for r in self.records(data, "tickets")}
+            for raw in chunk:
+                raw["slas"] = found.get(str(raw.get("id")))
 
     def export(self, since=None, cursor: str | None = None) -> Iterator[ExportItem]:
         from tixcli.backends.zendesk_export import export
@@ -426,6 +462,147 @@ class ZendeskBackend(RemoteBackend):
             self._all_groups()
         if fields:
             self._fields_meta(list(mapped))
+
+    # -- escalations: a linked problem ticket, the stage and eta as tags (README) -----------
+
+    def escalation_stages(self) -> tuple[str, ...]:
+        stages = self.profile.get("escalation_stages")
+        return tuple(str(s).lower() for s in stages) if stages else super().escalation_stages()
+
+    def _escalation_of(self, raw: dict) -> dict | None:
+        """What a ticket record says of its escalation: its stage and eta (tags) and id (the
+        problem ticket, `problem_id`); the reason and timeline are `complete_escalation`'s."""
+        tags = [t for t in raw.get("tags") or [] if isinstance(t, str)]
+        found = [t[len(ESCALATION_TAG) :] for t in tags if t.startswith(ESCALATION_TAG)]
+        if not found:
+            return None
+        stages = self.escalation_stages()
+        stage = next((s for s in stages if s in found), found[0][:64])
+        etas = [t[len(ETA_TAG) :] for t in tags if t.startswith(ETA_TAG) and _DAY.fullmatch(t[len(ETA_TAG) :])]
+        pid = _number(raw.get("problem_id"))
+        return {
+            "id": str(pid) if pid is not None else None,
+            "stage": stage,
+            "open": stage != stages[-1],
+            "reason": None,
+            "eta": etas[0] if etas else None,
+            "timeline": [],
+        }
+
+    def complete_escalation(self, ticket: Ticket, raw: dict) -> None:
+        """The escalation's reason (its problem ticket's description) and timeline (the ticket's
+        audits): two requests, for an escalated ticket only."""
+        tid = int(service_id(raw.get("id"), "Zendesk", "ticket id"))
+        self._tags_read[tid] = list(ticket.tags)
+        escalation = ticket.escalation
+        if escalation is None:
+            self._escalations.pop(tid, None)
+            return
+        if escalation["id"] is not None:
+            try:
+                problem = self._fetch(escalation["id"], include="")
+                escalation["reason"] = _text(problem.get("description"))
+            except NotFoundError:  # the problem ticket was deleted: the escalation stays
+                pass
+        escalation["timeline"] = escalation_timeline(self._audits(tid), self.escalation_stages())
+        self._escalations[tid] = escalation
+
+    def open_escalation(self, ticket_id: str, reason: str, eta: str | None) -> Ticket:
+        """The problem ticket (one create), then the ticket linked to it with the first stage's
+        tag (one update)."""
+        tid = ticket_number(ticket_id)
+        stage = self.escalation_stages()[0]
+        line = next((x.strip() for x in reason.splitlines() if x.strip()), reason)
+        problem = {
+            "subject": f"Escalation of #{tid}: {line}"[:250],
+            "type": "problem",
+            "comment": {"body": reason, "public": False},
+        }
+        data = self.call(
+            "POST",
+            f"{API}/tickets.json",
+            json={"ticket": problem},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            retry_safe=True,
+            action="open the escalation",
+        )
+        pid = int(service_id(self.record(data, "ticket").get("id"), "Zendesk", "ticket id"))
+        raw = self._set_escalation(tid, stage, eta, {"type": "incident", "problem_id": pid}, drop_eta=True)
+        ticket = self.ticket_from(raw)
+        if ticket.escalation is not None:
+            at = service_time(raw.get("updated_at"), "Zendesk")
+            ticket.escalation.update(reason=reason, timeline=[{"stage": stage, "at": at}])
+        return ticket
+
+    def move_escalation(self, ticket_id: str, stage: str, eta: str | None) -> Ticket:
+        """The stage's tag for the old one's (and the new eta's), one update."""
+        tid = ticket_number(ticket_id)
+        if tid not in self._escalations:
+            self.get(ticket_id)  # not read by this run yet: the timeline a move adds to
+        before = self._escalations.get(tid) or {}
+        raw = self._set_escalation(tid, stage, eta, {}, drop_eta=eta is not None)
+        ticket = self.ticket_from(raw)
+        if ticket.escalation is not None:
+            steps = list(before.get("timeline") or [])
+            if stage != before.get("stage"):
+                steps.append({"stage": stage, "at": service_time(raw.get("updated_at"), "Zendesk")})
+            ticket.escalation.update(reason=before.get("reason"), timeline=steps)
+        return ticket
+
+    def _set_escalation(self, tid: int, stage: str, eta: str | None, fields: dict, drop_eta: bool) -> dict:
+        """One ticket update: the stage's tag on, the other stages' off (an eta's likewise)."""
+        if tid not in self._tags_read:
+            self._tags_read[tid] = self.ticket_from(self._fetch(str(tid))).tags
+        tags = self._tags_read.pop(tid)
+        self._escalations.pop(tid, None)
+        on = [ESCALATION_TAG + stage] + ([ETA_TAG + eta] if eta else [])
+        off = [t for t in tags if t.startswith(ESCALATION_TAG) or (drop_eta and t.startswith(ETA_TAG))]
+        update = {**fields, "additional_tags": on, "remove_tags": [t for t in off if t not in on]}
+        self._prefetched.clear()
+        data = self.call(
+            "PUT",
+            f"{API}/tickets/{tid}.json",
+            json={"ticket": update},
+            retry_safe=True,  # every value absolute: repeating the update is safe
+            action="escalate",
+            ticket=str(tid),
+        )
+        return self.record(data, "ticket")
+
+    # -- satisfaction ----------------------------------------------------------------------
+
+    def set_rating(self, ticket_id: str, rating: str | int, comment: str | None) -> Ticket:
+        """Create Ticket Satisfaction Rating, as the requester where the profile says
+        (`rate_as_requester`: their email with the API token), else with the profile's own
+        credentials (an agent's: Zendesk answers 403, exit 7); then the ticket read again."""
+        tid = ticket_number(ticket_id)
+        read = self._read_for_write.pop(tid, None)
+        if isinstance(rating, int) or rating not in RATINGS:
+            raise InvalidInputError(f"Zendesk takes good or bad, not {rating!r}")
+        body: dict[str, Any] = {"score": rating}
+        if comment:
+            body["comment"] = comment
+        extra: dict[str, Any] = {}
+        if self.profile.get("rate_as_requester"):
+            token = self.profile.secret("token", required=False)
+            requester = self._email((read or self._fetch(str(tid))).get("requester_id"))
+            if token is None or not requester or "@" not in requester:
+                raise AuthError(
+                    f"cannot rate ticket {tid} as its requester: rate_as_requester needs the profile's API "
+                    "token (not an OAuth token) and a requester with an email",
+                    hint=RATE_HINT,
+                )
+            extra["auth"] = (f"{requester}/token", token.reveal())
+        self.call(
+            "POST",
+            f"{API}/tickets/{tid}/satisfaction_rating.json",
+            json={"satisfaction_rating": body},
+            retry_safe=True,  # the same rating again replaces it with itself
+            action="rate",
+            ticket=str(tid),
+            **extra,
+        )
+        return self.ticket_from(self._fetch(str(tid)))
 
     # -- custom fields ----------------------------------------------------------------------
 
@@ -678,6 +855,13 @@ class ZendeskBackend(RemoteBackend):
                 f"Zendesk refused to {action} {what}: it has no assignee",
                 hint=f"assign the ticket to an agent (in Zendesk), then {action} it",
             )
+        if action == "rate" and status in (401, 403):
+            return AuthError(
+                f"Zendesk refused the rating of {what} (HTTP {status}): ratings come from the ticket's "
+                "requester, with the requester's own credentials (an agent's token cannot rate)",
+                hint=RATE_HINT,
+                status=status,
+            )
         if action == "close" and "status" in low:
             return RefusedError(
                 f"Zendesk refused to close {what}",
@@ -687,11 +871,12 @@ class ZendeskBackend(RemoteBackend):
 
     # -- helpers: requests ------------------------------------------------------------------
 
-    def _fetch(self, ticket_id: str) -> dict:
-        """One ticket with its people and group side-loaded (one request)."""
+    def _fetch(self, ticket_id: str, include: str = INCLUDE) -> dict:
+        """One ticket with its people, group and SLA side-loaded (one request)."""
         tid = ticket_number(ticket_id)
         try:
-            data = self.read(f"{API}/tickets/{tid}.json", {"include": INCLUDE}, action="read the ticket")
+            params = {"include": include} if include else None
+            data = self.read(f"{API}/tickets/{tid}.json", params, action="read the ticket")
         except NotFoundError:
             raise NotFoundError(f"ticket {tid} not found") from None
         self.absorb(data)
@@ -927,6 +1112,9 @@ class ZendeskBackend(RemoteBackend):
             updated_at=service_time(raw.get("updated_at"), "Zendesk"),
             solved_at=service_time(raw.get("solved_at") or self._solved_at.get(raw["id"]), "Zendesk"),
             url=f"{self.base_url}/agent/tickets/{tid}",
+            sla=sla_of(raw),
+            escalation=self._escalation_of(raw),
+            satisfaction=satisfaction_of(raw),
         )
 
     def _content_url(self, raw: dict, keep: bool = True) -> str | None:
@@ -1026,7 +1214,7 @@ def ticket_number(ticket_id: str) -> int:
     return int(text)
 
 
-def search_query(query: ListQuery, group_id: int | None = None) -> str:
+def search_query(query: ListQuery, group_id: int | None = None, stages: tuple[str, ...] = ()) -> str:
     """The Search API query for a resolved `list` query ("mine" is already its requester, and
     `words` its search words, each required).
 
@@ -1048,6 +1236,9 @@ def search_query(query: ListQuery, group_id: int | None = None) -> str:
     tag = sent_tag(query.tags)
     if tag is not None:
         terms.append(f"tags:{tag}")
+    elif query.escalated and len(stages) > 1:
+        # the open stages' tags, OR'ed as one keyword's values are (checked on the results too)
+        terms += [f"tags:{ESCALATION_TAG}{s}" for s in stages[:-1]]
     if group_id is not None:
         terms.append(f"group:{group_id}")
     elif query.group:
@@ -1074,11 +1265,21 @@ def checked_here(query: ListQuery) -> ListQuery | None:
 
     That is every tag when there are several (Zendesk OR's several values of one keyword: one is
     sent), or when none could be sent as a search term (`sent_tag`); the channel and custom fields
-    always (the search reference tixcli could read documents no keyword for either)."""
+    always (the search reference tixcli could read documents no keyword for either); the SLA
+    filters (the search gives no SLA: `ZendeskBackend.with_slas`) and open escalations (the
+    stages' tags are sent, the stage is checked here) always."""
     tags = len(query.tags) > 1 or (query.tags and sent_tag(query.tags) is None)
-    if tags or query.channel is not None or query.fields:
+    sla = query.breaching or query.due_within is not None
+    if tags or query.channel is not None or query.fields or sla or query.escalated:
         return ListQuery(
-            user=query.user, statuses=None, tags=query.tags if tags else (), channel=query.channel, fields=query.fields
+            user=query.user,
+            statuses=None,
+            tags=query.tags if tags else (),
+            channel=query.channel,
+            fields=query.fields,
+            breaching=query.breaching,
+            due_within=query.due_within,
+            escalated=query.escalated,
         )
     return None
 
@@ -1410,6 +1611,102 @@ _CHILD_KEYS = {
 }  # fmt: skip
 
 
+def sla_of(raw: dict) -> dict[str, dict] | None:
+    """A ticket record's side-loaded SLA policy metrics (`slas.policy_metrics`) as tixcli's
+    clocks; None where it has none (no policy applies, or none was side-loaded). `breach_at` is
+    the target; `achieved` is met, `paused` paused (its target null), an active metric past its
+    `breach_at` (or a "breached" stage) is breached at its breach_at. Zendesk gives no time of
+    meeting: met_at is null."""
+    from tixcli.model import parse_iso, utcnow
+    from tixcli.sla import clock
+
+    slas = raw.get("slas")
+    if slas is None:
+        return None
+    metrics = slas.get("policy_metrics") if isinstance(slas, dict) else None
+    if metrics is None:
+        return None
+    if not isinstance(metrics, list) or len(metrics) > MAX_SLA_METRICS:
+        raise UnavailableError("Zendesk sent malformed SLA policy metrics")
+    names = {m.get("metric") for m in metrics if isinstance(m, dict)}
+    now = utcnow()
+    out: dict[str, dict] = {}
+    for m in metrics:
+        name = m.get("metric") if isinstance(m, dict) else None
+        if not isinstance(name, str) or not 0 < len(name) <= 100:
+            raise UnavailableError("Zendesk sent malformed SLA policy metrics")
+        key = SLA_METRICS.get(name, name)
+        if name == "agent_work_time" and "full_resolution_time" not in names:
+            key = "resolution"
+        stage = m.get("stage")
+        breach = service_time(m.get("breach_at"), "Zendesk") if m.get("breach_at") is not None else None
+        if stage == "achieved":
+            c = clock(breach, "met")
+        elif stage == "paused":
+            c = clock(None, "paused")
+        elif stage in ("active", "breached"):
+            late = stage == "breached" or (breach is not None and parse_iso(breach) <= now)
+            c = clock(breach, "breached", breached_at=breach) if late else clock(breach, "active")
+        else:
+            continue  # a stage tixcli does not know: not a clock it can say anything of
+        out.setdefault(key, c)
+    return out or None
+
+
+def satisfaction_of(raw: dict) -> dict | None:
+    """A ticket record's `satisfaction_rating`: good or bad with its comment; None while only
+    offered (or unoffered), and where CSAT is off (null). The ticket's rating has no time."""
+    rating = raw.get("satisfaction_rating")
+    if rating is None:
+        return None
+    if not isinstance(rating, dict):
+        raise UnavailableError("Zendesk sent a malformed satisfaction rating")
+    score = rating.get("score")
+    if score not in RATINGS:
+        return None
+    comment = rating.get("comment")
+    return {"rating": score, "comment": _text(comment) or None, "rated_at": None}
+
+
+def stage_in(tags: Iterable[str], stages: tuple[str, ...]) -> str | None:
+    """The escalation stage a ticket's tags say (its ESCALATION_TAG tag), None if none."""
+    found = [t[len(ESCALATION_TAG) :] for t in tags if t.startswith(ESCALATION_TAG)]
+    return next((s for s in stages if s in found), found[0][:64] if found else None)
+
+
+def eta_in(tags: Iterable[str]) -> str | None:
+    return next((t[len(ETA_TAG) :] for t in tags if t.startswith(ETA_TAG) and _DAY.fullmatch(t[len(ETA_TAG) :])), None)
+
+
+def escalation_timeline(audits: list[dict], stages: tuple[str, ...]) -> list[dict]:
+    """The stages the ticket's tags went through since its problem_id last changed (a new
+    escalation starts a new timeline), each at its audit's time."""
+    steps: list[dict] = []
+    ordered = sorted(
+        (a for a in audits if isinstance(a, dict)),
+        key=lambda a: (service_time(a.get("created_at"), "Zendesk") or "", _number(a.get("id")) or 0),
+    )
+    for audit in ordered:
+        at = service_time(audit.get("created_at"), "Zendesk")
+        events = [e for e in records(audit, "events", "Zendesk") if e.get("type") in ("Create", "Change")]
+        if any(e.get("field_name") == "problem_id" for e in events):
+            steps = []
+        for e in events:
+            if e.get("field_name") != "tags":
+                continue
+            new, old = (stage_in(_tag_list(e.get(k)), stages) for k in ("value", "previous_value"))
+            if new is not None and new != old:
+                steps.append({"stage": new, "at": at})
+    return steps
+
+
+def _tag_list(value: Any) -> list[str]:
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return []
+    return [t for t in items[:MAX_ITEMS] if isinstance(t, str)]
+
+
 def _via_object(via: Any, reference: Any) -> dict | None:
     """A via as a via object: the export's names ("Rule", "Web service") mapped back."""
     if via is None or isinstance(via, dict):
@@ -1452,6 +1749,9 @@ class _History:
         self.backend = backend
         self.requester = requester_id
         self.mapped = {fid: name for name, fid in backend._field_ids.items()}
+        self.stages = backend.escalation_stages()
+        self.problem: str | None = None  # the escalation's problem ticket, as the audits go
+        self.rating: str | None = None  # the rating so far
 
     def events(self, audits: list[dict]) -> list[HistoryEvent]:
         for audit in audits:
@@ -1481,6 +1781,10 @@ class _History:
                 channel = via_channel(via.get("channel")) if isinstance(via, dict) else None
                 detail = {**({"channel": channel} if channel else {}), **extra}
                 out.append(HistoryEvent(at, "created", actor, by, new=_text(subject), detail=detail))
+            for event in items:
+                if event.get("field_name") == "problem_id" and event.get("type") in ("Create", "Change"):
+                    pid = _number(event.get("value"))
+                    self.problem = str(pid) if pid is not None else None
             for event in items:
                 out += self.event(at, author, via, event)
         return out
@@ -1548,6 +1852,21 @@ class _History:
                 out.append(HistoryEvent(at, "attachment", actor, by, new=name, detail={"comment_id": cid}))
             return out
         actor, by, extra = self.who(author, via)
+        if kind == "SatisfactionRating":
+            score = event.get("score")
+            rated = score if score in RATINGS else None
+            before, self.rating = self.rating, rated
+            detail = {"comment": _plain(event.get("body")) or None, **extra}
+            return [HistoryEvent(at, "rating", actor, by, old=before, new=rated, detail=detail)]
+        if kind == "Change" and event.get("field_name") == "tags":
+            old_tags, new_tags = self.tags(event.get("previous_value")), self.tags(event.get("value"))
+            out = []
+            was, now = stage_in(old_tags, self.stages), stage_in(new_tags, self.stages)
+            eta = eta_in(new_tags)
+            if now is not None and (was != now or eta != eta_in(old_tags)):
+                detail = {"id": self.problem, "eta": eta, **extra}
+                out.append(HistoryEvent(at, "escalation", actor, by, old=was, new=now, detail=detail))
+            return [*out, HistoryEvent(at, "tags", actor, by, old=old_tags, new=new_tags, detail=extra)]
         if kind == "Change":
             change = self.change(at, actor, by, extra, event)
             if event.get("field_name") == "requester_id":

@@ -44,4 +44,10 @@ SETTINGS = {
     **secret_settings("token", "API token (Basic auth with email)"),
     **secret_settings("oauth_token", "OAuth token (Bearer; instead of token)"),
     "fields": FieldMapSetting(dict, None, "custom fields by name: name -> ticket field id (--field NAME=VALUE)"),
+    "escalation_stages": Setting(
+        list, None, "an escalation's stages, first to last (kept as tags tixcli_escalation_STAGE; default: 5)"
+    ),
+    "rate_as_requester": Setting(
+        bool, False, "send `tixcli rate` as the ticket's requester: their email with the API token"
+    ),
 }

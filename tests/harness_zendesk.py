@@ -11,6 +11,11 @@ TOKEN = "zd-test-token-123"
 TOKEN_ENV = "ZENDESK_TEST_TOKEN"
 #: the custom fields the harness profile maps: the contract's text field (`service`)
 FIELDS = f"{{service: {SEEDED_FIELDS['service']}}}"
+#: the account's SLA policy (minutes, calendar hours): the contract's `sla_priority` is urgent
+SLA_POLICY = {
+    "urgent": {"first_reply_time": 30, "full_resolution_time": 120},
+    "high": {"first_reply_time": 60, "full_resolution_time": 480},
+}
 
 
 def write_config(path, url: str, **settings) -> None:
@@ -41,7 +46,9 @@ def zendesk_server():
 @pytest.fixture
 def zendesk_harness(zendesk_server, tmp_path, monkeypatch):
     zendesk_server.reset()
+    zendesk_server.set_sla_policy(SLA_POLICY)
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     config = tmp_path / "config.yaml"
-    write_config(config, zendesk_server.url, fields=FIELDS)
+    # ratings are sent as the ticket's requester (their email with the API token)
+    write_config(config, zendesk_server.url, fields=FIELDS, rate_as_requester="true")
     return Harness(name="zendesk", config_path=config, env={TOKEN_ENV: TOKEN}, server=zendesk_server)

@@ -51,6 +51,13 @@ class TestSQLiteContract(HarnessContract):
 class TestZendeskContract(HarnessContract):
     harness_name = "zendesk"  # the session's Zendesk stand-in, reset for each test
 
+    def test_a_rating_comes_once_solved_and_a_new_one_replaces_it(self, monkeypatch):
+        # Zendesk takes a rating from the ticket's requester only, an end user ("agents are not
+        # allowed to rate tickets, even if they are the ticket requester"): here the contract's
+        # tickets are the customer's, and the harness profile rates as the requester.
+        monkeypatch.setattr(self, "new", lambda *a, **kw: BackendContract.new(self, *a, **{"requester": CUSTOMER} | kw))
+        super().test_a_rating_comes_once_solved_and_a_new_one_replaces_it()
+
 
 class TestJSMContract(HarnessContract):
     harness_name = "jsm"  # the session's JSM stand-in, reset for each test

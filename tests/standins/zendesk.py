@@ -47,7 +47,7 @@ TICKET_TYPES = ("problem", "incident", "question", "task")
 AGENT_ROLES = ("agent", "admin")
 AUDITED = (
     "subject", "status", "priority", "type", "requester_id", "assignee_id", "group_id", "tags", "external_id",
-    "due_at",
+    "due_at", "problem_id",
 )  # fmt: skip
 # (custom fields get one event each, named by the field's id; a change of CCs an EmailCcChange)
 #: the custom ticket fields every reset seeds (name -> id), one of each type tixcli converts
@@ -82,6 +82,11 @@ CLOSED_ERROR = {
     "details": {"status": [{"description": "Status: closed prevents ticket update"}]},
 }
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
+FORBIDDEN = {
+    "error": "Forbidden",
+    "description": "You do not have access to this page. Please contact the account owner of this help desk "
+    "for further help.",
+}
 
 
 def iso(ts: int | None) -> str | None:
@@ -230,6 +235,10 @@ class ZendeskStandIn(StandInServer):
         # are {id, name, value}: `value` is the tag the API takes and gives.
         self.ticket_fields: dict[int, dict] = {}
         self.notify_on_comment = False  # the default trigger "Notify requester and CCs of comment update"
+        # SLA policy targets by priority: {priority: {metric: minutes}} (metrics first_reply_time,
+        # full_resolution_time, agent_work_time); empty: the account has no SLA policy
+        self.sla_targets: dict[str, dict[str, int]] = {}
+        self.csat = True  # customer satisfaction ratings are on (the ticket's satisfaction_rating)
 
         self.agent_id = self.add_user(self.agent_email, "Support Agent", role="admin" if self.admin else "agent")
         for email, name in (
@@ -478,6 +487,13 @@ class ZendeskStandIn(StandInServer):
                 t["updated_at"] = stamp
                 self.audits[ticket_id].append(self._audit(ticket_id, stamp, -1, events, via=via))
 
+    def set_sla_policy(self, targets: dict[str, dict[str, int]]) -> None:
+        """One SLA policy (calendar hours) with targets in minutes per priority:
+        ``{"urgent": {"first_reply_time": 30, "full_resolution_time": 120}}``. A ticket of a
+        priority the policy names gets its metrics (``include=slas``); the others none."""
+        with self.lock:
+            self.sla_targets = {p: dict(m) for p, m in targets.items()}
+
     def add_ticket_field(
         self,
         title: str,
@@ -524,6 +540,7 @@ class ZendeskStandIn(StandInServer):
         r("GET", rf"/api/v2/ticket_fields/show_many{J}", self.show_many_ticket_fields)
         r("GET", rf"/api/v2/ticket_fields/(?P<field_id>\d+){J}", self.show_ticket_field)
         r("GET", rf"{tid}/metrics{J}", self.ticket_metrics)
+        r("POST", rf"{tid}/satisfaction_rating{J}", self.rate_ticket)
         r("POST", rf"/api/v2/uploads{J}", self.upload)
         r("DELETE", rf"/api/v2/uploads/(?P<token>[A-Za-z0-9_-]+?){J}", self.delete_upload)
         r("GET", rf"/api/v2/attachments/(?P<attachment_id>\d+){J}", self.show_attachment)
@@ -554,6 +571,17 @@ class ZendeskStandIn(StandInServer):
                 user, secret = "", ""
             if user.lower() == f"{self.agent_email.lower()}/token" and secret == self.token:
                 return None
+            # "An API token isn't tied to a specific user. You can use the token with the email
+            # address of any admin, agent, or other valid user" (Zendesk's authentication docs).
+            email, _, suffix = user.lower().rpartition("/")
+            uid = self.user_id(email) if suffix == "token" else None
+            if uid is not None and secret == self.token and self.users[uid]["active"]:
+                request.user_id = uid  # type: ignore[attr-defined]
+                if self.users[uid]["role"] in AGENT_ROLES or request.path.rstrip("/").endswith(
+                    ("/satisfaction_rating", "/satisfaction_rating.json")
+                ):
+                    return None
+                return Response(403, json=FORBIDDEN)  # the Tickets API is for agents
         return Response(
             401,
             json={"error": "Couldn't authenticate you"},
@@ -711,6 +739,8 @@ class ZendeskStandIn(StandInServer):
             "follower_ids": [],
             "tags": [],
             "custom_fields": [],  # [{id, value}] as set (the JSON lists every active field)
+            "problem_id": None,  # an incident's problem ticket
+            "satisfaction": None,  # the requester's rating: {id, score, comment, created_at, updated_at}
             "via": dict(API_VIA),
             "due_at": None,
             "is_public": True,
@@ -755,8 +785,9 @@ class ZendeskStandIn(StandInServer):
             "collaborator_ids": sorted(set(t["email_cc_ids"]) | set(t["follower_ids"])),
             "follower_ids": list(t["follower_ids"]),
             "email_cc_ids": list(t["email_cc_ids"]),
-            "problem_id": None,
-            "has_incidents": False,
+            "problem_id": t["problem_id"],
+            "has_incidents": any(i["problem_id"] == t["id"] and not i["deleted"] for i in self.tickets.values()),
+            "satisfaction_rating": self._rating_json(t),
             "is_public": t["is_public"],
             "due_at": iso(t["due_at"]),
             "tags": list(t["tags"]),
@@ -902,7 +933,8 @@ class ZendeskStandIn(StandInServer):
         }
 
     def _sideload(self, request: Request, body: dict, tickets: list[dict]) -> None:
-        """include=users,groups,metric_sets,dates,comment_count on ticket responses."""
+        """include=users,groups,metric_sets,dates,comment_count,slas on ticket responses (slas: the
+        ticket's SLA policy metrics, in the ticket as ``slas.policy_metrics``)."""
         include = self._includes(request)
         if "users" in include:
             ids: set[int] = set()
@@ -921,6 +953,8 @@ class ZendeskStandIn(StandInServer):
                 t["dates"] = {k: iso(v) for k, v in state["metrics"].items() if k.endswith("_at")}
             if "comment_count" in include:
                 t["comment_count"] = len(self.comments.get(t["id"], []))
+            if "slas" in include:
+                t["slas"] = self._slas_json(state)
 
     # -- users --
     def _user_for_email(self, email: str, name: str | None = None, field: str = "requester") -> int:
@@ -1025,6 +1059,119 @@ class ZendeskStandIn(StandInServer):
         if int(user_id) not in self.users:
             raise HTTPError(404, NOT_FOUND)
         return self._list(request, [t for t in self._live() if t["requester_id"] == int(user_id)])
+
+    # -- SLA policy metrics and satisfaction --
+    def _slas_json(self, t: dict) -> dict:
+        """The ticket's SLA policy metrics as ``include=slas`` gives them: each metric's stage
+        (active, paused, achieved) and ``breach_at`` (null while paused), with the time left in
+        days/hours/minutes (negative once past). Calendar hours: first reply time runs from
+        creation to the first public comment by an agent after the description, full resolution
+        time from creation to the solve, agent work time while new or open (paused while
+        pending or on hold); a solve fulfils them all, a reopen runs the resolution ones again
+        (full resolution from creation on)."""
+        targets = self.sla_targets.get(t["priority"] or "")
+        if not targets:
+            return {"policy_metrics": []}
+        now = self._latest()
+        done = t["status"] in ("solved", "closed")
+        out = []
+        for metric, minutes in targets.items():
+            target = minutes * 60
+            breach: int | None = t["created_at"] + target
+            if metric == "first_reply_time":
+                replied = any(
+                    c["public"] and self.users.get(c["author_id"], {}).get("role") in AGENT_ROLES
+                    for c in self.comments.get(t["id"], [])[1:]
+                )
+                stage = "achieved" if replied or done else "active"
+            elif metric == "agent_work_time":
+                worked = self._time_in(t, ("new", "open"), now)
+                if done:
+                    stage = "achieved"
+                elif t["status"] in ("pending", "hold"):
+                    stage, breach = "paused", None
+                else:
+                    stage, breach = "active", now + target - worked
+            else:  # full_resolution_time (and any other metric a test names: creation to solve)
+                stage = "achieved" if done else "active"
+            left = (breach - now) // 60 if breach is not None else None
+            item = {"breach_at": iso(breach), "stage": stage, "metric": metric}
+            if left is not None:
+                sign = -1 if left < 0 else 1
+                days, rest = divmod(abs(left), 1440)
+                item.update(days=sign * days, hours=sign * (rest // 60), minutes=sign * (rest % 60))
+            out.append(item)
+        return {"policy_metrics": out}
+
+    def _time_in(self, t: dict, statuses: tuple[str, ...], now: int) -> int:
+        """Seconds the ticket has spent in these statuses (from its audits' status changes)."""
+        status, since, total = None, t["created_at"], 0
+        for audit in self.audits.get(t["id"], []):
+            for e in audit["events"]:
+                if e.get("field_name") == "status" and e.get("type") in ("Create", "Change"):
+                    if status in statuses:
+                        total += audit["created_at"] - since
+                    status, since = e["value"], audit["created_at"]
+        if status in statuses:
+            total += now - since
+        return total
+
+    def _rating_json(self, t: dict) -> dict | None:
+        """The ticket's `satisfaction_rating`: the rating, else the state ("offered" once solved,
+        "unoffered" before); null where CSAT is off."""
+        if not self.csat:
+            return None
+        r = t["satisfaction"]
+        if r is None:
+            return {"score": "offered" if t["solved_at"] else "unoffered"}
+        return {"id": r["id"], "score": r["score"], "comment": r["comment"]}
+
+    def rate_ticket(self, request: Request, ticket_id: str) -> Response:
+        """Create Ticket Satisfaction Rating: "Only the end user listed as the ticket requester can
+        create a satisfaction rating for the ticket", for a solved ticket (or one solved before
+        and reopened); an agent gets 403, even as the requester (agents may not rate)."""
+        t = self._live_ticket(ticket_id)
+        uid = getattr(request, "user_id", self.agent_id)
+        if not self.csat or self.users[uid]["role"] in AGENT_ROLES or uid != t["requester_id"]:
+            raise HTTPError(403, FORBIDDEN)
+        if t["status"] == "closed":
+            raise HTTPError(422, CLOSED_ERROR)
+        if t["solved_at"] is None:
+            raise invalid("status", "Status: the ticket must be solved to be rated")
+        data = self._body(request, "satisfaction_rating")
+        score = data.get("score")
+        if score not in ("good", "bad"):
+            raise invalid("score", f"Score: {score!r} is not valid")
+        comment = data.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            raise invalid("comment", "Comment: is invalid")
+        stamp = self._stamp()
+        old = t["satisfaction"]
+        rid = old["id"] if old else next(self._ids["event"])
+        t["satisfaction"] = {
+            "id": rid, "score": score, "comment": comment or "",
+            "created_at": old["created_at"] if old else stamp, "updated_at": stamp,
+        }  # fmt: skip
+        t["updated_at"] = stamp
+        event = {
+            "id": next(self._ids["event"]), "type": "SatisfactionRating", "score": score,
+            "assignee_id": t["assignee_id"], "body": comment or "",
+        }  # fmt: skip
+        self.audits[t["id"]].append(self._audit(t["id"], stamp, uid, [event], via={"channel": "web", "source": {}}))
+        r = t["satisfaction"]
+        body = {
+            "id": rid,
+            "url": f"{self.base}/api/v2/satisfaction_ratings/{rid}.json",
+            "assignee_id": t["assignee_id"],
+            "group_id": t["group_id"],
+            "requester_id": t["requester_id"],
+            "ticket_id": t["id"],
+            "score": score,
+            "comment": r["comment"],
+            "created_at": iso(r["created_at"]),
+            "updated_at": iso(stamp),
+        }
+        return Response(200, json={"satisfaction_rating": body})
 
     def ticket_metrics(self, request: Request, ticket_id: str) -> Response:
         return Response(200, json={"ticket_metric": self._metrics_json(self._live_ticket(ticket_id))})
@@ -1330,6 +1477,14 @@ class ZendeskStandIn(StandInServer):
             draft["group_id"] = self._default_group(draft["assignee_id"])  # as Zendesk does
         if "external_id" in data:
             draft["external_id"] = None if data["external_id"] is None else str(data["external_id"])
+        if "problem_id" in data:
+            pid = data["problem_id"]
+            problem = self.tickets.get(pid) if isinstance(pid, int) and not isinstance(pid, bool) else None
+            if pid is not None and (problem is None or problem["deleted"] or problem["type"] != "problem"):
+                raise invalid("problem_id", "Problem: is invalid")
+            draft["problem_id"] = pid
+        if draft["problem_id"] is not None and draft["type"] != "incident":
+            raise invalid("problem_id", "Problem: only incidents can be linked to a problem")
         if "due_at" in data:
             try:
                 draft["due_at"] = None if data["due_at"] is None else to_epoch(data["due_at"])
