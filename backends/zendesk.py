@@ -33,6 +33,20 @@ History, channel and custom fields (issue 15):
   as ``custom_fields: [{id, value}]``, read back by name (absent: None). ``list --field`` is
   checked on each search result, as the Search API reference tixcli could read documents no term
   for a custom field's value.
+
+SLA clocks, escalations and ratings (issue 16):
+
+- ``sla``: the ticket's SLA policy metrics, side-loaded (``include=slas`` on show, show_many, the
+  incremental export), mapped by `sla_of`; the search gives none, so ``list --breaching`` and
+  ``--due-within`` read each page's tickets with show_many (100 a request) and check them here,
+  paging on (the search stops at 1,000 results).
+- escalations: a problem ticket the ticket links to (``problem_id``; the ticket becomes an
+  incident), the stage and eta as tags on the ticket (``tixcli_escalation_STAGE``,
+  ``tixcli_eta_YYYY-MM-DD``), the reason the problem ticket's description, the timeline the
+  ticket's audits (`escalation_timeline`).
+- ``rate``: Create Ticket Satisfaction Rating, which Zendesk takes from the ticket's requester
+  only (an end user): with ``rate_as_requester`` it is sent with the requester's email and the
+  API token, else with the profile's credentials (an agent's: 403, exit 7).
 """
 
 from __future__ import annotations
@@ -141,8 +155,9 @@ class ZendeskBackend(RemoteBackend):
     `read`, `records` (RemoteBackend), `absorb` (side-loaded users, groups, metrics into the
     caches), `resolve_people` (the people of many tickets in one batch), `resolve_users` (user ids
     in batches), `ticket_from` (one ticket record as a Ticket, without comments), `comments`,
-    `comment_from` (one comment record as a Comment) and `export_end` (where the export that ran
-    to its end leaves off: `export_position`).
+    `comment_from` (one comment record as a Comment), `export_end` (where the export that ran
+    to its end leaves off: `export_position`), `with_slas` (the SLAs of records that came without)
+    and `complete_escalation` (an escalated ticket's reason and timeline).
     """
 
     name = "zendesk"
@@ -172,6 +187,9 @@ class ZendeskBackend(RemoteBackend):
     from tixcli.backends.zendesk_settings import SETTINGS as settings
 
     max_comment_chars = 65_536  # Zendesk: a comment is at most 64 KB (about 65,000 characters)
+    # Zendesk takes a rating for a solved ticket ("or for a ticket that was previously solved and
+    # then reopened"); closed is final, the rating too
+    rates_closed = False
     requires = ("zenpy", "requests")
     # An agent's `export --state` runs read the search export, whose index lags: "It can take up
     # to a few minutes for new tickets, users, and other resources to be indexed for search"
@@ -593,15 +611,23 @@ class ZendeskBackend(RemoteBackend):
                     hint=RATE_HINT,
                 )
             extra["auth"] = (f"{requester}/token", token.reveal())
-        self.call(
-            "POST",
-            f"{API}/tickets/{tid}/satisfaction_rating.json",
-            json={"satisfaction_rating": body},
-            retry_safe=True,  # the same rating again replaces it with itself
-            action="rate",
-            ticket=str(tid),
-            **extra,
-        )
+        try:
+            self.call(
+                "POST",
+                f"{API}/tickets/{tid}/satisfaction_rating.json",
+                json={"satisfaction_rating": body},
+                retry_safe=True,  # the same rating again replaces it with itself
+                action="rate",
+                ticket=str(tid),
+                **extra,
+            )
+        except AuthError as exc:  # 401/403: not the requester's own credentials
+            raise AuthError(
+                f"Zendesk refused the rating of ticket {tid} (HTTP {exc.status}): ratings come from the "
+                "ticket's requester, with the requester's own credentials (an agent's token cannot rate)",
+                hint=RATE_HINT,
+                status=exc.status,
+            ) from None
         return self.ticket_from(self._fetch(str(tid)))
 
     # -- custom fields ----------------------------------------------------------------------
@@ -854,13 +880,6 @@ class ZendeskBackend(RemoteBackend):
             return RefusedError(
                 f"Zendesk refused to {action} {what}: it has no assignee",
                 hint=f"assign the ticket to an agent (in Zendesk), then {action} it",
-            )
-        if action == "rate" and status in (401, 403):
-            return AuthError(
-                f"Zendesk refused the rating of {what} (HTTP {status}): ratings come from the ticket's "
-                "requester, with the requester's own credentials (an agent's token cannot rate)",
-                hint=RATE_HINT,
-                status=status,
             )
         if action == "close" and "status" in low:
             return RefusedError(
