@@ -43,8 +43,10 @@ from tixcli.backends.jsm_workflow import (
     ITEMS_MAX,
     TEXTAREA_MAX,
     VERB_FOR,
+    EscalationMap,
     FieldMap,
     PriorityMap,
+    SlaMap,
     Transition,
     TypeMap,
     Workflow,
@@ -59,6 +61,7 @@ from tixcli.backends.jsm_workflow import (
     jql_text_terms,
     listed,
     option_value,
+    sla_clocks,
     wire_value,
 )
 from tixcli.backends.remote import (
@@ -124,6 +127,14 @@ PROJECT_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}")
 # The custom fields holding a request's type and participants (their ids differ per site).
 REQUEST_TYPE_FIELD = "com.atlassian.servicedesk:vp-origin"
 PARTICIPANTS_FIELD = "com.atlassian.servicedesk:sd-request-participants"
+SLA_FIELD = "com.atlassian.servicedesk:sd-sla-field"  # an SLA metric's field: its cycles, as /sla gives them
+# `list --breaching/--due-within/--escalated` that tixcli filters itself examines at most this many
+# requests (search pages of 100; where the site's SLA fields are not readable, one /sla read each).
+SCAN_MOST = 500
+# The engineering issue of an escalation as read (REST v2: the description as text).
+ESCALATION_FIELDS = ("summary", "description", "status", "duedate", "created", "reporter")
+# JSM's feedback is 1..5 stars: good and bad as the ends of that scale.
+RATING_STARS = {"good": 5, "bad": 1}
 # GET issue?expand=: the transitions available from its status, with their screen fields. Jira
 # documents `transitions` for the issue and `transitions.fields` for the transitions endpoint;
 # where the issue's answer lacks the fields, they are read from that endpoint before use.
@@ -159,6 +170,7 @@ class _Record:
     changelog: list[dict] | None
     comments: list[dict]
     statuses: list[dict] | None = None
+    links: list | None = None  # its issue links (an escalation's engineering issue), where read
 
 
 @dataclass
@@ -198,8 +210,13 @@ class JSMBackend(RemoteBackend):
             "download",
             "history",
             "custom_fields",
+            "sla",
+            "satisfaction",
+            "satisfaction_scale",
         }
     )
+    # JSM asks for feedback once a request has a resolution (resolved and closed alike)
+    rates_closed = True
     # the profile settings it reads (name -> tixcli.config.Setting), kept in a module of their own
     # so that the config is checked without importing this one
     from tixcli.backends.jsm_settings import SETTINGS as settings
@@ -223,8 +240,12 @@ class JSMBackend(RemoteBackend):
         self.types = TypeMap(profile)
         self.priorities = PriorityMap(profile)
         self.fieldmap = FieldMap(profile)
+        self.slas = SlaMap(profile)
+        self.escalations = EscalationMap(profile)
         if self.fieldmap.group_id:  # a field carries the group: create/edit/list --group use it
-            self.capabilities = type(self).capabilities | {"groups"}
+            self.capabilities = self.capabilities | {"groups"}
+        if self.escalations.configured:  # an engineering project to escalate to
+            self.capabilities = self.capabilities | {"escalations"}
         self._jira: JIRA | None = None
         # Looked up at most once per run.
         self._desk: dict | None = None
@@ -239,6 +260,10 @@ class JSMBackend(RemoteBackend):
         self._categories: dict[str, str] = {}  # status name (lower case) -> its category, as seen
         self._statuses_read = False
         self._people: dict[str, str] = {}  # accountId -> email, as seen in answers
+        self._sla_fields: dict[str, str] = {}  # the site's SLA fields: id -> name (from the field list)
+        self._eng: dict[str, dict] = {}  # engineering issues read this run (key -> issue with its changelog)
+        self._escalation_of: dict[str, str | None] = {}  # request -> its escalation's issue key, as last read
+        self._scanned = 0  # requests a self-filtered listing examined (SCAN_MOST)
         self._looked_up: set[str] = set()  # accounts GET /user/bulk was asked for
         self._history_in_export = False  # export --with-history: the search asks for changelogs
         self._export_records: dict[str, _Record] = {}  # what export read for histories()
@@ -456,6 +481,8 @@ class JSMBackend(RemoteBackend):
                         found["request_type"] = f
                     elif custom == PARTICIPANTS_FIELD:
                         found["participants"] = f
+                    elif custom == SLA_FIELD and isinstance(f.get("id"), str) and isinstance(f.get("name"), str):
+                        self._sla_fields[f["id"]] = f["name"]
                     if isinstance(f.get("id"), str) and f["id"] in self.fieldmap.names:
                         self._field_meta[f["id"]] = f
                 self._fields_read = True
@@ -584,7 +611,7 @@ class JSMBackend(RemoteBackend):
         return self._load_request(key)[0]
 
     def _load_request(
-        self, key: str, fields: dict | None = None, transitions: bool = False
+        self, key: str, fields: dict | None = None, transitions: bool = False, rate: bool = True
     ) -> tuple[Ticket, dict, list[Transition] | None]:
         """A request without its thread: the servicedeskapi request plus the platform fields
         (EXTRA_FIELDS; read here unless given, as export has them from its search), and with
@@ -593,7 +620,7 @@ class JSMBackend(RemoteBackend):
             f"{SD}/request/{_seg(key)}",
             action="read the request",
             ticket=key,
-            expand="participant,requestType,attachment",
+            expand="participant,requestType,attachment,sla",  # the SLAs (agents): no request more
         )
         available = None
         if fields is None and not self._platform_denied:
@@ -602,7 +629,7 @@ class JSMBackend(RemoteBackend):
                     f"{API}/issue/{_seg(key)}",
                     action="read the issue",
                     ticket=key,
-                    fields=",".join((*EXTRA_FIELDS, *self._mapped_ids())),
+                    fields=",".join((*EXTRA_FIELDS, *self._mapped_ids(), *self._link_field())),
                     expand=TRANSITIONS_EXPAND if transitions else None,
                 )
             except AuthError as exc:  # a customer-only account cannot read the platform issue
@@ -617,7 +644,209 @@ class JSMBackend(RemoteBackend):
             [str(x) for x in labels] if isinstance(labels, list) else [],
             request_type if isinstance(request_type, dict) else {},
         )
-        return self._ticket_from_request(request, fields), request, available
+        ticket = self._ticket_from_request(request, fields)
+        self._complete(ticket, self._request_slas(key, request), (fields or {}).get("issuelinks"), rate)
+        return ticket, request, available
+
+    # -- SLA clocks, escalations, feedback (issue 16) ----------------------------------------
+
+    def _link_field(self) -> tuple[str, ...]:
+        """The field to read with a request where escalations are configured: its issue links."""
+        return ("issuelinks",) if self.escalations.configured else ()
+
+    def _sla_field_ids(self) -> tuple[str, ...]:
+        """The site's SLA fields (known once the field list was read): a search result's SLAs."""
+        return tuple(self._sla_fields)
+
+    def _complete(self, ticket: Ticket, slas: list[dict] | None, issuelinks: Any, rate: bool = True) -> Ticket:
+        """Add what a request's own read does not say: its SLA clocks (from `slas`, the SLA
+        records), its escalation (the linked engineering issue: 1 read per run and issue, only
+        where a link of the profile's type exists) and, once solved or closed, its rating (GET
+        feedback: 1 request; not with `rate` False, for a read a write goes on from)."""
+        ticket.sla = sla_clocks(slas, self.slas) if slas else None
+        if self.escalations.configured and issuelinks is not None:
+            ticket.escalation = self._escalation(ticket.id, issuelinks)
+        if rate:
+            self._rate_of(ticket)
+        return ticket
+
+    def _request_slas(self, key: str, request: dict) -> list[dict] | None:
+        """The SLA records of a request read with expand=sla (agents only: None otherwise); the
+        rest of them from GET .../sla where the embedded page does not hold them all."""
+        page = request.get("sla")
+        if not isinstance(page, dict):
+            return None
+        values = _array(page.get("values") or [])
+        if page.get("isLastPage", True):
+            return values
+        return list(self._paged(f"{SD}/request/{_seg(key)}/sla", action="read the SLAs", ticket=key))
+
+    def _issue_slas(self, fields: dict) -> list[dict] | None:
+        """A search result's SLA records, from the site's SLA fields (None where none is known)."""
+        if not self._sla_fields:
+            return None
+        return [v for fid in self._sla_fields if isinstance(v := fields.get(fid), dict)]
+
+    def _read_slas(self, key: str) -> list[dict] | None:
+        """GET .../sla (1 request per 100 metrics): where a search gave no SLA fields."""
+        try:
+            return list(self._paged(f"{SD}/request/{_seg(key)}/sla", action="read the SLAs", ticket=key))
+        except AuthError:
+            return None  # customers see no SLAs
+
+    def _escalation(self, key: str, issuelinks: Any) -> dict[str, Any] | None:
+        eng_key = self.escalations.linked_key(issuelinks)
+        self._escalation_of[key] = eng_key
+        if eng_key is None:
+            return None
+        issue = self._eng_issue(eng_key)
+        return self.escalations.escalation(issue) if issue is not None else None
+
+    def _eng_issue(self, eng_key: str) -> dict | None:
+        """The engineering issue (REST v2) with its whole changelog, read once a run (a write to
+        it forgets it); None where this account cannot read it."""
+        if eng_key not in self._eng:
+            try:
+                issue = self._get(
+                    f"{API2}/issue/{_seg(eng_key)}",
+                    action="read the escalation",
+                    fields=",".join(ESCALATION_FIELDS),
+                    expand="changelog",
+                )
+            except (AuthError, NotFoundError):
+                return None
+            page = issue.get("changelog")
+            histories = page.get("histories") if isinstance(page, dict) else None
+            total = page.get("total") if isinstance(page, dict) else None
+            if not isinstance(histories, list) or not isinstance(total, int) or len(histories) < total:
+                issue["changelog"] = {"histories": self._changelog(eng_key)}
+            self._eng[eng_key] = issue
+        return self._eng[eng_key]
+
+    def _feedback(self, key: str) -> dict[str, Any] | None:
+        """The request's CSAT feedback (GET .../feedback): {rating 1..5, comment, rated_at (JSM
+        gives no time: null)}; None where none was given (404)."""
+        try:
+            answer = self._get(f"{SD}/request/{_seg(key)}/feedback", action="read the feedback", ticket=key)
+        except (NotFoundError, AuthError):
+            return None
+        rating = answer.get("rating")
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            return None
+        comment = _dict(answer.get("comment")).get("body")
+        return {
+            "rating": rating,
+            "comment": comment if isinstance(comment, str) and comment else None,
+            "rated_at": None,
+        }
+
+    def escalation_stages(self) -> tuple[str, ...]:
+        return self.escalations.stages if self.escalations.configured else super().escalation_stages()
+
+    def rating_value(self, rating: str | int) -> str | int:
+        """JSM keeps stars: good is 5, bad is 1; a number as given."""
+        return RATING_STARS[rating] if isinstance(rating, str) else rating
+
+    def open_escalation(self, ticket_id: str, reason: str, eta: str | None) -> Ticket:
+        """An issue of the engineering project (REST v2: the reason as text, its first line as the
+        summary, the eta as the due date), then the link to the request: 2 requests, then the
+        request read back."""
+        key = _issue_key(ticket_id)
+        esc = self.escalations
+        fields: dict[str, Any] = {
+            "project": {"key": esc.project},
+            "issuetype": {"name": esc.issue_type},
+            "summary": esc.summary(reason),
+            "description": reason,
+        }
+        if eta:
+            fields["duedate"] = eta
+        created = self._call(
+            "POST", f"{API2}/issue", action="open the escalation", json={"fields": fields}, retry_safe=False
+        )
+        eng_key = service_key(_need(_object(created), "key"), SERVICE)
+        link = {"type": {"name": esc.link_type}, "inwardIssue": {"key": key}, "outwardIssue": {"key": eng_key}}
+        try:
+            self._call(
+                "POST", f"{API}/issueLink", action="link the escalation", ticket=key, json=link, retry_safe=False
+            )
+        except (NotFoundError, InvalidInputError) as exc:
+            raise type(exc)(
+                f"{exc.message} ({eng_key} was created but not linked to {key})",
+                hint=f"check escalation.link_type in the profile, then link {eng_key} to {key} in Jira",
+            ) from None
+        self._eng.pop(eng_key, None)
+        return self._load(key)
+
+    def move_escalation(self, ticket_id: str, stage: str, eta: str | None) -> Ticket:
+        """The engineering issue's transition to the status mapped to `stage` (its transitions
+        read first: 1 + 1 requests; none leading there: exit 5), its due date set with `eta`
+        (1 more), then the request read back."""
+        key = _issue_key(ticket_id)
+        eng_key = self._escalation_of.get(key)
+        if eng_key is None:
+            self._load_request(key, rate=False)
+            eng_key = self._escalation_of.get(key)
+        if eng_key is None:
+            raise RefusedError(f"ticket {key} has no open escalation", hint="open one with --reason TEXT")
+        current = self._eng_issue(eng_key)
+        status = _dict(_dict((current or {}).get("fields")).get("status")).get("name")
+        if self.escalations.stage(status) != stage:
+            data = self._get(f"{API}/issue/{_seg(eng_key)}/transitions", action="read the escalation's transitions")
+            transitions = _platform_transitions(data, endpoint=True) or []
+            wanted = self.escalations.status_for[stage].lower()
+            leading = [t for t in transitions if self.escalations.stage(t.to_name) == stage]
+            chosen = next((t for t in leading if str(t.to_name).lower() == wanted), leading[0] if leading else None)
+            if chosen is None:
+                raise RefusedError(
+                    f"escalation {eng_key}: no transition to {self.escalations.status_for[stage]!r} ({stage}) from "
+                    f"{status!r} (available: {listed(t.name for t in transitions)})",
+                    hint="map the engineering workflow's statuses under escalation.stages",
+                )
+            body = {"transition": {"id": chosen.id}}
+            self._call(
+                "POST", f"{API}/issue/{_seg(eng_key)}/transitions", action="move the escalation", ticket=key, json=body
+            )
+        if eta is not None:
+            self._call(
+                "PUT",
+                f"{API2}/issue/{_seg(eng_key)}",
+                action="set the escalation's date",
+                ticket=key,
+                json={"fields": {"duedate": eta}},
+                retry_safe=True,
+            )
+        self._eng.pop(eng_key, None)
+        return self._load(key)
+
+    def set_rating(self, ticket_id: str, rating: str | int, comment: str | None) -> Ticket:
+        """POST .../feedback (1..5 stars; good 5, bad 1; a new rating replaces the last), which JSM
+        takes from the request's reporter only: another account is refused before sending (exit
+        7), as is the service's 403; then the request read back."""
+        key = _issue_key(ticket_id)
+        known = self._state_for_write(key)
+        if known.requester and known.requester != self.email:
+            raise self._not_the_reporter(key, known.requester)
+        body: dict[str, Any] = {"type": "csat", "rating": self.rating_value(rating)}
+        if comment:
+            body["comment"] = {"body": comment}
+        try:
+            self._call(
+                "POST", f"{SD}/request/{_seg(key)}/feedback", action="rate", ticket=key, json=body, retry_safe=True
+            )
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            raise self._not_the_reporter(key, known.requester) from None
+        return self._load(key)
+
+    def _not_the_reporter(self, key: str, reporter: str | None) -> AuthError:
+        return AuthError(
+            f"{SERVICE} takes the rating of {key} from its reporter ({reporter or 'another account'}), "
+            f"not from {self.email}",
+            hint="rate with the reporter's credentials (a profile with their email and API token)",
+            status=403,
+        )
 
     def state(self, ticket_id: str) -> TicketState:
         """Status and requester in one request (the platform issue, for agents), with the
@@ -702,6 +931,7 @@ class JSMBackend(RemoteBackend):
         filter the portal's own request list answers it; everything else is JQL."""
         if query.limit <= 0:
             return []
+        self._scanned = 0
         mine = bool(query.requester) and str(query.requester).lower() == self.email
         if mine and self._requests_api_answers(query, mine=True):
             return self._list_requests(query, ("OWNED_REQUESTS",))
@@ -731,6 +961,9 @@ class JSMBackend(RemoteBackend):
             query.created_since,
             query.reverse,
             query.fields,
+            query.breaching,
+            query.due_within,
+            query.escalated,
         )
         return (
             _request_status(query.statuses) is not None
@@ -743,7 +976,7 @@ class JSMBackend(RemoteBackend):
             "requestOwnership": list(ownership),
             "requestStatus": _request_status(query.statuses),
             "serviceDeskId": self._desk_id(),
-            "expand": "participant,requestType",
+            "expand": "participant,requestType,sla",
         }
         if query.type:
             params["requestTypeId"] = str(self._request_type(query.type)["id"])
@@ -767,13 +1000,17 @@ class JSMBackend(RemoteBackend):
         for i in range(0, len(found), PAGE):
             keys = [_key_of(r, "issueKey") for r in found[i : i + PAGE]]
             try:
-                issues, _ = self._search_page(
-                    f"key in ({jql_list(keys)})", (*EXTRA_FIELDS, *self._mapped_ids()), len(keys)
-                )
+                wanted = (*EXTRA_FIELDS, *self._mapped_ids(), *self._link_field())
+                issues, _ = self._search_page(f"key in ({jql_list(keys)})", wanted, len(keys))
             except (AuthError, NotFoundError):
                 break  # a customer-only account cannot search
             extra.update({_key_of(issue, "key"): issue.get("fields") or {} for issue in issues})
-        return [self._ticket_from_request(r, extra.get(r["issueKey"])) for r in found]
+        tickets = []
+        for r in found:
+            fields = extra.get(r["issueKey"])
+            ticket = self._ticket_from_request(r, fields)
+            tickets.append(self._complete(ticket, self._request_slas(ticket.id, r), (fields or {}).get("issuelinks")))
+        return tickets
 
     def _jql(self, query: ListQuery) -> str:
         clauses = [f"project = {jql_string(self._project_key())}"]
@@ -806,6 +1043,7 @@ class JSMBackend(RemoteBackend):
             clauses.append(f"updated >= {jql_string(self._jql_time(query.since))}")
         if query.created_since:
             clauses.append(f"created >= {jql_string(self._jql_time(query.created_since))}")
+        clauses += self._sla_clauses(query)
         if query.words:
             terms = jql_text_terms(query.words)
             if not terms:
@@ -819,6 +1057,18 @@ class JSMBackend(RemoteBackend):
         way = "ASC" if query.reverse else "DESC"  # --reverse turns the whole order round
         order = ", ".join(f"{key} {way}" for key in keys[query.sort])
         return " AND ".join(clauses) + f" ORDER BY {order}"
+
+    def _sla_clauses(self, query: ListQuery) -> list[str]:
+        """`--breaching` / `--due-within`: JQL's SLA functions on the profile's `sla_fields`
+        (breached() and not completed(); running(), not breached() and <= remaining()), each
+        clock checked here again; without them only the requests not done (a clock that can be
+        breaching or due is an ongoing one), whose clocks tixcli checks (`_checked_here`)."""
+        clauses = []
+        if query.breaching:
+            clauses.append(self.slas.breaching_jql() or "statusCategory != Done")
+        if query.due_within is not None:
+            clauses.append(self.slas.due_jql(int(query.due_within.total_seconds())) or "statusCategory != Done")
+        return list(dict.fromkeys(clauses))
 
     def _field_clauses(self, field_id: str, wanted: Any) -> list[str]:
         """JQL selecting the issues whose custom field holds `wanted` (a value as `field_values`
@@ -894,9 +1144,13 @@ class JSMBackend(RemoteBackend):
                     continue
                 seen.add(key)
                 fresh = True
-                ticket = self._ticket_from_issue(issue)
-                if check is not None and not check.matches(ticket):
-                    continue
+                ticket = self._ticket_from_issue(issue, rating=False)
+                if check is not None:
+                    if check.breaching or check.due_within is not None or check.escalated:
+                        self._scan(ticket)
+                    if not check.matches(ticket):
+                        continue
+                self._rate_of(ticket)
                 yield ticket
                 count += 1
                 if count >= limit:
@@ -905,9 +1159,23 @@ class JSMBackend(RemoteBackend):
                 return
             _follow(token, followed, fresh)
 
+    def _scan(self, ticket: Ticket) -> None:
+        """One more request a self-filtered listing examines (at most SCAN_MOST, then exit 8
+        naming the setting that lets JQL answer); its SLAs read where no SLA field gave them."""
+        self._scanned += 1
+        if self._scanned > SCAN_MOST:
+            raise UnavailableError(
+                f"list examined {SCAN_MOST} requests for SLA clocks or escalations and stopped",
+                hint="name the site's SLA fields under sla_fields: in the profile (JQL then selects them), "
+                "or narrow the listing (--status, --since, --priority)",
+            )
+        if ticket.sla is None and not self._sla_fields:
+            slas = self._read_slas(ticket.id)
+            ticket.sla = sla_clocks(slas, self.slas) if slas else None
+
     def _search_fields(self) -> tuple[str, ...]:
         custom = [f["id"] for f in self._custom_fields().values() if f]
-        return (*SEARCH_FIELDS, *custom, *self._mapped_ids())
+        return (*SEARCH_FIELDS, *custom, *self._mapped_ids(), *self._sla_field_ids(), *self._link_field())
 
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every request of the service desk with its thread, oldest first, from search pages.
@@ -944,7 +1212,8 @@ class JSMBackend(RemoteBackend):
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
         custom = [f["id"] for f in self._custom_fields().values() if f and f.get("id")]
         from_pages = len(custom) == 2
-        fields = (*EXPORT_FIELDS, *custom, *self._mapped_ids()) if from_pages else (*EXTRA_FIELDS, *self._mapped_ids())
+        extra = (*self._mapped_ids(), *self._sla_field_ids(), *self._link_field())
+        fields = (*EXPORT_FIELDS, *custom, *extra) if from_pages else (*EXTRA_FIELDS, *self._mapped_ids())
         since_cut = to_iso(since) if since else None
         seen: set[str] = set()
         followed: set[str] = {token} if token else set()
@@ -1028,7 +1297,11 @@ class JSMBackend(RemoteBackend):
     def _history_record(self, key: str) -> _Record:
         if not self._platform_denied:
             participants = (self._custom or {}).get("participants") or {}  # its people's emails, if known
-            wanted = [*HISTORY_FIELDS, *([participants["id"]] if participants.get("id") else [])]
+            wanted = [
+                *HISTORY_FIELDS,
+                *([participants["id"]] if participants.get("id") else []),
+                *self._link_field(),
+            ]
             try:
                 issue = self._get(
                     f"{API2}/issue/{_seg(key)}",
@@ -1100,6 +1373,7 @@ class JSMBackend(RemoteBackend):
             _history_text(fields.get("summary")),
             changelog,
             comments,
+            links=fields.get("issuelinks") if isinstance(fields.get("issuelinks"), list) else None,
         )
 
     def _changelog(self, key: str) -> list[dict]:
@@ -1186,6 +1460,29 @@ class JSMBackend(RemoteBackend):
                         events.append(event)
                     if self._item_field(item) == "reporter":
                         requester = _account({"accountId": item.get("to")})
+        return events + self._escalation_events(record)
+
+    def _escalation_events(self, record: _Record) -> list[HistoryEvent]:
+        """The escalation's steps (its engineering issue: its creation at the first stage, then
+        each status change mapped to a stage) as "escalation" events (1 read where linked)."""
+        if not self.escalations.configured or record.links is None:
+            return []
+        eng_key = self.escalations.linked_key(record.links)
+        issue = self._eng_issue(eng_key) if eng_key else None
+        if issue is None:
+            return []
+        escalation = self.escalations.escalation(issue)
+        fields = _dict(issue.get("fields"))
+        detail = {"id": escalation["id"], "reason": _history_text(escalation["reason"]), "eta": escalation["eta"]}
+        opener = self._actor(_user(fields.get("reporter")))  # who opened it; the moves' authors are not kept
+        events: list[HistoryEvent] = []
+        previous = None
+        for step in escalation["timeline"]:
+            actor = opener if previous is None else None
+            events.append(
+                HistoryEvent(step["at"], "escalation", actor, "agent", old=previous, new=step["stage"], detail=detail)
+            )
+            previous = step["stage"]
         return events
 
     def _comment_events(self, comment: dict, requester: str | None, with_files: bool) -> list[HistoryEvent]:
@@ -1494,8 +1791,9 @@ class JSMBackend(RemoteBackend):
         if account_ids:
             path = f"{SD}/request/{_seg(key)}/participant"
             self._call("POST", path, action="add participants", ticket=key, json={"accountIds": account_ids})
-        ticket, _, available = self._load_request(key, transitions=True)
+        ticket, _, available = self._load_request(key, transitions=True, rate=False)
         if ticket.status == status or not move:
+            self._rate_of(ticket)
             return ticket  # an internal note on its own leaves the status to the site
         if planned is None or ticket.raw_status != known.raw_status:  # automation moved it elsewhere
             available = available if available is not None else self._transitions(key)
@@ -1612,7 +1910,7 @@ class JSMBackend(RemoteBackend):
                 "cannot be changed here",
                 hint="change the request type in Jira",
             )
-        current = self._read.get(key, ([], {}))[1] or self._load_request(key)[1].get("requestType") or {}
+        current = self._read.get(key, ([], {}))[1] or self._load_request(key, rate=False)[1].get("requestType") or {}
         if str(wanted.get("issueTypeId")) != str(current.get("issueTypeId")):
             raise InvalidInputError(
                 f"{SERVICE} changes a request's type only to a request type of the same issue type: "
@@ -1632,7 +1930,7 @@ class JSMBackend(RemoteBackend):
                 "carry the dedupe key"
             )
         if key not in self._read:
-            self._load_request(key)
+            self._load_request(key, rate=False)
         current = [x for x in self._read[key][0] if dedupe_key_of(x) is None]
         changes = [{"remove": x} for x in current if x not in tags]
         return changes + [{"add": x} for x in tags if x not in current]
@@ -1751,8 +2049,25 @@ class JSMBackend(RemoteBackend):
             form=values,
         )
 
-    def _ticket_from_issue(self, issue: dict) -> Ticket:
-        """A search result (platform issue with the request type and participants fields) → Ticket."""
+    def _ticket_from_issue(self, issue: dict, rating: bool = True) -> Ticket:
+        """A search result (platform issue with the request type, participants and SLA fields and
+        its links) → Ticket, with its rating unless `rating` is False (read after a check)."""
+        fields = issue.get("fields") or {}
+        ticket = self._plain_ticket_from_issue(issue)
+        links = fields.get("issuelinks") if self.escalations.configured else None
+        ticket.sla = sla_clocks(slas, self.slas) if (slas := self._issue_slas(fields)) else None
+        if links is not None:
+            ticket.escalation = self._escalation(ticket.id, links)
+        if rating:
+            self._rate_of(ticket)
+        return ticket
+
+    def _rate_of(self, ticket: Ticket) -> None:
+        """The rating of a solved or closed request (GET feedback: 1 request)."""
+        if ticket.status in ("solved", "closed"):
+            ticket.satisfaction = self._feedback(ticket.id)
+
+    def _plain_ticket_from_issue(self, issue: dict) -> Ticket:
         fields = issue.get("fields") or {}
         status = fields.get("status") or {}
         custom = {k: (f or {}).get("id") for k, f in self._custom_fields().items()}
@@ -1900,9 +2215,13 @@ def _checked_here(query: ListQuery) -> ListQuery | None:
     JQL compares `updated` and `created` in whole minutes (the clause names the minute the bound
     falls in): the seconds are checked here. Tags are checked again too: a label is a tag only
     where it is not the dedupe key's (`_split_labels`); and custom fields and the group, as JQL
-    matches text by its words (`~`), not the whole value."""
+    matches text by its words (`~`), not the whole value. SLA clocks (`--breaching`,
+    `--due-within`: JQL's remaining() counts minutes, or the profile names no SLA fields) and
+    open escalations (the linked issue's status) are checked here too."""
+    sla_or_escalation = query.breaching or query.due_within is not None or query.escalated
     if not (query.since or query.created_since or query.tags or query.fields or query.group is not None):
-        return None
+        if not sla_or_escalation:
+            return None
     return ListQuery(
         user=query.user,
         statuses=None,
@@ -1911,6 +2230,9 @@ def _checked_here(query: ListQuery) -> ListQuery | None:
         created_since=query.created_since,
         fields=query.fields,
         group=query.group,
+        breaching=query.breaching,
+        due_within=query.due_within,
+        escalated=query.escalated,
     )
 
 

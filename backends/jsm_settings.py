@@ -17,6 +17,18 @@ SETTINGS = {
         "custom fields by name -> the site's field id (customfield_NNNNN); a field named group carries "
         "the group (create/edit/list --group)",
     ),
+    "sla_fields": Setting(
+        dict,
+        None,
+        "tixcli SLA metric (first_reply, resolution, ...) -> the site's SLA field name: list --breaching / "
+        "--due-within ask JQL's SLA functions on them (without it tixcli filters what the search gives)",
+    ),
+    "escalation": Setting(
+        dict,
+        None,
+        "tixcli escalate: {project: ENG, issue_type: Task, link_type: Escalates, stages: {status name: stage}} "
+        "(an issue of the engineering project linked to the request; its status is the stage)",
+    ),
     "export_overlap_minutes": Setting(
         float,
         15.0,

@@ -509,3 +509,251 @@ def option_value(allowed: list[str], value: str) -> str | None:
     """The option of `allowed` a value names (compared without regard to case), else None."""
     by_case = {a.casefold(): a for a in allowed}
     return by_case.get(value.casefold())
+
+
+# -- SLA metrics (the request's SLA endpoint, or the site's SLA fields) ---------------------
+
+# JSM's own SLA names → tixcli's metrics; any other SLA goes under a slug of its name.
+SLA_METRICS = {"time to first response": "first_reply", "time to resolution": "resolution"}
+SLA_NAME_MAX = 100
+
+
+def sla_slug(name: str) -> str:
+    """A metric key for an SLA's name: "Time to close after resolution" → time_to_close_after_resolution."""
+    slug = re.sub(r"[^0-9a-z]+", "_", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower())
+    return slug.strip("_")[:SLA_NAME_MAX] or "sla"
+
+
+class SlaMap:
+    """The profile's `sla_fields` (tixcli metric -> the site's SLA field name, for JQL), and the
+    mapping of SLA names to metrics (the profile's names first, then JSM's defaults, else a slug)."""
+
+    def __init__(self, profile: Profile) -> None:
+        raw = profile.get("sla_fields") or {}
+        where = f"profile {profile.name!r}: sla_fields"
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{where} must map metrics to SLA names", hint="sla_fields: {resolution: Time to resolution}"
+            )
+        self.fields: dict[str, str] = {}
+        for metric, name in raw.items():
+            if not isinstance(metric, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", metric):
+                raise ConfigError(f"{where} has an invalid metric {str(metric)[:40]!r}", hint="first_reply, resolution")
+            if not isinstance(name, str) or not name.strip() or len(name) > SLA_NAME_MAX or '"' in name:
+                raise ConfigError(f"{where}.{metric} must be the SLA's name as the site shows it")
+            self.fields[metric] = name.strip()
+        self._by_name = {name.lower(): metric for metric, name in self.fields.items()}
+
+    def metric(self, name: str) -> str:
+        low = name.strip().lower()
+        return self._by_name.get(low) or SLA_METRICS.get(low) or sla_slug(name)
+
+    def breaching_jql(self) -> str | None:
+        """Breached and not yet met: the last cycle breached and is not completed (any metric)."""
+        if not self.fields:
+            return None
+        parts = [f"({jql_string(n)} = breached() AND {jql_string(n)} != completed())" for n in self.fields.values()]
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def due_jql(self, seconds: int) -> str | None:
+        """A running clock whose goal comes within `seconds` (not breached yet: those are breaching)."""
+        if not self.fields:
+            return None
+        minutes = max(1, -(-seconds // 60))  # remaining() takes minutes at the least: the seconds are checked here
+        parts = [
+            f"({jql_string(n)} = running() AND {jql_string(n)} != breached() AND "
+            f"{jql_string(n)} <= remaining({jql_string(f'{minutes}m')}))"
+            for n in self.fields.values()
+        ]
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def _sla_time(dto: Any) -> str | None:
+    """A DateDTO's time (epochMillis, else its ISO text) as ISO 8601 UTC; None where absent."""
+    if not isinstance(dto, dict):
+        return None
+    millis = dto.get("epochMillis")
+    try:
+        if isinstance(millis, int) and not isinstance(millis, bool):
+            from tixcli.model import from_epoch
+
+            return from_epoch(millis / 1000)
+        text = dto.get("iso8601") or dto.get("jira")
+        return to_iso(parse_iso(text)) if isinstance(text, str) and text else None
+    except (InvalidInputError, OverflowError, ValueError):
+        return None
+
+
+def _millis(value: Any) -> int | None:
+    millis = value.get("millis") if isinstance(value, dict) else None
+    return millis if isinstance(millis, int) and not isinstance(millis, bool) else None
+
+
+def sla_clock(record: dict) -> dict[str, Any] | None:
+    """One SLA of the service (SlaInformationDTO: its ongoing cycle, else its last completed one)
+    as a tixcli clock (`tixcli.sla.clock`); None where it has no cycle yet.
+
+    Ongoing: paused → paused (no target: JSM gives no breachTime while paused); breached (as the
+    service says: no clock of this machine's) → breached at breachTime; else active with
+    breachTime as the target.
+    Completed: met at its stopTime, or breached (met late: met_at is its stopTime, breached_at its
+    breachTime, else start + goal)."""
+    from tixcli.sla import clock
+
+    ongoing = record.get("ongoingCycle")
+    if isinstance(ongoing, dict):
+        target = _sla_time(ongoing.get("breachTime"))
+        if ongoing.get("paused") is True:
+            return clock(None, "paused")
+        if ongoing.get("breached") is True:
+            return clock(target, "breached", breached_at=target)
+        return clock(target, "active")
+    cycles = [c for c in record.get("completedCycles") or [] if isinstance(c, dict)]
+    if not cycles:
+        return None
+    last = cycles[-1]
+    stop = _sla_time(last.get("stopTime"))
+    target = _sla_time(last.get("breachTime"))
+    if target is None:
+        start, goal = _sla_time(last.get("startTime")), _millis(last.get("goalDuration"))
+        if start is not None and goal is not None:
+            from tixcli.model import from_epoch
+
+            target = from_epoch(parse_iso(start).timestamp() + goal / 1000)
+    if last.get("breached") is True:
+        return clock(target, "breached", met_at=stop, breached_at=target)
+    return clock(target, "met", met_at=stop)
+
+
+def sla_clocks(records: list[dict], slas: SlaMap) -> dict[str, dict[str, Any]] | None:
+    """The request's SLAs as Ticket.sla (None where it has none with a cycle)."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in records:
+        name = record.get("name")
+        if not isinstance(name, str) or not name.strip():
+            continue
+        c = sla_clock(record) if isinstance(record, dict) else None
+        if c is not None:
+            found.setdefault(slas.metric(name[:SLA_NAME_MAX]), c)
+    return found or None
+
+
+# -- escalations (an issue of an engineering project linked to the request) ------------------
+
+DEFAULT_ESCALATION_STATUSES = {
+    "To Do": "submitted",
+    "Evaluation": "evaluation",
+    "In Progress": "engineering",
+    "In Review": "verification",
+    "Done": "resolved",
+}
+ESCALATION_KEYS = ("project", "issue_type", "link_type", "stages")
+SUMMARY_MAX = 255  # a Jira summary
+
+
+class EscalationMap:
+    """The profile's `escalation:`; `configured` is False without a project (no capability)."""
+
+    def __init__(self, profile: Profile) -> None:
+        raw = profile.get("escalation")
+        self.configured = raw is not None
+        raw = raw or {}
+        where = f"profile {profile.name!r}: escalation"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a mapping", hint="escalation: {project: ENG, link_type: Escalates}")
+        _check_keys(profile, "escalation", raw, ESCALATION_KEYS, hint="use " + ", ".join(ESCALATION_KEYS))
+        project = str(raw.get("project") or "").strip()
+        if self.configured and not re.fullmatch(r"[A-Z][A-Z0-9_]{0,254}", project):
+            raise ConfigError(f"{where}.project must be a project key like ENG", hint="escalation: {project: ENG}")
+        self.project = project
+        self.issue_type = str(raw.get("issue_type") or "Task").strip()
+        self.link_type = str(raw.get("link_type") or "Escalates").strip()
+        stages = raw.get("stages") if raw.get("stages") is not None else DEFAULT_ESCALATION_STATUSES
+        if (
+            not isinstance(stages, dict)
+            or not stages
+            or not all(
+                isinstance(k, str) and k.strip() and isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", v)
+                for k, v in stages.items()
+            )
+        ):
+            raise ConfigError(
+                f"{where}.stages must map the engineering project's status names to stages (one lower-case word each)",
+                hint="stages: {To Do: submitted, In Progress: engineering, Done: resolved}",
+            )
+        self.by_status = {k.strip().lower(): v for k, v in stages.items()}
+        self.status_for: dict[str, str] = {}
+        for status, stage in stages.items():
+            self.status_for.setdefault(stage, status.strip())
+        self.stages = tuple(self.status_for)
+        if self.configured and len(self.stages) < 2:
+            raise ConfigError(f"{where}.stages needs at least two stages (the last one closes an escalation)")
+
+    def stage(self, status: str | None) -> str | None:
+        return self.by_status.get(status.lower()) if isinstance(status, str) else None
+
+    def summary(self, reason: str) -> str:
+        first = reason.strip().splitlines()[0] if reason.strip() else "escalation"
+        return first if len(first) <= SUMMARY_MAX else first[: SUMMARY_MAX - 1] + "…"
+
+    def linked_key(self, issuelinks: Any) -> str | None:
+        """The newest issue of the engineering project linked with the link type, if any."""
+        found: list[tuple[int, str]] = []
+        for link in issuelinks if isinstance(issuelinks, list) else []:
+            if not isinstance(link, dict):
+                continue
+            kind = _obj(link.get("type"))
+            if str(kind.get("name") or "").lower() != self.link_type.lower():
+                continue
+            for side in ("outwardIssue", "inwardIssue"):
+                other = link.get(side)
+                key = other.get("key") if isinstance(other, dict) else None
+                if isinstance(key, str) and re.fullmatch(rf"{re.escape(self.project)}-[1-9][0-9]{{0,19}}", key):
+                    found.append((int(key.rsplit("-", 1)[1]), key))
+        return max(found)[1] if found else None
+
+    def escalation(self, issue: dict) -> dict[str, Any]:
+        """The engineering issue (REST v2, with its whole changelog under `changelog.histories`)
+        as Ticket.escalation: its key, stage, open, reason (description), eta (due date), and the
+        timeline of its status changes, each mapped to a stage."""
+        fields = _obj(issue.get("fields"))
+        status = _obj(fields.get("status")).get("name")
+        changes = []
+        for entry in _obj(issue.get("changelog")).get("histories") or []:
+            for item in entry.get("items") or [] if isinstance(entry, dict) else []:
+                if isinstance(item, dict) and (item.get("fieldId") or item.get("field")) == "status":
+                    changes.append((str(entry.get("created") or ""), item.get("fromString"), item.get("toString")))
+        changes.sort(key=lambda c: c[0])
+        first_status = changes[0][1] if changes else status
+        created = _jira_iso(fields.get("created"))
+        timeline = []
+        first = self.stage(first_status)
+        if first is not None:
+            timeline.append({"stage": first, "at": created})
+        for at, _, to in changes:
+            stage = self.stage(to)
+            if stage is not None and (not timeline or timeline[-1]["stage"] != stage):
+                timeline.append({"stage": stage, "at": _jira_iso(at)})
+        stage = self.stage(status) or (timeline[-1]["stage"] if timeline else self.stages[0])
+        description = fields.get("description")
+        due = fields.get("duedate")
+        return {
+            "id": str(issue.get("key")),
+            "stage": stage,
+            "open": stage != self.stages[-1],
+            "reason": description if isinstance(description, str) and description else fields.get("summary"),
+            "eta": due if isinstance(due, str) and _DATE.fullmatch(due) else None,
+            "timeline": timeline,
+        }
+
+
+def _obj(value: Any) -> dict:
+    """An object of an answer where one is expected, else {}."""
+    return value if isinstance(value, dict) else {}
+
+
+def _jira_iso(value: Any) -> str | None:
+    try:
+        return to_iso(parse_iso(value)) if isinstance(value, str) and value else None
+    except InvalidInputError:
+        return None

@@ -41,6 +41,19 @@ def write_jsm_config(path, server, **overrides) -> None:
         },
         # the contract's custom text field (BackendContract.custom_field) is the stand-in's "Service"
         "fields": {"service": "customfield_10050"},
+        # the stand-in's SLA fields (JQL's SLA functions) and its engineering project (escalations)
+        "sla_fields": {"first_reply": "Time to first response", "resolution": "Time to resolution"},
+        "escalation": {
+            "project": "ENG",
+            "link_type": "Escalates",
+            "stages": {
+                "To Do": "submitted",
+                "Evaluation": "evaluation",
+                "In Progress": "engineering",
+                "In Review": "verification",
+                "Done": "resolved",
+            },
+        },
         "timeout": 2,
         "max_retry_wait": 1,
         "retry_budget": 2,

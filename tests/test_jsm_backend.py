@@ -118,10 +118,11 @@ def test_request_counts_per_command(jsm_harness, server, tmp_path):
     upload = FileUpload(f, "a.log", 3, "text/plain")
     measure("attach (1 file)", lambda b: b.reply(key, Reply("log", ME, status="pending", attachments=[upload])), 5)
     # state() reads the status with the transitions available from it: solve and close need no
-    # second read (5 before), nor a transition after a reply when automation left the status (8)
-    measure("solve", lambda b: b.solve(key), 4)
+    # second read (5 before), nor a transition after a reply when automation left the status (8);
+    # the solved or closed request read back with its rating (GET feedback: +1)
+    measure("solve", lambda b: b.solve(key), 5)
     measure("reply to solved (reopen)", lambda b: b.reply(key, Reply("still broken", ME)), 7)
-    measure("close", lambda b: b.close(key), 4)
+    measure("close", lambda b: b.close(key), 5)
     print("\nJSM requests per command:", json.dumps(COUNTS, indent=1))
 
 
@@ -288,7 +289,9 @@ def test_an_issue_answer_without_transition_screens_reads_them_before_solving(se
     assert bodies(sent, "POST", TRANSITIONS) == [
         {"transition": {"id": "41"}, "fields": {"resolution": {"name": "Done"}}}
     ]
-    assert n == 5  # the screen from the transitions endpoint: one request more than with it
+    # the screen from the transitions endpoint: one request more than with it; the solved request's
+    # rating (GET feedback) read back with it
+    assert n == 6
 
 
 def test_an_issue_answer_without_transitions_reads_them_when_needed(server, backend):
@@ -603,15 +606,16 @@ def test_export_gives_exactly_what_show_gives_for_each_request(jsm_harness, serv
     assert [json.loads(line) for line in exported.out.splitlines()] == shown
     sent = [f"{r.method} {r.path}" for r in server.requests[before:]]
     if field_list == "readable":  # the desk, the field list, one page, the comments of the 2 with files
-        assert sent == [
+        assert sent == [  # and the rating of the solved one (its SLAs come in the page's SLA fields)
             "GET /rest/servicedeskapi/servicedesk/1",
             "GET /rest/api/3/field",
             "GET /rest/api/2/search/jql",
             f"GET /rest/servicedeskapi/request/{key}/comment",
+            f"GET /rest/servicedeskapi/request/{other}/feedback",
             f"GET /rest/servicedeskapi/request/{other}/comment",
         ]
-    else:  # the desk, the field list (denied), one page, then each request and its comments
-        assert len(sent) == 3 + 2 * len(shown), sent
+    else:  # the desk, the field list (denied), one page, then each request and its comments (+1: a rating)
+        assert len(sent) == 3 + 2 * len(shown) + 1, sent
 
 
 def test_export_since_and_a_bad_cursor(server, backend):

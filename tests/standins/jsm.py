@@ -108,6 +108,11 @@ STATUSES = {
     "Resolved": ("10003", "done"),
     "Closed": ("6", "done"),
     "Canceled": ("10004", "done"),
+    # the engineering project's workflow (escalations): To Do, Evaluation, In progress, In Review, Done
+    "To Do": ("10010", "new"),
+    "Evaluation": ("10011", "indeterminate"),
+    "In Review": ("10012", "indeterminate"),
+    "Done": ("10013", "done"),
 }
 INITIAL_STATUS = "Waiting for support"
 PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
@@ -141,6 +146,17 @@ TRANSITIONS = (
     Transition("51", "Reopen", "Waiting for support", ("Resolved",), customer=True),
     Transition("61", "Close request", "Closed", None, customer=True, resolution="Done"),
     Transition("71", "Cancel request", "Canceled", _OPEN, customer=True, resolution="Won't Do"),
+)
+
+
+# The engineering workflow: a global transition into every status, named after it (Jira's
+# "all statuses can transition to this one"), so an issue can move on and back.
+ENG_TRANSITIONS = (
+    Transition("101", "To Do", "To Do", None),
+    Transition("111", "Evaluation", "Evaluation", None),
+    Transition("121", "In Progress", "In progress", None),
+    Transition("131", "In Review", "In Review", None),
+    Transition("141", "Done", "Done", None, resolution="Done"),
 )
 
 
@@ -209,7 +225,31 @@ EMBEDDED_CHANGELOG = 100  # what expand=changelog embeds (the newest; `total` sa
 
 EMBEDDED_COMMENTS = 20  # the newest comments an issue's `comment` field embeds (the rest: total)
 HEAVY_FIELDS = 8  # a search asking for this many fields is one `short_pages` cuts short
-SLA_GOAL_MS = 8 * 3600 * 1000  # "Time to resolution"
+# The SLA metrics (id, name, the site's SLA field) and their goals per priority in minutes
+# (calendar time); both pause while the request waits for the customer.
+SLA_METRICS = (  # as a site lists them: resolution first
+    ("1", "Time to resolution", "customfield_10021"),
+    ("2", "Time to first response", "customfield_10020"),
+)
+SLA_GOALS = {  # priority -> (first response, resolution) in minutes
+    "Highest": (30, 120),
+    "High": (60, 480),
+    "Medium": (240, 1440),
+    "Low": (480, 4320),
+    "Lowest": (480, 4320),
+}
+SLA_PAUSED = ("Waiting for customer",)
+SLA_FIELD = "com.atlassian.servicedesk:sd-sla-field"
+# The engineering project escalations go to (a software project: no servicedeskapi requests).
+ENG_ID, ENG_KEY, ENG_NAME = "10200", "ENG", "Engineering"
+ENG_ISSUE_TYPES = {"10300": "Task", "10301": "Bug"}
+ENG_INITIAL = "To Do"
+# Issue link types: name -> (inward, outward) descriptions.
+LINK_TYPES = {
+    "10000": ("Escalates", "is escalated by", "escalates"),
+    "10001": ("Relates", "relates to", "relates to"),
+    "10002": ("Blocks", "is blocked by", "blocks"),
+}
 FAR_PAST = -(2**62)
 
 
@@ -270,6 +310,7 @@ class Issue:
     attachments: list[Attachment] = field(default_factory=list)
     custom: dict[str, object] = field(default_factory=dict)  # field id -> text, option(s), number, date
     changelog: list[dict] = field(default_factory=list)  # {id, author, created, items}, oldest first
+    feedback: dict | None = None  # the reporter's CSAT feedback: {rating, comment}
     # What JQL search sees: (visible from epoch ms, searchable snapshot), oldest first.
     index_log: list[tuple[int, dict]] = field(default_factory=list, repr=False)
 
@@ -280,6 +321,24 @@ class Issue:
     @property
     def category(self) -> str:
         return STATUSES[self.status][1]
+
+
+@dataclass
+class EngIssue:
+    """An issue of the engineering project (escalations): a platform issue, not a request."""
+
+    id: int
+    key: str
+    issue_type: str
+    summary: str
+    description: str | None
+    reporter: str
+    created: int
+    updated: int
+    status: str = ENG_INITIAL
+    duedate: str | None = None
+    resolution: str | None = None
+    changelog: list[dict] = field(default_factory=list)
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -443,6 +502,10 @@ class JSMStandIn(StandInServer):
         self.issues: dict[str, Issue] = {}  # key -> Issue
         self._by_id: dict[int, Issue] = {}
         self.temporary_attachments: dict[str, dict] = {}
+        self.eng_issues: dict[str, EngIssue] = {}  # key -> the engineering project's issues
+        self.links: list[dict] = []  # issue links: {id, type (id), inward (key), outward (key)}
+        self._eng_numbers = itertools.count(1)
+        self._link_ids = itertools.count(40000)
         self._ids = itertools.count(10001)
         self._numbers = itertools.count(1)
         self._comment_ids = itertools.count(10000)
@@ -914,12 +977,18 @@ class JSMStandIn(StandInServer):
             ("POST", req + "/transition", self.perform_customer_transition),
             ("GET", req + "/status", self.list_statuses),
             ("GET", req + "/sla", self.list_slas),
+            ("GET", req + "/feedback", self.get_feedback),
+            ("POST", req + "/feedback", self.post_feedback),
+            ("DELETE", req + "/feedback", self.delete_feedback),
             # platform
             ("GET", api + "/search", self.removed_search),
             ("POST", api + "/search", self.removed_search),
             ("GET", api + "/search/jql", self.search_get),
             ("POST", api + "/search/jql", self.search_post),
             ("POST", api + "/search/approximate-count", self.approximate_count),
+            ("POST", api + "/issue", self.create_issue),
+            ("POST", api + "/issueLink", self.create_issue_link),
+            ("GET", api + "/issueLinkType", self.list_link_types),
             ("GET", api + r"/issue/(?P<key>[^/]+)", self.get_issue),
             ("PUT", api + r"/issue/(?P<key>[^/]+)", self.edit_issue),
             ("PUT", api + r"/issue/(?P<key>[^/]+)/assignee", self.assign_issue),
@@ -1564,46 +1633,142 @@ class JSMStandIn(StandInServer):
         return Response(json=self._page(request, self._history(issue), lambda s: self._status_dto(*s)))
 
     def _slas(self, issue: Issue) -> list[dict]:
-        """One "Time to resolution" SLA: a completed cycle once done, else an ongoing one."""
-        goal = {"millis": SLA_GOAL_MS, "friendly": "8h"}
-        start = issue.created
-        sla = {
-            "id": "1",
-            "name": "Time to resolution",
-            "completedCycles": [],
-            "_links": {"self": f"{self.url}/rest/servicedeskapi/request/{issue.id}/sla/1"},
-        }
-        if issue.resolutiondate is not None:
-            elapsed = issue.resolutiondate - start
-            sla["completedCycles"].append(
+        """The request's SLA metrics (SLA_METRICS), each with its completed cycles and its
+        ongoing one, from the status history and the comments, with the goals of its priority."""
+        first_goal, resolution_goal = SLA_GOALS[issue.priority]
+        reply = next(
+            (
+                c.created
+                for c in issue.comments
+                if c.public and c.author != issue.reporter and self.users[c.author].agent
+            ),
+            None,
+        )
+        found = []
+        for (sid, name, _), goal, stop, again in (
+            (SLA_METRICS[0], resolution_goal, None, True),
+            (SLA_METRICS[1], first_goal, reply, False),
+        ):
+            completed, ongoing = self._cycles(issue, goal * 60000, stop, again)
+            sla: dict = {
+                "id": sid,
+                "name": name,
+                "completedCycles": completed,
+                "_links": {"self": f"{self.url}/rest/servicedeskapi/request/{issue.id}/sla/{sid}"},
+            }
+            if ongoing is not None:
+                sla["ongoingCycle"] = ongoing
+            found.append(sla)
+        return found
+
+    def _cycles(self, issue: Issue, goal: int, stop: int | None, again: bool) -> tuple[list[dict], dict | None]:
+        """A metric's cycles: one starts at creation (and with `again`, each time the request
+        leaves a done status), runs except while waiting for the customer, and completes when the
+        request reaches a done status, or at `stop` (the first agent's public reply)."""
+        now = self.now_ms()
+        completed: list[dict] = []
+        cycle: dict | None = None  # {start, elapsed, since (running since; None: paused)}
+
+        def finish(at: int) -> None:
+            nonlocal cycle
+            assert cycle is not None
+            if cycle["since"] is not None:
+                cycle["elapsed"] += at - cycle["since"]
+            elapsed = cycle["elapsed"]
+            completed.append(
                 {
-                    "startTime": date_dto(start),
-                    "stopTime": date_dto(issue.resolutiondate),
-                    "breached": elapsed > SLA_GOAL_MS,
-                    "goalDuration": goal,
+                    "startTime": date_dto(cycle["start"]),
+                    "stopTime": date_dto(at),
+                    "breached": elapsed > goal,
+                    "goalDuration": _duration(goal),
                     "elapsedTime": _duration(elapsed),
-                    "remainingTime": _duration(SLA_GOAL_MS - elapsed),
+                    "remainingTime": _duration(goal - elapsed),
                 }
             )
-        else:
-            elapsed = self.now_ms() - start
-            sla["ongoingCycle"] = {
-                "startTime": date_dto(start),
-                "breachTime": date_dto(start + SLA_GOAL_MS),
-                "breached": elapsed > SLA_GOAL_MS,
-                "paused": False,
-                "withinCalendarHours": True,
-                "goalDuration": goal,
-                "elapsedTime": _duration(elapsed),
-                "remainingTime": _duration(SLA_GOAL_MS - elapsed),
-            }
-        return [sla]
+            cycle = None
+
+        for status, at in issue.status_history:
+            if stop is not None and at > stop:
+                break
+            done = STATUSES[status][1] == "done"
+            if cycle is None:
+                if not done and (again or not completed):
+                    cycle = {"start": at, "elapsed": 0, "since": None if status in SLA_PAUSED else at}
+                continue
+            if done:
+                finish(at)
+                continue
+            if cycle["since"] is not None:
+                cycle["elapsed"] += at - cycle["since"]
+            cycle["since"] = None if status in SLA_PAUSED else at
+        if cycle is not None and stop is not None:
+            finish(stop)
+        if cycle is None:
+            return completed, None
+        elapsed = cycle["elapsed"] + (now - cycle["since"] if cycle["since"] is not None else 0)
+        ongoing = {
+            "startTime": date_dto(cycle["start"]),
+            "breached": elapsed > goal,
+            "paused": cycle["since"] is None,
+            "withinCalendarHours": False,
+            "goalDuration": _duration(goal),
+            "elapsedTime": _duration(elapsed),
+            "remainingTime": _duration(goal - elapsed),
+        }
+        if cycle["since"] is not None:  # no breach time while paused
+            ongoing["breachTime"] = date_dto(now + goal - elapsed)
+        return completed, ongoing
 
     def list_slas(self, request: Request, key: str) -> Response:
         issue = self._issue_for(key)
         if not self.me.agent:
             raise _sd_error(403, "Only agents can view SLA information.", "sd.sla.error.permission")
         return Response(json=self._page(request, self._slas(issue), lambda s: s))
+
+    # -- servicedeskapi: CSAT feedback ---------------------------------------------------
+
+    def _feedback_dto(self, feedback: dict) -> dict:
+        dto: dict = {"type": "csat", "rating": feedback["rating"]}
+        if feedback.get("comment") is not None:
+            dto["comment"] = {"body": feedback["comment"]}
+        return dto
+
+    def get_feedback(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        if issue.feedback is None:
+            raise _sd_error(404, "No feedback has been given for this request.", "sd.feedback.error.notfound")
+        return Response(json=self._feedback_dto(issue.feedback))
+
+    def post_feedback(self, request: Request, key: str) -> Response:
+        """The reporter's rating (1..5) and comment, once the request is resolved (a done
+        status: resolved or closed); a new one replaces the one given before."""
+        issue = self._issue_for(key)
+        body = _json_body(request, sd=True)
+        if issue.reporter != self.me.account_id:
+            raise _sd_error(403, "Only the reporter of the request can give feedback.", "sd.feedback.error.permission")
+        rating = body.get("rating")
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise _sd_error(400, "The rating must be an integer between 1 and 5.", "sd.feedback.error.rating")
+        if body.get("type", "csat") != "csat":
+            raise _sd_error(400, "Only csat feedback is supported.", "sd.feedback.error.type")
+        comment = body.get("comment")
+        if comment is not None and not (isinstance(comment, dict) and isinstance(comment.get("body", ""), str)):
+            raise _sd_error(400, "The comment must be an object with a body.", "sd.feedback.error.comment")
+        if issue.category != "done":
+            raise _sd_error(400, "Feedback can be given once the request is resolved.", "sd.feedback.error.status")
+        issue.feedback = {"rating": rating, "comment": (comment or {}).get("body") or None}
+        self._touch(issue)
+        return Response(201, json=self._feedback_dto(issue.feedback))
+
+    def delete_feedback(self, request: Request, key: str) -> Response:
+        issue = self._issue_for(key)
+        if issue.reporter != self.me.account_id:
+            raise _sd_error(
+                403, "Only the reporter of the request can remove feedback.", "sd.feedback.error.permission"
+            )
+        issue.feedback = None
+        self._touch(issue)
+        return Response(204)
 
     # -- paging ------------------------------------------------------------------------------
 
@@ -1813,6 +1978,23 @@ class JSMStandIn(StandInServer):
                     f(cf.id, cf.name, [f"cf[{cf.number}]", cf.name], _custom_schema(cf), True)
                     for cf in CUSTOM_FIELDS.values()
                 ),
+                *(
+                    f(
+                        fid,
+                        name,
+                        [f"cf[{fid.removeprefix('customfield_')}]", name],
+                        {"type": "sd-servicelevelagreement", "custom": SLA_FIELD, "customId": int(fid[12:])},
+                        True,
+                    )
+                    for _, name, fid in SLA_METRICS
+                ),
+                f(
+                    "issuelinks",
+                    "Linked Issues",
+                    ["issueLink"],
+                    {"type": "array", "items": "issuelinks", "system": "issuelinks"},
+                ),
+                f("duedate", "Due date", ["due", "duedate"], {"type": "date", "system": "duedate"}),
             ]
         )
 
@@ -1850,7 +2032,7 @@ class JSMStandIn(StandInServer):
     def get_changelog(self, request: Request, v: str, key: str) -> Response:
         """GET .../issue/{key}/changelog: the entries oldest first, at most 100 a page."""
         self._agent_only()
-        issue = self._issue_for(key, sd=False)
+        issue = self._eng_for(key) or self._issue_for(key, sd=False)
         start = _int_arg(request, "startAt", 0)
         limit = min(_int_arg(request, "maxResults", CHANGELOG_MAX), CHANGELOG_MAX)
         if start < 0 or limit < 1:
@@ -1996,6 +2178,16 @@ class JSMStandIn(StandInServer):
             },
             "customfield_10001": lambda: [self._user_json(p) for p in issue.participants],
             **{fid: (lambda fid=fid: self._custom_json(issue, fid)) for fid in CUSTOM_FIELDS},
+            "issuelinks": lambda: self._links_json(issue.key, v),
+            # the SLA fields hold each metric as the SLA endpoint gives it (agents only)
+            **{
+                fid: (
+                    lambda i=i: (
+                        {**self._slas(issue)[i], "slaDisplayFormat": "NEW_SLA_FORMAT"} if self.me.agent else None
+                    )
+                )
+                for i, (_, _, fid) in enumerate(SLA_METRICS)
+            },
         }
         names = set(builders) if wanted & {"*all", "*navigable"} else wanted
         names -= {w[1:] for w in wanted if w.startswith("-")}
@@ -2012,6 +2204,9 @@ class JSMStandIn(StandInServer):
 
     def get_issue(self, request: Request, v: str, key: str) -> Response:
         self._agent_only()
+        eng = self._eng_for(key)
+        if eng is not None:
+            return self._get_eng_issue(request, v, eng)
         issue = self._issue_for(key, sd=False)
         wanted = set(_multi(request, "fields")) or {"*all"}
         data = self._issue_json(issue, wanted, v)
@@ -2025,6 +2220,9 @@ class JSMStandIn(StandInServer):
 
     def edit_issue(self, request: Request, v: str, key: str) -> Response:
         self._agent_only()
+        eng = self._eng_for(key)
+        if eng is not None:
+            return self._edit_eng_issue(request, v, eng)
         issue = self._issue_for(key, sd=False)
         body = _json_body(request, sd=False)
         fields, update = body.get("fields") or {}, body.get("update") or {}
@@ -2281,6 +2479,11 @@ class JSMStandIn(StandInServer):
 
     def get_transitions(self, request: Request, v: str, key: str) -> Response:
         self._agent_only()
+        eng = self._eng_for(key)
+        if eng is not None:
+            with_fields = "transitions.fields" in _multi(request, "expand")
+            items = [self._transition_json(t, with_fields) for t in ENG_TRANSITIONS if t.to != eng.status]
+            return Response(json={"expand": "transitions", "transitions": items})
         issue = self._issue_for(key, sd=False)
         with_fields = "transitions.fields" in _multi(request, "expand")
         only = request.arg("transitionId")
@@ -2289,6 +2492,9 @@ class JSMStandIn(StandInServer):
 
     def do_transition(self, request: Request, v: str, key: str) -> Response:
         self._agent_only()
+        eng = self._eng_for(key)
+        if eng is not None:
+            return self._eng_transition(request, eng)
         issue = self._issue_for(key, sd=False)
         body = _json_body(request, sd=False)
         tid = (body.get("transition") or {}).get("id")
@@ -2321,6 +2527,291 @@ class JSMStandIn(StandInServer):
             if text:
                 self._add_comment(issue, text, not internal, automate=False)
         self._transition(issue, transition, resolution)
+        return Response(204)
+
+    # -- platform: the engineering project and issue links (escalations) -------------------
+
+    def _eng_for(self, key: str) -> EngIssue | None:
+        found = self.eng_issues.get(key.upper())
+        if found is None and key.isdigit():
+            found = next((e for e in self.eng_issues.values() if e.id == int(key)), None)
+        return found
+
+    def _any_issue(self, ref) -> Issue | EngIssue | None:
+        """The issue a link names by {key} or {id}."""
+        if not isinstance(ref, dict):
+            return None
+        text = str(ref.get("key") or ref.get("id") or "")
+        if not text:
+            return None
+        found = self._eng_for(text)
+        if found is not None:
+            return found
+        issue = self.issues.get(text.upper()) or (self._by_id.get(int(text)) if text.isdigit() else None)
+        return issue
+
+    def _link_ref(self, key: str, v: str) -> dict:
+        """The other end of a link as an issue's `issuelinks` shows it (key, id, a few fields)."""
+        other = self._eng_for(key) or self.issues[key]
+        return {
+            "id": str(other.id),
+            "key": other.key,
+            "self": f"{self.url}/rest/api/{v}/issue/{other.id}",
+            "fields": {"summary": other.summary, "status": self._status_json(other.status)},
+        }
+
+    def _links_json(self, key: str, v: str) -> list[dict]:
+        found = []
+        for link in self.links:
+            if key not in (link["inward"], link["outward"]):
+                continue
+            name, inward, outward = LINK_TYPES[link["type"]]
+            data = {
+                "id": link["id"],
+                "self": f"{self.url}/rest/api/{v}/issueLink/{link['id']}",
+                "type": {
+                    "id": link["type"],
+                    "name": name,
+                    "inward": inward,
+                    "outward": outward,
+                    "self": f"{self.url}/rest/api/{v}/issueLinkType/{link['type']}",
+                },
+            }
+            if link["inward"] == key:  # this issue is the inward one: the other is outward
+                data["outwardIssue"] = self._link_ref(link["outward"], v)
+            else:
+                data["inwardIssue"] = self._link_ref(link["inward"], v)
+            found.append(data)
+        return found
+
+    def list_link_types(self, request: Request, v: str) -> Response:
+        return Response(
+            json={
+                "issueLinkTypes": [
+                    {
+                        "id": lid,
+                        "name": n,
+                        "inward": i,
+                        "outward": o,
+                        "self": f"{self.url}/rest/api/{v}/issueLinkType/{lid}",
+                    }
+                    for lid, (n, i, o) in LINK_TYPES.items()
+                ]
+            }
+        )
+
+    def create_issue(self, request: Request, v: str) -> Response:
+        """POST /rest/api/{2,3}/issue: an issue of the engineering project (a service project's
+        requests are made through the servicedeskapi here). v3 takes the description as an
+        Atlassian Document, v2 as text; `duedate` is YYYY-MM-DD."""
+        self._agent_only()
+        body = _json_body(request, sd=False)
+        fields = body.get("fields")
+        if not isinstance(fields, dict):
+            raise _jira_error(400, "The 'fields' object is required.")
+        project = fields.get("project") if isinstance(fields.get("project"), dict) else {}
+        if str(project.get("key") or project.get("id") or "") not in (ENG_KEY, ENG_ID):
+            raise _jira_error(400, errors={"project": "Specify a valid project ID or key"})
+        kind = fields.get("issuetype") if isinstance(fields.get("issuetype"), dict) else {}
+        issue_type = next(
+            (
+                n
+                for i, n in ENG_ISSUE_TYPES.items()
+                if str(kind.get("id")) == i or str(kind.get("name")).lower() == n.lower()
+            ),
+            None,
+        )
+        if issue_type is None:
+            raise _jira_error(400, errors={"issuetype": "Specify an issue type"})
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            raise _jira_error(400, errors={"summary": "You must specify a summary of the issue."})
+        if len(summary) > TEXT_FIELD_MAX:
+            raise _jira_error(400, errors={"summary": "Summary must be less than 255 characters."})
+        description = self._eng_description(fields.get("description"), v)
+        due = self._eng_due(fields.get("duedate"))
+        unknown = sorted(set(fields) - {"project", "issuetype", "summary", "description", "duedate"})
+        if unknown:
+            raise _jira_error(
+                400,
+                errors={
+                    f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown." for f in unknown
+                },
+            )
+        now = self._tick()
+        eng = EngIssue(
+            id=next(self._ids),
+            key=f"{ENG_KEY}-{next(self._eng_numbers)}",
+            issue_type=issue_type,
+            summary=summary.strip(),
+            description=description,
+            reporter=self.me.account_id,
+            created=now,
+            updated=now,
+            duedate=due,
+        )
+        self.eng_issues[eng.key] = eng
+        return Response(
+            201, json={"id": str(eng.id), "key": eng.key, "self": f"{self.url}/rest/api/{v}/issue/{eng.id}"}
+        )
+
+    def _eng_description(self, value, v: str) -> str | None:
+        if value is None:
+            return None
+        if v == "3" and not isinstance(value, dict):
+            raise _jira_error(
+                400,
+                errors={
+                    "description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+                },
+            )
+        text = from_adf(value) if isinstance(value, dict) else value
+        if not isinstance(text, str):
+            raise _jira_error(400, errors={"description": "The description must be text."})
+        return text or None
+
+    def _eng_due(self, value) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+            raise _jira_error(400, errors={"duedate": "Error parsing date string: " + str(value)[:40]})
+        return value
+
+    def create_issue_link(self, request: Request, v: str) -> Response:
+        """POST /rest/api/{2,3}/issueLink: {type: {name|id}, inwardIssue: {key}, outwardIssue: {key}}."""
+        self._agent_only()
+        body = _json_body(request, sd=False)
+        kind = body.get("type") if isinstance(body.get("type"), dict) else {}
+        type_id = next(
+            (lid for lid, (n, _, _) in LINK_TYPES.items() if str(kind.get("id")) == lid or str(kind.get("name")) == n),
+            None,
+        )
+        if type_id is None:
+            raise _jira_error(404, f"No issue link type with name '{kind.get('name')}' found.")
+        inward, outward = self._any_issue(body.get("inwardIssue")), self._any_issue(body.get("outwardIssue"))
+        if inward is None or outward is None:
+            raise _jira_error(404, "Issue Does Not Exist")
+        link = {"id": str(next(self._link_ids)), "type": type_id, "inward": inward.key, "outward": outward.key}
+        self.links.append(link)
+        name, inward_text, outward_text = LINK_TYPES[type_id]
+        for this, other, text in ((inward, outward, outward_text), (outward, inward, inward_text)):
+            self._tick()
+            item = _item("Link", "issuelinks", None, None, other.key, f"This issue {text} {other.key}")
+            entry = {
+                "id": str(next(self._change_ids)),
+                "author": self.me.account_id,
+                "created": self._last_tick,
+                "items": [item],
+            }
+            this.changelog.append(entry)
+            if isinstance(this, Issue):
+                self._touch(this)
+            else:
+                this.updated = self._last_tick
+        return Response(201)
+
+    def _eng_fields(self, eng: EngIssue, wanted: set[str], v: str) -> dict:
+        builders: dict[str, Callable[[], object]] = {
+            "summary": lambda: eng.summary,
+            "description": lambda: to_adf(eng.description) if v == "3" else eng.description,
+            "status": lambda: self._status_json(eng.status),
+            "duedate": lambda: eng.duedate,
+            "created": lambda: jira_time(eng.created),
+            "updated": lambda: jira_time(eng.updated),
+            "reporter": lambda: self._user_json(eng.reporter),
+            "resolution": lambda: self._resolution_json(eng.resolution),
+            "issuetype": lambda: {
+                "id": next(i for i, n in ENG_ISSUE_TYPES.items() if n == eng.issue_type),
+                "name": eng.issue_type,
+                "subtask": False,
+            },
+            "project": lambda: {"id": ENG_ID, "key": ENG_KEY, "name": ENG_NAME, "projectTypeKey": "software"},
+            "issuelinks": lambda: self._links_json(eng.key, v),
+        }
+        names = set(builders) if wanted & {"*all", "*navigable"} else wanted
+        return {name: builders[name]() for name in builders if name in names}
+
+    def _get_eng_issue(self, request: Request, v: str, eng: EngIssue) -> Response:
+        wanted = set(_multi(request, "fields")) or {"*all"}
+        data = {
+            "id": str(eng.id),
+            "self": f"{self.url}/rest/api/{v}/issue/{eng.id}",
+            "key": eng.key,
+            "fields": self._eng_fields(eng, wanted, v),
+        }
+        expand = set(_multi(request, "expand"))
+        if expand & {"transitions", "transitions.fields"}:
+            with_fields = "transitions.fields" in expand
+            data["transitions"] = [self._transition_json(t, with_fields) for t in ENG_TRANSITIONS if t.to != eng.status]
+        if "changelog" in expand:
+            data["changelog"] = self._embedded_changelog(eng)  # type: ignore[arg-type]
+        return Response(json=data)
+
+    def _edit_eng_issue(self, request: Request, v: str, eng: EngIssue) -> Response:
+        body = _json_body(request, sd=False)
+        fields = body.get("fields") or {}
+        bad = sorted(set(fields) - {"summary", "description", "duedate"} | set(body.get("update") or {}))
+        if bad:
+            raise _jira_error(
+                400,
+                errors={f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown." for f in bad},
+            )
+        items = []
+        if "duedate" in fields:
+            due = self._eng_due(fields["duedate"])
+            if due != eng.duedate:
+                items.append(_item("duedate", "duedate", eng.duedate, eng.duedate, due, due))
+                eng.duedate = due
+        if "summary" in fields:
+            if not isinstance(fields["summary"], str) or not fields["summary"].strip():
+                raise _jira_error(400, errors={"summary": "You must specify a summary of the issue."})
+            if fields["summary"].strip() != eng.summary:
+                items.append(_item("summary", "summary", None, eng.summary, None, fields["summary"].strip()))
+                eng.summary = fields["summary"].strip()
+        if "description" in fields:
+            text = self._eng_description(fields["description"], v)
+            if text != eng.description:
+                items.append(_item("description", "description", None, eng.description, None, text))
+                eng.description = text
+        if items:
+            self._tick()
+            self._log(eng, items)  # type: ignore[arg-type]
+            eng.updated = self._last_tick
+        return Response(204)
+
+    def _eng_transition(self, request: Request, eng: EngIssue) -> Response:
+        body = _json_body(request, sd=False)
+        tid = (body.get("transition") or {}).get("id")
+        transition = next((t for t in ENG_TRANSITIONS if t.id == str(tid) and t.to != eng.status), None)
+        if transition is None:
+            raise _jira_error(400, f"Transition id '{tid}' is not valid for this issue.")
+        if body.get("fields"):
+            raise _jira_error(
+                400,
+                errors={
+                    f: f"Field '{f}' cannot be set. It is not on the appropriate screen, or unknown."
+                    for f in body["fields"]
+                },
+            )
+        old = eng.status
+        eng.status = transition.to
+        eng.updated = self._tick()
+        items = [_item("status", "status", STATUSES[old][0], old, STATUSES[eng.status][0], eng.status)]
+        resolution = transition.resolution if STATUSES[eng.status][1] == "done" else None
+        if resolution != eng.resolution:
+            ids = {name: rid for rid, name in RESOLUTIONS.items()}
+            items.append(
+                _item(
+                    "resolution",
+                    "resolution",
+                    ids.get(eng.resolution or ""),
+                    eng.resolution,
+                    ids.get(resolution or ""),
+                    resolution,
+                )
+            )
+            eng.resolution = resolution
+        self._log(eng, items)  # type: ignore[arg-type]
         return Response(204)
 
     # -- platform: search --------------------------------------------------------------------
@@ -2476,6 +2967,9 @@ _FIELDS = {
     "cf[10001]": "participants",
     **{f"cf[{cf.number}]": cf.id for cf in CUSTOM_FIELDS.values()},
     **{cf.name.lower(): cf.id for cf in CUSTOM_FIELDS.values()},
+    # the SLA fields: JQL's SLA functions (breached(), remaining("2h")...) on them
+    **{name.lower(): f"sla:{sid}" for sid, name, _ in SLA_METRICS},
+    **{f"cf[{fid.removeprefix('customfield_')}]": f"sla:{sid}" for sid, _, fid in SLA_METRICS},
 }
 _TEXT = {"text", "summary", "description", "comment"}
 _DATES = {"created", "updated", "resolutiondate"}
@@ -2630,6 +3124,12 @@ class JQL:
             return ("empty", None)
         if kind == "word" and self._peek() == ("punct", "("):
             self.pos += 1
+            if self._peek() != ("punct", ")"):  # one argument: remaining("2h")
+                arg_kind, arg = self._next()
+                if arg_kind not in ("word", "str"):
+                    raise JQLError(f"Expecting a value but got '{arg}'.")
+                self._expect("punct", ")")
+                return ("func", f"{value.lower()}({arg})")
             self._expect("punct", ")")
             return ("func", value.lower())
         if kind not in ("word", "str"):
@@ -2637,6 +3137,8 @@ class JQL:
         return (kind, value)
 
     def _predicate(self, fld: str, name: str, op: str, raw):
+        if fld.startswith("sla:"):
+            return self._sla_predicate(fld.removeprefix("sla:"), name, op, raw)
         if fld in CUSTOM_FIELDS:
             return self._custom_predicate(CUSTOM_FIELDS[fld], name, op, raw)
         if op in ("is", "is not"):
@@ -2674,6 +3176,60 @@ class JQL:
             return not hit(s) and (bool(s[fld]) or None in wanted)
 
         return hit if op in ("=", "in") else miss
+
+    def _sla_predicate(self, sid: str, name: str, op: str, raw):
+        """JSM's SLA conditions on the SLA's last cycle, computed when the search runs:
+        `= / != breached() everBreached() completed() running() paused()`, and
+        `< <= > >= remaining("2h") / elapsed("2h")` on an ongoing cycle only. An SLA without a
+        cycle matches neither."""
+        server = self.server
+        if raw[0] != "func":
+            raise JQLError(
+                f"The SLA field '{name}' takes an SLA function, such as breached() or remaining(\"2h\").", False
+            )
+        text = raw[1]
+
+        def record(s: dict) -> dict | None:
+            issue = server._by_id.get(s["id"])
+            if issue is None:
+                return None
+            sla = next((x for x in server._slas(issue) if x["id"] == sid), None)
+            if sla is None or (not sla["completedCycles"] and "ongoingCycle" not in sla):
+                return None
+            return sla
+
+        if op in ("=", "!="):
+            states = {
+                "breached": lambda r: (r.get("ongoingCycle") or r["completedCycles"][-1])["breached"],
+                "everbreached": lambda r: any(
+                    c["breached"] for c in [*r["completedCycles"], r.get("ongoingCycle") or {}] if c
+                ),
+                "completed": lambda r: "ongoingCycle" not in r,
+                "running": lambda r: "ongoingCycle" in r and not r["ongoingCycle"]["paused"],
+                "paused": lambda r: "ongoingCycle" in r and r["ongoingCycle"]["paused"],
+            }
+            if text not in states:
+                raise JQLError(f"Unable to find JQL function '{text}()'.")
+            test = states[text]
+
+            def state(s: dict) -> bool:
+                r = record(s)
+                return r is not None and bool(test(r)) == (op == "=")
+
+            return state
+        m = re.fullmatch(r"(remaining|elapsed)\((\d+)([wdhm])\)", text)
+        if op not in ("<", "<=", ">", ">=") or m is None:
+            raise JQLError(f"The operator '{op}' is not supported with '{text}' on the SLA field '{name}'.", False)
+        bound = int(m.group(2)) * _UNITS[m.group(3)]
+        what = "remainingTime" if m.group(1) == "remaining" else "elapsedTime"
+        cmp = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__}[op]
+
+        def duration(s: dict) -> bool:
+            r = record(s)
+            ongoing = (r or {}).get("ongoingCycle")
+            return ongoing is not None and cmp(ongoing[what]["millis"], bound)
+
+        return duration
 
     def _custom_predicate(self, cf: CustomField, name: str, op: str, raw):
         """A clause on a custom field: `~` for text (no `=`, as Jira), `=`/`!=`/`in` for a select,
