@@ -629,10 +629,10 @@ def sla_clocks(records: list[dict], slas: SlaMap) -> dict[str, dict[str, Any]] |
     """The request's SLAs as Ticket.sla (None where it has none with a cycle)."""
     found: dict[str, dict[str, Any]] = {}
     for record in records:
-        name = record.get("name")
+        name = record.get("name") if isinstance(record, dict) else None
         if not isinstance(name, str) or not name.strip():
             continue
-        c = sla_clock(record) if isinstance(record, dict) else None
+        c = sla_clock(record)
         if c is not None:
             found.setdefault(slas.metric(name[:SLA_NAME_MAX]), c)
     return found or None
