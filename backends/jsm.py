@@ -17,6 +17,11 @@ looked up once per email per run); the description opens the thread as its first
 on the other backends; `--dedupe-key` is a label (best-effort, see `create_ticket`). Statuses and
 transitions: `jsm_workflow`.
 
+SLA clocks, escalations and ratings (issue 16): a request's SLA metrics come with `show`'s read
+(`expand=sla`) and with search pages (the site's SLA fields); an escalation is a linked issue of
+the profile's engineering project (`escalation:`; mapping in `jsm_workflow.EscalationMap`); a
+rating is the request's CSAT feedback, which JSM takes from the reporter only.
+
 The core (`Backend`) runs the flow and the lifecycle rules; this module implements its primitives.
 `state` reads the platform issue's status with the transitions available from it, kept for the
 write that follows in the same command: a reply whose target status no transition reaches is

@@ -50,6 +50,23 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
   `expand=changelog` on an issue or a search embeds the newest `embedded_changelog` entries
   (default 100) with the real `total`. GET /rest/api/3/status lists the statuses.
 
+- SLAs (issue 16): "Time to resolution" and "Time to first response" per request, goals per
+  priority (SLA_GOALS, calendar time), computed from the status history when asked: a cycle
+  starts at creation, pauses while "Waiting for customer" (no breachTime then), completes on a
+  done status (the first response also on the first public reply of an agent who is not the
+  reporter); a reopen starts a new resolution cycle. GET .../sla and `expand=sla` give them
+  (agents only), as do the site's SLA fields (customfield_10021, customfield_10020, listed by GET
+  /field with the custom type com.atlassian.servicedesk:sd-sla-field) in issue reads and searches;
+  JQL takes the SLA functions on them (`"Time to resolution" = breached()`, `!= completed()`,
+  `running()`, `paused()`, `everBreached()`, `<= remaining("2h")`, `elapsed(...)`).
+- CSAT feedback: GET/POST/DELETE .../request/{key}/feedback; POST from the reporter only (403
+  otherwise), once the request is in a done status, 1..5; a new one replaces the last.
+- An engineering project ENG (a software project: no requests) for escalations: POST
+  /rest/api/{2,3}/issue makes its issues (summary, description, duedate), POST .../issueLink links
+  them (LINK_TYPES; an unknown type is a 404), `issuelinks` on both issues; a global transition
+  into each status of its workflow (To Do, Evaluation, In progress, In Review, Done); their
+  changelogs as the requests'.
+
 For the hardening tests, a broken or hostile site: `stuck_paging = N` (the next N list and
 search pages repeat the first page and say more follows, with the same nextPageToken; a client
 that never notices stops after N), and `tamper(request, data)`, a function that may rewrite any
@@ -801,7 +818,7 @@ class JSMStandIn(StandInServer):
 
     # -- the changelog ---------------------------------------------------------------------
 
-    def _log(self, issue: Issue, items: list[dict], author: str | None = None) -> dict:
+    def _log(self, issue: Issue | EngIssue, items: list[dict], author: str | None = None) -> dict:
         """Record a change of `issue` (by `author`, the current account by default)."""
         entry = {
             "id": str(next(self._change_ids)),
@@ -828,7 +845,7 @@ class JSMStandIn(StandInServer):
             data["author"] = self._user_json(entry["author"])
         return data
 
-    def _embedded_changelog(self, issue: Issue) -> dict:
+    def _embedded_changelog(self, issue: Issue | EngIssue) -> dict:
         """An issue's `changelog` with expand=changelog: the newest entries, and how many there are."""
         total = len(issue.changelog)
         kept = issue.changelog[max(0, total - self.embedded_changelog) :] if self.embedded_changelog > 0 else []
@@ -2744,7 +2761,7 @@ class JSMStandIn(StandInServer):
             with_fields = "transitions.fields" in expand
             data["transitions"] = [self._transition_json(t, with_fields) for t in ENG_TRANSITIONS if t.to != eng.status]
         if "changelog" in expand:
-            data["changelog"] = self._embedded_changelog(eng)  # type: ignore[arg-type]
+            data["changelog"] = self._embedded_changelog(eng)
         return Response(json=data)
 
     def _edit_eng_issue(self, request: Request, v: str, eng: EngIssue) -> Response:
@@ -2775,7 +2792,7 @@ class JSMStandIn(StandInServer):
                 eng.description = text
         if items:
             self._tick()
-            self._log(eng, items)  # type: ignore[arg-type]
+            self._log(eng, items)
             eng.updated = self._last_tick
         return Response(204)
 
@@ -2811,7 +2828,7 @@ class JSMStandIn(StandInServer):
                 )
             )
             eng.resolution = resolution
-        self._log(eng, items)  # type: ignore[arg-type]
+        self._log(eng, items)
         return Response(204)
 
     # -- platform: search --------------------------------------------------------------------
