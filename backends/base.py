@@ -393,6 +393,10 @@ class Backend(abc.ABC):
         """The ids of the non-closed tickets carrying dedupe key `key` (oldest first)."""
         raise NotSupportedError(self.name, "dedupe", "--dedupe-key")
 
+    #: set by the core's `export_with_history` before the export begins: a backend that can bring
+    #: each ticket's history with its export pages (Zendesk's ticket events, JSM's changelogs) reads
+    #: it when its export starts, and answers `histories` from what the pages held
+    export_history: bool = False
     #: whether a closed ticket can still be rated (the portal shows its feedback button after close)
     rates_closed: bool = False
 
@@ -583,6 +587,7 @@ class Backend(abc.ABC):
         events as `history --format json` gives them), asked `chunk` tickets at a time of
         `histories` (a backend answers a chunk with as few requests as it can). Tombstones pass."""
         self.require("history", "export --with-history")  # now, not when the first item is asked for
+        self.export_history = True  # `items` has not begun: a backend's export reads this as it starts
         return self._with_history(items, chunk)
 
     def _with_history(self, items: Iterator[ExportItem], chunk: int) -> Iterator[ExportItem]:

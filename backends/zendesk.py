@@ -220,7 +220,6 @@ class ZendeskBackend(RemoteBackend):
         self._field_meta: dict[int, FieldMeta | None] = {}
         # `export --with-history` (export_with_history): the export keeps the ticket events' history
         # in its spool, and `histories` reads it there (zendesk_export.Spool) while it is open
-        self.history_wanted = False
         self.export_spool: Any = None
         # ticket id -> its escalation as `get` read it (the core's escalate reads the ticket
         # first): what a move adds its step to
@@ -378,13 +377,6 @@ class ZendeskBackend(RemoteBackend):
         from tixcli.backends.zendesk_export import export
 
         return export(self, since, cursor)
-
-    def export_with_history(self, items: Iterator[ExportItem], chunk: int = 200) -> Iterator[ExportItem]:
-        """The core's `export --with-history`; the export (not yet begun: its generator runs when
-        read) then keeps the ticket events' history for `histories` (admin), see zendesk_export."""
-        result = super().export_with_history(items, chunk)  # refuses before anything is sent
-        self.history_wanted = True
-        return result
 
     # -- history ----------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ index lags by minutes).
 
 Deleted tickets (the incremental export lists them with status `deleted`) come as tombstones.
 
-`export --with-history` (ZendeskBackend.export_with_history sets `history_wanted` before the
+`export --with-history` (the core's export_with_history sets `export_history` before the
 export begins): an admin's export keeps every ticket event, as an audit, in the spool too, and
 marks each ticket whose whole history the events hold (as for its thread: created at or after
 the events' start, last changed by the horizon); `histories` reads those from the spool (the
@@ -267,7 +267,7 @@ class _Export:
     def items(self) -> Iterator[ExportItem]:
         self.spool = Spool()
         # read now, not when the export was made: export_with_history wraps an export made before
-        self.with_history = self.backend.history_wanted
+        self.with_history = self.backend.export_history
         if self.with_history:
             self.backend.close_export_spool()  # an earlier export's, if any
             self.backend.export_spool = self.spool
