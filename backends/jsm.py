@@ -20,7 +20,17 @@ transitions: `jsm_workflow`.
 SLA clocks, escalations and ratings (issue 16): a request's SLA metrics come with `show`'s read
 (`expand=sla`) and with search pages (the site's SLA fields); an escalation is a linked issue of
 the profile's engineering project (`escalation:`; mapping in `jsm_workflow.EscalationMap`); a
-rating is the request's CSAT feedback, which JSM takes from the reporter only.
+rating is the request's CSAT feedback, which JSM takes from the reporter only (POST .../feedback)
+and keeps in the issue's "Satisfaction" and "Satisfaction date" fields. Those are read like the
+SLA fields: found in the site's field list (once a run) and asked for in search pages (list,
+export: no request per request) and in `show`'s issue read (the field list read first where the
+request is solved or closed and the run has not read it). That is the one source of a rating on
+a site, so export equals show: the comment comes from the Satisfaction value where it carries
+one, else null, everywhere (Atlassian does not document that value: see
+`jsm_workflow.csat_satisfaction`); rated_at is the Satisfaction date. GET .../feedback (1 request
+per solved or closed request, no time: rated_at null) only where the field list is not readable,
+the site has no Satisfaction field, or the platform issue is not (a customer account). A write's
+read-back (solve, close, reply...) asks for the fields only where the run knows them already.
 
 The core (`Backend`) runs the flow and the lifecycle rules; this module implements its primitives.
 `state` reads the platform issue's status with the transitions available from it, kept for the
@@ -56,6 +66,8 @@ from tixcli.backends.jsm_workflow import (
     TypeMap,
     Workflow,
     clause_name,
+    csat_rating,
+    csat_satisfaction,
     dedupe_key_of,
     dedupe_label,
     field_kind,
@@ -133,6 +145,9 @@ PROJECT_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}")
 REQUEST_TYPE_FIELD = "com.atlassian.servicedesk:vp-origin"
 PARTICIPANTS_FIELD = "com.atlassian.servicedesk:sd-request-participants"
 SLA_FIELD = "com.atlassian.servicedesk:sd-sla-field"  # an SLA metric's field: its cycles, as /sla gives them
+# The CSAT rating's fields (their ids differ per site): "Satisfaction" and "Satisfaction date".
+SATISFACTION_FIELD = "com.atlassian.servicedesk:sd-request-feedback"
+SATISFACTION_DATE_FIELD = "com.atlassian.servicedesk:sd-request-feedback-date"
 # `list --breaching/--due-within/--escalated` that tixcli filters itself examines at most this many
 # requests (search pages of 100; where the site's SLA fields are not readable, one /sla read each).
 SCAN_MOST = 500
@@ -140,6 +155,7 @@ SCAN_MOST = 500
 ESCALATION_FIELDS = ("summary", "description", "status", "duedate", "created", "reporter")
 # JSM's feedback is 1..5 stars: good and bad as the ends of that scale.
 RATING_STARS = {"good": 5, "bad": 1}
+RATED = ("solved", "closed")  # the statuses a request has a rating in (JSM asks once it is resolved)
 # GET issue?expand=: the transitions available from its status, with their screen fields. Jira
 # documents `transitions` for the issue and `transitions.fields` for the transitions endpoint;
 # where the issue's answer lacks the fields, they are read from that endpoint before use.
@@ -266,6 +282,7 @@ class JSMBackend(RemoteBackend):
         self._statuses_read = False
         self._people: dict[str, str] = {}  # accountId -> email, as seen in answers
         self._sla_fields: dict[str, str] = {}  # the site's SLA fields: id -> name (from the field list)
+        self._csat: dict[str, str] = {}  # "rating"/"date" -> the site's Satisfaction (date) field id
         self._eng: dict[str, dict] = {}  # engineering issues read this run (key -> issue with its changelog)
         self._escalation_of: dict[str, str | None] = {}  # request -> its escalation's issue key, as last read
         self._scanned = 0  # requests a self-filtered listing examined (SCAN_MOST)
@@ -488,6 +505,8 @@ class JSMBackend(RemoteBackend):
                         found["participants"] = f
                     elif custom == SLA_FIELD and isinstance(f.get("id"), str) and isinstance(f.get("name"), str):
                         self._sla_fields[f["id"]] = f["name"]
+                    elif custom in (SATISFACTION_FIELD, SATISFACTION_DATE_FIELD) and isinstance(f.get("id"), str):
+                        self._csat.setdefault("rating" if custom == SATISFACTION_FIELD else "date", f["id"])
                     if isinstance(f.get("id"), str) and f["id"] in self.fieldmap.names:
                         self._field_meta[f["id"]] = f
                 self._fields_read = True
@@ -612,15 +631,22 @@ class JSMBackend(RemoteBackend):
         ticket.comments = self._thread(ticket, attachments)
         return ticket
 
-    def _load(self, key: str) -> Ticket:
-        return self._load_request(key)[0]
+    def _load(self, key: str, rating: str = "known") -> Ticket:
+        """A write's read-back (see `_load_request` for `rating`)."""
+        return self._load_request(key, rating=rating)[0]
 
     def _load_request(
-        self, key: str, fields: dict | None = None, transitions: bool = False, rate: bool = True
+        self, key: str, fields: dict | None = None, transitions: bool = False, rating: str = "read"
     ) -> tuple[Ticket, dict, list[Transition] | None]:
         """A request without its thread: the servicedeskapi request plus the platform fields
         (EXTRA_FIELDS; read here unless given, as export has them from its search), and with
-        `transitions` those available from its status (None where the platform is not readable)."""
+        `transitions` those available from its status (None where the platform is not readable).
+
+        The rating of a solved or closed request (`_rate_of`), by `rating`: "read" (show, and
+        `rate`'s read-back) asks for the site's Satisfaction fields with the issue, reading the
+        field list first where this run has not (1 request a run, only for a solved or closed
+        request); "known" (a write's read-back) asks for them only where the field list was read
+        already (no request more: else no rating); "none" (a read a write goes on from) not at all."""
         request = self._get(
             f"{SD}/request/{_seg(key)}",
             action="read the request",
@@ -628,13 +654,17 @@ class JSMBackend(RemoteBackend):
             expand="participant,requestType,attachment,sla",  # the SLAs (agents): no request more
         )
         available = None
+        asked = bool(self._csat_ids()) if fields is not None else False  # export asks for them in its pages
         if fields is None and not self._platform_denied:
+            if rating == "read" and self._rated_status(request):
+                self._custom_fields()  # the Satisfaction fields' ids: once a run
+            csat = self._csat_ids() if rating != "none" else ()
             try:
                 issue = self._get(
                     f"{API}/issue/{_seg(key)}",
                     action="read the issue",
                     ticket=key,
-                    fields=",".join((*EXTRA_FIELDS, *self._mapped_ids(), *self._link_field())),
+                    fields=",".join((*EXTRA_FIELDS, *self._mapped_ids(), *self._link_field(), *csat)),
                     expand=TRANSITIONS_EXPAND if transitions else None,
                 )
             except AuthError as exc:  # a customer-only account cannot read the platform issue
@@ -644,14 +674,20 @@ class JSMBackend(RemoteBackend):
             else:
                 fields = issue.get("fields")
                 available = _platform_transitions(issue) if transitions else None
+                asked = bool(csat)
         labels, request_type = (fields or {}).get("labels"), request.get("requestType")
         self._read[key] = (
             [str(x) for x in labels] if isinstance(labels, list) else [],
             request_type if isinstance(request_type, dict) else {},
         )
         ticket = self._ticket_from_request(request, fields)
-        self._complete(ticket, self._request_slas(key, request), (fields or {}).get("issuelinks"), rate)
+        self._complete(ticket, self._request_slas(key, request), fields, rating, asked)
         return ticket, request, available
+
+    def _rated_status(self, request: dict) -> bool:
+        """Whether a servicedeskapi request is solved or closed (JSM asks for feedback then)."""
+        status = _dict(request.get("currentStatus"))
+        return self.workflow.status(status.get("status"), status.get("statusCategory")) in RATED
 
     # -- SLA clocks, escalations, feedback (issue 16) ----------------------------------------
 
@@ -663,17 +699,28 @@ class JSMBackend(RemoteBackend):
         """The site's SLA fields (known once the field list was read): a search result's SLAs."""
         return tuple(self._sla_fields)
 
-    def _complete(self, ticket: Ticket, slas: list[dict] | None, issuelinks: Any, rate: bool = True) -> Ticket:
+    def _complete(
+        self, ticket: Ticket, slas: list[dict] | None, fields: dict | None, rating: str = "read", asked: bool = False
+    ) -> Ticket:
         """Add what a request's own read does not say: its SLA clocks (from `slas`, the SLA
         records), its escalation (the linked engineering issue: 1 read per run and issue, only
-        where a link of the profile's type exists) and, once solved or closed, its rating (GET
-        feedback: 1 request; not with `rate` False, for a read a write goes on from)."""
+        where a link of the profile's type exists) and, once solved or closed, its rating (from
+        the platform `fields`, where they were `asked` with the Satisfaction fields; see
+        `_rate_of` and `_load_request` for `rating`)."""
         ticket.sla = sla_clocks(slas, self.slas) if slas else None
+        issuelinks = (fields or {}).get("issuelinks")
         if self.escalations.configured and issuelinks is not None:
             ticket.escalation = self._escalation(ticket.id, issuelinks)
-        if rate:
-            self._rate_of(ticket)
+        if rating != "none":
+            self._rate_of(ticket, fields if asked else None, fallback=rating == "read")
         return ticket
+
+    def _csat_ids(self) -> tuple[str, ...]:
+        """The site's Satisfaction and Satisfaction date fields (known once the field list was
+        read, and only where the site has the Satisfaction field): a read's rating."""
+        if "rating" not in self._csat:
+            return ()
+        return (self._csat["rating"], *([self._csat["date"]] if "date" in self._csat else []))
 
     def _request_slas(self, key: str, request: dict) -> list[dict] | None:
         """The SLA records of a request read with expand=sla (agents only: None otherwise); the
@@ -729,14 +776,15 @@ class JSMBackend(RemoteBackend):
         return self._eng[eng_key]
 
     def _feedback(self, key: str) -> dict[str, Any] | None:
-        """The request's CSAT feedback (GET .../feedback): {rating 1..5, comment, rated_at (JSM
-        gives no time: null)}; None where none was given (404)."""
+        """The request's CSAT feedback (GET .../feedback: 1 request), where no Satisfaction field
+        can be read (see `_rate_of`): {rating 1..5, comment, rated_at (the endpoint gives no
+        time: null)}; None where none was given (404)."""
         try:
             answer = self._get(f"{SD}/request/{_seg(key)}/feedback", action="read the feedback", ticket=key)
         except (NotFoundError, AuthError):
             return None
-        rating = answer.get("rating")
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        rating = csat_rating(answer.get("rating"))
+        if rating is None:
             return None
         comment = _dict(answer.get("comment")).get("body")
         return {
@@ -790,7 +838,7 @@ class JSMBackend(RemoteBackend):
         key = _issue_key(ticket_id)
         eng_key = self._escalation_of.get(key)
         if eng_key is None:
-            self._load_request(key, rate=False)
+            self._load_request(key, rating="none")
             eng_key = self._escalation_of.get(key)
         if eng_key is None:
             raise RefusedError(f"ticket {key} has no open escalation", hint="open one with --reason TEXT")
@@ -827,7 +875,8 @@ class JSMBackend(RemoteBackend):
     def set_rating(self, ticket_id: str, rating: str | int, comment: str | None) -> Ticket:
         """POST .../feedback (1..5 stars; good 5, bad 1; a new rating replaces the last), which JSM
         takes from the request's reporter only: another account is refused before sending (exit
-        7), as is the service's 403; then the request read back."""
+        7), as is the service's 403; then the request read back as `show` reads it, its rating
+        from the Satisfaction fields (the field list once a run), else from GET feedback."""
         key = _issue_key(ticket_id)
         known = self._state_for_write(key)
         if known.requester and known.requester != self.email:
@@ -843,7 +892,7 @@ class JSMBackend(RemoteBackend):
             if exc.status != 403:
                 raise
             raise self._not_the_reporter(key, known.requester) from None
-        return self._load(key)
+        return self._load(key, rating="read")
 
     def _not_the_reporter(self, key: str, reporter: str | None) -> AuthError:
         return AuthError(
@@ -1000,12 +1049,15 @@ class JSMBackend(RemoteBackend):
             if len(by_key) == had:
                 raise _endless(f"{SD}/request")
         found = list(by_key.values())[: query.limit]
-        # One search adds what /request lacks (priority, labels, updated...) to a whole page.
+        if found and any(self._rated_status(r) for r in found) and not self._platform_denied:
+            self._custom_fields()  # the Satisfaction fields' ids for the ratings: once a run
+        # One search adds what /request lacks (priority, labels, updated, the rating...) to a whole page.
         extra: dict[str, dict] = {}
+        csat = self._csat_ids()
         for i in range(0, len(found), PAGE):
             keys = [_key_of(r, "issueKey") for r in found[i : i + PAGE]]
             try:
-                wanted = (*EXTRA_FIELDS, *self._mapped_ids(), *self._link_field())
+                wanted = (*EXTRA_FIELDS, *self._mapped_ids(), *self._link_field(), *csat)
                 issues, _ = self._search_page(f"key in ({jql_list(keys)})", wanted, len(keys))
             except (AuthError, NotFoundError):
                 break  # a customer-only account cannot search
@@ -1014,7 +1066,8 @@ class JSMBackend(RemoteBackend):
         for r in found:
             fields = extra.get(r["issueKey"])
             ticket = self._ticket_from_request(r, fields)
-            tickets.append(self._complete(ticket, self._request_slas(ticket.id, r), (fields or {}).get("issuelinks")))
+            slas = self._request_slas(ticket.id, r)
+            tickets.append(self._complete(ticket, slas, fields, "read", asked=fields is not None and bool(csat)))
         return tickets
 
     def _jql(self, query: ListQuery) -> str:
@@ -1149,13 +1202,14 @@ class JSMBackend(RemoteBackend):
                     continue
                 seen.add(key)
                 fresh = True
-                ticket = self._ticket_from_issue(issue, rating=False)
+                ticket = self._ticket_from_issue(issue, fallback=False)
                 if check is not None:
                     if check.breaching or check.due_within is not None or check.escalated:
                         self._scan(ticket)
                     if not check.matches(ticket):
                         continue
-                self._rate_of(ticket)
+                if not self._csat_ids():  # no Satisfaction field: its feedback, once it is listed
+                    self._rate_of(ticket, None)
                 yield ticket
                 count += 1
                 if count >= limit:
@@ -1180,7 +1234,14 @@ class JSMBackend(RemoteBackend):
 
     def _search_fields(self) -> tuple[str, ...]:
         custom = [f["id"] for f in self._custom_fields().values() if f]
-        return (*SEARCH_FIELDS, *custom, *self._mapped_ids(), *self._sla_field_ids(), *self._link_field())
+        return (
+            *SEARCH_FIELDS,
+            *custom,
+            *self._mapped_ids(),
+            *self._sla_field_ids(),
+            *self._link_field(),
+            *self._csat_ids(),
+        )
 
     def export(self, since: datetime | None = None, cursor: str | None = None) -> Iterator[ExportItem]:
         """Every request of the service desk with its thread, oldest first, from search pages.
@@ -1217,8 +1278,9 @@ class JSMBackend(RemoteBackend):
         jql += " ORDER BY created ASC, key ASC"  # stable while requests change during the export
         custom = [f["id"] for f in self._custom_fields().values() if f and f.get("id")]
         from_pages = len(custom) == 2
-        extra = (*self._mapped_ids(), *self._sla_field_ids(), *self._link_field())
-        fields = (*EXPORT_FIELDS, *custom, *extra) if from_pages else (*EXTRA_FIELDS, *self._mapped_ids())
+        extra = (*self._mapped_ids(), *self._sla_field_ids(), *self._link_field(), *self._csat_ids())
+        plain = (*EXTRA_FIELDS, *self._mapped_ids(), *self._csat_ids())
+        fields = (*EXPORT_FIELDS, *custom, *extra) if from_pages else plain
         since_cut = to_iso(since) if since else None
         seen: set[str] = set()
         followed: set[str] = {token} if token else set()
@@ -1796,9 +1858,8 @@ class JSMBackend(RemoteBackend):
         if account_ids:
             path = f"{SD}/request/{_seg(key)}/participant"
             self._call("POST", path, action="add participants", ticket=key, json={"accountIds": account_ids})
-        ticket, _, available = self._load_request(key, transitions=True, rate=False)
+        ticket, _, available = self._load_request(key, transitions=True, rating="known")
         if ticket.status == status or not move:
-            self._rate_of(ticket)
             return ticket  # an internal note on its own leaves the status to the site
         if planned is None or ticket.raw_status != known.raw_status:  # automation moved it elsewhere
             available = available if available is not None else self._transitions(key)
@@ -1915,7 +1976,7 @@ class JSMBackend(RemoteBackend):
                 "cannot be changed here",
                 hint="change the request type in Jira",
             )
-        current = self._read.get(key, ([], {}))[1] or self._load_request(key, rate=False)[1].get("requestType") or {}
+        current = self._read.get(key, ([], {}))[1] or self._load_request(key, rating="none")[1].get("requestType") or {}
         if str(wanted.get("issueTypeId")) != str(current.get("issueTypeId")):
             raise InvalidInputError(
                 f"{SERVICE} changes a request's type only to a request type of the same issue type: "
@@ -1935,7 +1996,7 @@ class JSMBackend(RemoteBackend):
                 "carry the dedupe key"
             )
         if key not in self._read:
-            self._load_request(key, rate=False)
+            self._load_request(key, rating="none")
         current = [x for x in self._read[key][0] if dedupe_key_of(x) is None]
         changes = [{"remove": x} for x in current if x not in tags]
         return changes + [{"add": x} for x in tags if x not in current]
@@ -2054,22 +2115,34 @@ class JSMBackend(RemoteBackend):
             form=values,
         )
 
-    def _ticket_from_issue(self, issue: dict, rating: bool = True) -> Ticket:
-        """A search result (platform issue with the request type, participants and SLA fields and
-        its links) → Ticket, with its rating unless `rating` is False (read after a check)."""
+    def _ticket_from_issue(self, issue: dict, fallback: bool = True) -> Ticket:
+        """A search result (platform issue with the request type, participants, SLA and
+        Satisfaction fields and its links) → Ticket, with its rating (from its Satisfaction
+        field: no request; where the site has none, GET feedback unless `fallback` is False:
+        read after a check, `_rate_of`)."""
         fields = issue.get("fields") or {}
         ticket = self._plain_ticket_from_issue(issue)
         links = fields.get("issuelinks") if self.escalations.configured else None
         ticket.sla = sla_clocks(slas, self.slas) if (slas := self._issue_slas(fields)) else None
         if links is not None:
             ticket.escalation = self._escalation(ticket.id, links)
-        if rating:
-            self._rate_of(ticket)
+        # a search asks for the Satisfaction fields wherever the field list named them
+        self._rate_of(ticket, fields if self._csat_ids() else None, fallback)
         return ticket
 
-    def _rate_of(self, ticket: Ticket) -> None:
-        """The rating of a solved or closed request (GET feedback: 1 request)."""
-        if ticket.status in ("solved", "closed"):
+    def _rate_of(self, ticket: Ticket, fields: dict | None, fallback: bool = True) -> None:
+        """The rating of a solved or closed request (none otherwise, as JSM asks for feedback
+        once a request is resolved): from the issue's Satisfaction fields, in `fields` where they
+        were asked for (no request); else, with `fallback` (the site's field list not readable,
+        no Satisfaction field on the site, or the platform issue not readable), GET feedback:
+        1 request. One source for show, list and export alike on a site: export equals show."""
+        if ticket.status not in RATED:
+            return
+        if fields is not None and "rating" in self._csat:
+            ticket.satisfaction = csat_satisfaction(
+                fields.get(self._csat["rating"]), fields.get(self._csat.get("date", ""))
+            )
+        elif fallback:
             ticket.satisfaction = self._feedback(ticket.id)
 
     def _plain_ticket_from_issue(self, issue: dict) -> Ticket:

@@ -757,3 +757,38 @@ def _jira_iso(value: Any) -> str | None:
         return to_iso(parse_iso(value)) if isinstance(value, str) and value else None
     except InvalidInputError:
         return None
+
+
+# -- CSAT ratings (the issue's Satisfaction and Satisfaction date fields) ----------------------
+
+
+def csat_rating(value: Any) -> int | None:
+    """A CSAT rating 1..5 (an integer; JSON's true/false are not ratings), else None."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
+    return value if ok else None
+
+
+def csat_satisfaction(value: Any, date: Any) -> dict[str, Any] | None:
+    """Ticket.satisfaction from the issue's "Satisfaction" field (custom type
+    com.atlassian.servicedesk:sd-request-feedback) and its "Satisfaction date" field
+    (...:sd-request-feedback-date, a date-time: rated_at); None where it holds no rating.
+
+    Atlassian's documentation lists the two fields (GET /rest/api/3/field: schema type
+    "sd-feedback" and "datetime") but does not say what the Satisfaction field's value looks
+    like in an issue, nor whether it carries the comment. It is read here as the feedback
+    endpoint's CSATFeedbackFullDTO: an object whose `rating` is the 1..5 stars, with the comment
+    under `comment` (an object with a `body`, or text) where the value carries one, else null;
+    a bare number is taken as the rating."""
+    if isinstance(value, dict):
+        rating = csat_rating(value.get("rating"))
+        comment = value.get("comment")
+        comment = comment.get("body") if isinstance(comment, dict) else comment
+    else:
+        rating, comment = csat_rating(value), None
+    if rating is None:
+        return None
+    return {
+        "rating": rating,
+        "comment": comment if isinstance(comment, str) and comment else None,
+        "rated_at": _jira_iso(date),
+    }

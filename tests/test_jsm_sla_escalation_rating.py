@@ -8,7 +8,9 @@
 - Escalations: an issue of the engineering project (ENG) linked to the request; its status is
   the stage; open, move on and back, close, and the refusals, through the CLI.
 - Ratings: the request's feedback, from its reporter only (exit 7 for another account, nothing
-  sent); good 5, bad 1, 1..5 as given.
+  sent); good 5, bad 1, 1..5 as given; read from the issue's Satisfaction and Satisfaction date
+  fields (show, list and export alike: no request per request), GET feedback only on a site
+  without them or whose field list is not readable.
 - Requests per command: show, escalate, rate, list --breaching.
 """
 
@@ -23,7 +25,14 @@ from cli import run
 from harness import CUSTOMER
 from harness_jsm import JSM_EMAIL, JSM_TOKEN, backend_for, new_request, write_jsm_config
 
-from tixcli.backends.jsm_workflow import EscalationMap, SlaMap, sla_clock, sla_clocks, sla_slug
+from tixcli.backends.jsm_workflow import (
+    EscalationMap,
+    SlaMap,
+    csat_satisfaction,
+    sla_clock,
+    sla_clocks,
+    sla_slug,
+)
 from tixcli.config import Profile
 from tixcli.errors import ConfigError
 from tixcli.model import ListQuery, Reply, parse_iso
@@ -313,7 +322,10 @@ def test_ratings_are_stars_good_is_five_and_an_open_request_is_refused(jsm_harne
     )
     assert rated.code == 0, rated.err
     COUNTS["rate"] = len(sent)
-    assert json.loads(rated.out)["satisfaction"] == {"rating": 5, "comment": "fast", "rated_at": None}
+    satisfaction = json.loads(rated.out)["satisfaction"]
+    assert (satisfaction["rating"], satisfaction["comment"]) == (5, "fast")
+    assert rated_near(satisfaction["rated_at"], server.issues[key].feedback_at)  # the Satisfaction date
+    assert not [r for r in sent if r.method == "GET" and r.path.endswith("/feedback")]
     [post] = [r.json for r in sent if r.method == "POST"]
     assert post == {"type": "csat", "rating": 5, "comment": {"body": "fast"}}
     assert cli(jsm_harness, "rate", key, "bad").code == 0
@@ -341,7 +353,8 @@ def test_requests_per_command(jsm_harness, server):
     assert cli(jsm_harness, "solve", key).code == 0
     _, sent = counted(server, lambda: cli(jsm_harness, "show", key))
     COUNTS["show (solved, escalated)"] = len(sent)
-    assert len(sent) == 5  # + the feedback
+    assert len(sent) == 5  # + the field list (the Satisfaction fields, once a run), no GET feedback
+    assert not [r for r in sent if r.path.endswith("/feedback")]
     # escalate: the request read as show reads it (4 with the engineering issue), the create and the
     # link (or the transitions and the transition), the request and the engineering issue read back
     assert COUNTS.get("escalate --reason", 8) <= 8 and COUNTS.get("escalate --stage", 9) <= 9
@@ -362,3 +375,115 @@ def test_the_sla_and_feedback_exchanges_conform_to_the_spec(jsm_harness, server,
     assert {ex.request.path.rsplit("/", 1)[1] for ex in sd} >= {"sla", "feedback"}
     assert get_checker("jsm").problems(sd) == []
     assert JSM_TOKEN not in json.dumps([ex.response.json for ex in sd if ex.response.json is not None])
+
+
+# -- ratings from the issue's Satisfaction fields ---------------------------------------------
+
+
+def rated_near(rated_at, ms) -> bool:
+    """rated_at is the Satisfaction date (ms since the epoch, as the stand-in keeps it)."""
+    return rated_at is not None and abs(parse_iso(rated_at).timestamp() * 1000 - ms) < 1000
+
+
+def rated_requests(jsm_harness):
+    """Three requests of this account (their reporter, who rates them): one solved and rated 4
+    with a comment, one closed and rated bad without one, one solved and not rated."""
+    keys = []
+    for subject in ("rated", "closed", "unrated"):
+        keys.append(cli(jsm_harness, "create", "--subject", subject, "--body", "b").out.strip())
+        assert cli(jsm_harness, "solve", keys[-1]).code == 0
+    assert cli(jsm_harness, "close", keys[1]).code == 0
+    for key, args in ((keys[0], ("4", "--comment", "quick")), (keys[1], ("bad",))):
+        rated = cli(jsm_harness, "rate", key, *args)
+        assert rated.code == 0, rated.err
+    return keys
+
+
+def listed_ratings(jsm_harness, server, *args):
+    """list --format json (solved and closed ones), by id: (satisfactions, requests sent)."""
+    out, sent = counted(
+        server, lambda: cli(jsm_harness, "list", "--status", "solved,closed", *args, "--format", "json").out
+    )
+    return {t["id"]: t["satisfaction"] for t in json.loads(out)}, sent
+
+
+def test_show_list_and_export_read_the_rating_from_the_satisfaction_fields(jsm_harness, server):
+    keys = rated_requests(jsm_harness)
+    shown, sent = counted(
+        server, lambda: [json.loads(cli(jsm_harness, "show", k, "--format", "json").out) for k in keys]
+    )
+    assert [s["satisfaction"] and (s["satisfaction"]["rating"], s["satisfaction"]["comment"]) for s in shown] == [
+        (4, "quick"),
+        (1, None),
+        None,
+    ]
+    for s, key in zip(shown[:2], keys, strict=False):
+        assert rated_near(s["satisfaction"]["rated_at"], server.issues[key].feedback_at)
+    # each show: the request, the field list (the Satisfaction fields' ids: the request is solved),
+    # the issue with them, the comments; no GET feedback
+    assert not [r for r in sent if r.path.endswith("/feedback")]
+    assert len(sent) == 4 * len(keys), [r.path for r in sent]
+    issue_reads = [r for r in sent if re.search(r"/rest/api/3/issue/[^/]+$", r.path)]
+    assert all({"customfield_10030", "customfield_10031"} <= set(r.query["fields"][0].split(",")) for r in issue_reads)
+
+    for scope in ("--mine", "--all"):  # the portal's request list and a search page; JQL
+        by_id, sent = listed_ratings(jsm_harness, server, scope)
+        assert [by_id[k] for k in keys] == [s["satisfaction"] for s in shown], scope
+        assert not [r for r in sent if r.path.endswith("/feedback")], scope
+        [search] = [r for r in sent if r.path.endswith("/search/jql")]
+        assert {"customfield_10030", "customfield_10031"} <= set(search.query["fields"][0].split(","))
+        COUNTS[f"list {scope} (3 rated or not)"] = len(sent)
+
+    exported, sent = counted(server, lambda: cli(jsm_harness, "export", "--format", "jsonl"))
+    assert exported.code == 0, exported.err
+    by_id = {t["id"]: t for t in map(json.loads, exported.out.splitlines())}
+    assert [by_id[k] for k in keys] == shown  # export equals show, the rating included
+    assert not [r for r in sent if r.path.endswith("/feedback")]
+    assert len(sent) == 3, [r.path for r in sent]  # the desk, the field list, one page
+    COUNTS["export (3 solved or closed, 2 rated)"] = len(sent)
+    print("\nJSM requests with ratings:", json.dumps({k: v for k, v in COUNTS.items() if "rated" in k}, indent=1))
+
+
+def test_a_site_without_the_satisfaction_fields_reads_the_feedback(jsm_harness, server):
+    keys = rated_requests(jsm_harness)
+    server.csat_fields = False  # neither listed by GET /field nor given with the issue
+    shown, sent = counted(
+        server, lambda: [json.loads(cli(jsm_harness, "show", k, "--format", "json").out) for k in keys]
+    )
+    assert [s["satisfaction"] for s in shown] == [
+        {"rating": 4, "comment": "quick", "rated_at": None},  # the endpoint gives no time
+        {"rating": 1, "comment": None, "rated_at": None},
+        None,
+    ]
+    feedback = sorted(r.path for r in sent if r.path.endswith("/feedback"))
+    assert feedback == sorted(f"/rest/servicedeskapi/request/{k}/feedback" for k in keys)
+    for scope in ("--mine", "--all"):
+        by_id, sent = listed_ratings(jsm_harness, server, scope)
+        assert [by_id[k] for k in keys] == [s["satisfaction"] for s in shown], scope
+        assert len([r for r in sent if r.path.endswith("/feedback")]) == len(keys), scope
+    exported, sent = counted(server, lambda: cli(jsm_harness, "export", "--format", "jsonl"))
+    by_id = {t["id"]: t for t in map(json.loads, exported.out.splitlines())}
+    assert [by_id[k] for k in keys] == shown  # one source on a site: export still equals show
+    assert len([r for r in sent if r.path.endswith("/feedback")]) == len(keys)  # solved or closed: 1 each
+
+
+def test_a_satisfaction_value_without_the_comment_leaves_it_null_in_show_and_export_alike(jsm_harness, server):
+    keys = rated_requests(jsm_harness)
+    server.csat_field_comment = False  # the Satisfaction field's value: the rating only
+    shown = json.loads(cli(jsm_harness, "show", keys[0], "--format", "json").out)
+    assert (shown["satisfaction"]["rating"], shown["satisfaction"]["comment"]) == (4, None)
+    exported = cli(jsm_harness, "export", "--format", "jsonl")
+    assert {t["id"]: t for t in map(json.loads, exported.out.splitlines())}[keys[0]] == shown
+
+
+def test_the_satisfaction_fields_values():
+    date = "2026-11-23T10:00:00.000+0000"
+    at = "2026-11-23T10:00:00+00:00"
+    assert csat_satisfaction({"rating": 4, "comment": {"body": "ok"}}, date)["rated_at"] == parse_iso(at).isoformat()
+    assert csat_satisfaction({"rating": 4, "comment": {"body": "ok"}}, date) == csat_satisfaction(
+        {"rating": 4, "comment": "ok"}, date
+    )
+    assert csat_satisfaction(5, None) == {"rating": 5, "comment": None, "rated_at": None}
+    assert csat_satisfaction({"rating": 3}, "not a time") == {"rating": 3, "comment": None, "rated_at": None}
+    for value in (None, {}, {"rating": 0}, {"rating": 6}, {"rating": True}, {"rating": "5"}, True, 4.0, [5]):
+        assert csat_satisfaction(value, date) is None, value

@@ -60,7 +60,14 @@ enhanced JQL search, issues, transitions, users), with the live behaviour record
   JQL takes the SLA functions on them (`"Time to resolution" = breached()`, `!= completed()`,
   `running()`, `paused()`, `everBreached()`, `<= remaining("2h")`, `elapsed(...)`).
 - CSAT feedback: GET/POST/DELETE .../request/{key}/feedback; POST from the reporter only (403
-  otherwise), once the request is in a done status, 1..5; a new one replaces the last.
+  otherwise), once the request is in a done status, 1..5; a new one replaces the last. As Jira
+  does, the feedback sets the issue's "Satisfaction" field (customfield_10030, custom type
+  com.atlassian.servicedesk:sd-request-feedback) and its "Satisfaction date" (customfield_10031,
+  ...:sd-request-feedback-date, the time it was given), both listed by GET /field and given in
+  issue reads and searches. Atlassian does not document the Satisfaction field's value: here it
+  is {"self": the feedback endpoint, "rating": 1..5, "comment": {"body"}} (the comment where one
+  was given). `csat_fields = False` makes a site without the two fields (not listed, not
+  given); `csat_field_comment = False` one whose Satisfaction value carries the rating only.
 - An engineering project ENG (a software project: no requests) for escalations: POST
   /rest/api/{2,3}/issue makes its issues (summary, description, duedate), POST .../issueLink links
   them (LINK_TYPES; an unknown type is a 404), `issuelinks` on both issues; a global transition
@@ -257,6 +264,11 @@ SLA_GOALS = {  # priority -> (first response, resolution) in minutes
 }
 SLA_PAUSED = ("Waiting for customer",)
 SLA_FIELD = "com.atlassian.servicedesk:sd-sla-field"
+# The CSAT feedback's fields on the issue (set when the reporter gives feedback).
+SATISFACTION_FIELD = "customfield_10030"  # com.atlassian.servicedesk:sd-request-feedback
+SATISFACTION_DATE_FIELD = "customfield_10031"  # com.atlassian.servicedesk:sd-request-feedback-date
+CSAT_TYPE = "com.atlassian.servicedesk:sd-request-feedback"
+CSAT_DATE_TYPE = "com.atlassian.servicedesk:sd-request-feedback-date"
 # The engineering project escalations go to (a software project: no servicedeskapi requests).
 ENG_ID, ENG_KEY, ENG_NAME = "10200", "ENG", "Engineering"
 ENG_ISSUE_TYPES = {"10300": "Task", "10301": "Bug"}
@@ -328,6 +340,7 @@ class Issue:
     custom: dict[str, object] = field(default_factory=dict)  # field id -> text, option(s), number, date
     changelog: list[dict] = field(default_factory=list)  # {id, author, created, items}, oldest first
     feedback: dict | None = None  # the reporter's CSAT feedback: {rating, comment}
+    feedback_at: int | None = None  # when it was given (epoch ms): the Satisfaction date field
     # What JQL search sees: (visible from epoch ms, searchable snapshot), oldest first.
     index_log: list[tuple[int, dict]] = field(default_factory=list, repr=False)
 
@@ -464,6 +477,8 @@ class JSMStandIn(StandInServer):
         self.media_redirect_always = False  # attachment content redirects even with redirect=false
         self.embedded_changelog = EMBEDDED_CHANGELOG  # the most entries expand=changelog embeds
         self.form_fields: dict[str, tuple[str, ...]] = {}  # request type id -> custom fields on its form
+        self.csat_fields = True  # the site has the Satisfaction and Satisfaction date fields
+        self.csat_field_comment = True  # the Satisfaction field's value carries the feedback's comment
         self._clock_offset_ms = 0
         self._frozen_at: int | None = None
         self.media: MediaHost | None = None  # plain http, started with the server
@@ -507,6 +522,8 @@ class JSMStandIn(StandInServer):
         self.media_redirect_always = False
         self.embedded_changelog = EMBEDDED_CHANGELOG
         self.form_fields = {}
+        self.csat_fields = True
+        self.csat_field_comment = True
         if getattr(self, "_media_http", None) is not None:
             self.media = self._media_http
             self.media.seen.clear()
@@ -1750,6 +1767,18 @@ class JSMStandIn(StandInServer):
             dto["comment"] = {"body": feedback["comment"]}
         return dto
 
+    def _satisfaction_json(self, issue: Issue) -> dict | None:
+        """The issue's Satisfaction field (None without feedback): see the module docstring."""
+        if issue.feedback is None:
+            return None
+        value: dict = {
+            "self": f"{self.url}/rest/servicedeskapi/request/{issue.id}/feedback",
+            "rating": issue.feedback["rating"],
+        }
+        if self.csat_field_comment and issue.feedback.get("comment") is not None:
+            value["comment"] = {"body": issue.feedback["comment"]}
+        return value
+
     def get_feedback(self, request: Request, key: str) -> Response:
         issue = self._issue_for(key)
         if issue.feedback is None:
@@ -1774,6 +1803,7 @@ class JSMStandIn(StandInServer):
         if issue.category != "done":
             raise _sd_error(400, "Feedback can be given once the request is resolved.", "sd.feedback.error.status")
         issue.feedback = {"rating": rating, "comment": (comment or {}).get("body") or None}
+        issue.feedback_at = self._tick()  # and the issue's Satisfaction fields with it
         self._touch(issue)
         return Response(201, json=self._feedback_dto(issue.feedback))
 
@@ -1784,6 +1814,7 @@ class JSMStandIn(StandInServer):
                 403, "Only the reporter of the request can remove feedback.", "sd.feedback.error.permission"
             )
         issue.feedback = None
+        issue.feedback_at = None
         self._touch(issue)
         return Response(204)
 
@@ -2012,6 +2043,26 @@ class JSMStandIn(StandInServer):
                     {"type": "array", "items": "issuelinks", "system": "issuelinks"},
                 ),
                 f("duedate", "Due date", ["due", "duedate"], {"type": "date", "system": "duedate"}),
+                *(
+                    [
+                        f(
+                            SATISFACTION_FIELD,
+                            "Satisfaction",
+                            ["cf[10030]", "Satisfaction"],
+                            {"type": "sd-feedback", "custom": CSAT_TYPE, "customId": 10030},
+                            True,
+                        ),
+                        f(
+                            SATISFACTION_DATE_FIELD,
+                            "Satisfaction date",
+                            ["cf[10031]", "Satisfaction date"],
+                            {"type": "datetime", "custom": CSAT_DATE_TYPE, "customId": 10031},
+                            True,
+                        ),
+                    ]
+                    if self.csat_fields
+                    else []
+                ),
             ]
         )
 
@@ -2205,6 +2256,15 @@ class JSMStandIn(StandInServer):
                 )
                 for i, (_, _, fid) in enumerate(SLA_METRICS)
             },
+            # the CSAT feedback's fields, where the site has them
+            **(
+                {
+                    SATISFACTION_FIELD: lambda: self._satisfaction_json(issue),
+                    SATISFACTION_DATE_FIELD: lambda: jira_time(issue.feedback_at) if issue.feedback else None,
+                }
+                if self.csat_fields
+                else {}
+            ),
         }
         names = set(builders) if wanted & {"*all", "*navigable"} else wanted
         names -= {w[1:] for w in wanted if w.startswith("-")}
