@@ -287,7 +287,6 @@ class JSMBackend(RemoteBackend):
         self._escalation_of: dict[str, str | None] = {}  # request -> its escalation's issue key, as last read
         self._scanned = 0  # requests a self-filtered listing examined (SCAN_MOST)
         self._looked_up: set[str] = set()  # accounts GET /user/bulk was asked for
-        self._history_in_export = False  # export --with-history: the search asks for changelogs
         self._export_records: dict[str, _Record] = {}  # what export read for histories()
         self._tz = None
         self._created_ids: list[str] = []  # issues this run created: search may not see them yet
@@ -1284,7 +1283,7 @@ class JSMBackend(RemoteBackend):
         since_cut = to_iso(since) if since else None
         seen: set[str] = set()
         followed: set[str] = {token} if token else set()
-        with_history = self._history_in_export and from_pages
+        with_history = self.export_history and from_pages  # the core's export --with-history
         while True:
             expand = "changelog" if with_history else None
             issues, next_token = self._search_page(jql, fields, PAGE, token, api=API2, expand=expand)
@@ -1354,12 +1353,6 @@ class JSMBackend(RemoteBackend):
         self._resolve(self._accounts_named(list(kept.values())))  # the people of the chunk at once
         result.update({ticket_id: self._events(record) for ticket_id, record in kept.items()})
         return result
-
-    def export_with_history(self, items: Iterator[ExportItem], chunk: int = 200) -> Iterator[ExportItem]:
-        """The core's, with the export's search asking for each request's changelog: set before
-        the export's generator has run its first line (it reads the flag when it starts)."""
-        self._history_in_export = True
-        return super().export_with_history(items, chunk)
 
     def _history_record(self, key: str) -> _Record:
         if not self._platform_denied:
