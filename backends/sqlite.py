@@ -22,7 +22,14 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from tixcli.backends.base import Backend, ExportBatch, ExportItem, TicketState, TicketStream
-from tixcli.backends.sqlite_schema import APPLICATION_ID, MIGRATION_STEPS, MIGRATIONS, SCHEMA_VERSION
+from tixcli.backends.sqlite_schema import (
+    APPLICATION_ID,
+    MIGRATION_STEPS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SLA_TARGET_ISO_SQL,
+    SLA_TARGET_SQL,
+)
 from tixcli.backends.sqlite_search import document, index_text, match_query
 from tixcli.config import Profile, default_db_path, warn
 from tixcli.errors import ConfigError, InvalidInputError, NotFoundError, StoreError, UnavailableError
@@ -62,25 +69,20 @@ TICKET_COLUMNS = (
 # policy's seconds for the ticket's priority (temp.sla_policy, filled from the profile when the
 # store opens) plus the seconds it was paused. One rule, in SQL, for get, list, its filters and
 # export alike.
-ISO_OF = "strftime('%Y-%m-%dT%H:%M:%S+00:00', {}, 'unixepoch')"
-SLA_ROWS = (
-    "SELECT s.metric AS metric, s.met_at AS met_at, s.paused_since AS paused_since, "
-    "unixepoch(s.started_at) + s.paused_s + coalesce((SELECT p.seconds FROM temp.sla_policy p "
-    "WHERE p.priority = coalesce(t.priority, 'default') AND p.metric = s.metric), 0) AS target "
-    "FROM ticket_sla s WHERE s.ticket_id = t.id"
-)
+# A clock's target is kept with it (migration 6, set on each write that moves it: _sla_targets);
+# a paused clock keeps the target it had when it paused, to tell a breach before the pause.
 SLA_STAGED = (
-    "SELECT metric, met_at, target, CASE "
-    "WHEN met_at IS NOT NULL THEN CASE WHEN unixepoch(met_at) > target THEN 'breached' ELSE 'met' END "
-    "WHEN coalesce(unixepoch(paused_since), unixepoch('now')) > target THEN 'breached' "
-    "WHEN paused_since IS NOT NULL THEN 'paused' ELSE 'active' END AS stage "
-    f"FROM ({SLA_ROWS})"
+    "SELECT s.metric AS metric, s.met_at AS met_at, s.target_s AS target, s.target_at AS target_at, CASE "
+    "WHEN s.met_at IS NOT NULL THEN CASE WHEN s.met_at > s.target_at THEN 'breached' ELSE 'met' END "
+    "WHEN s.target_s < coalesce(unixepoch(s.paused_since), unixepoch('now')) THEN 'breached' "
+    "WHEN s.paused_since IS NOT NULL THEN 'paused' ELSE 'active' END AS stage "
+    "FROM ticket_sla s WHERE s.ticket_id = t.id"
 )
 SLA_JSON = (
     "(SELECT CASE WHEN count(*) THEN json_group_object(metric, json_object("
-    f"'target_at', CASE WHEN stage = 'paused' THEN NULL ELSE {ISO_OF.format('target')} END, "
+    "'target_at', CASE WHEN stage = 'paused' THEN NULL ELSE target_at END, "
     "'stage', stage, 'met_at', met_at, "
-    f"'breached_at', CASE WHEN stage = 'breached' THEN {ISO_OF.format('target')} END)) END "
+    "'breached_at', CASE WHEN stage = 'breached' THEN target_at END)) END "
     f"FROM ({SLA_STAGED}))"
 )
 # the ticket's latest escalation (ids CP-N)
@@ -257,15 +259,15 @@ class SQLiteBackend(Backend):
                 except sqlite3.OperationalError:
                     pass  # a read-only store can still be read
             db.execute("PRAGMA synchronous = NORMAL")
+            self._install_policy(db)  # before a migration: migration 6 sets targets by it
             if version != SCHEMA_VERSION:
                 self._migrate(db)
-            self._install_policy(db)
         return db
 
     def _read_as_it_is(self, db: sqlite3.Connection, version: int) -> None:
-        """A read-only store of an older schema (2 or 3), read as it is: the old search index (2),
-        and the columns of migration 4 as their defaults, through a temporary view that stands in
-        for the table (a temp object shadows the store's own for every query that names it)."""
+        """A read-only store of an older schema (2 to 5), read as it is: the old search index (2),
+        the columns and tables added since as their defaults or empty, through temporary views and
+        tables (a temp object shadows the store's own for every query that names it)."""
         if version < 3:
             self._search_table = "ticket_search"
             warn(
@@ -278,13 +280,20 @@ class SQLiteBackend(Backend):
         if extra:
             db.execute(f"CREATE TEMP VIEW tickets AS SELECT *, {extra} FROM main.tickets")
         if version < 5:  # no clocks or escalations were kept yet
-            db.execute("CREATE TEMP TABLE ticket_sla (ticket_id, metric, started_at, paused_s, paused_since, met_at)")
+            db.execute(
+                "CREATE TEMP TABLE ticket_sla (ticket_id, metric, started_at, paused_s, paused_since, met_at, "
+                "target_s, target_at)"
+            )
             db.execute(
                 "CREATE TEMP TABLE escalations (id, ticket_id, stage, reason, eta, opened_at, closed_at, timeline)"
             )
+        elif version < 6:  # clocks without their targets (set when a writable tixcli upgrades)
+            db.execute(
+                "CREATE TEMP VIEW ticket_sla AS SELECT *, NULL AS target_s, NULL AS target_at FROM main.ticket_sla"
+            )
 
     def _install_policy(self, db: sqlite3.Connection) -> None:
-        """The profile's SLA policy as a temporary table the SLA queries read (SLA_ROWS)."""
+        """The profile's SLA policy as a temporary table the writes set clocks' targets by."""
         from tixcli.sla import policy_from
 
         try:
@@ -701,6 +710,7 @@ class SQLiteBackend(Backend):
                 "INSERT INTO ticket_sla (ticket_id, metric, started_at) VALUES (?, ?, ?)",
                 [(ticket_id, metric, now) for metric in ("first_reply", "resolution")],
             )
+            self._sla_targets(db, ticket_id)
             self._history(
                 db, ticket_id, new.author, "create", {"subject": new.subject, "channel": new.channel or "cli"}
             )
@@ -772,6 +782,8 @@ class SQLiteBackend(Backend):
             db.execute(f"UPDATE tickets SET {', '.join(sets)} WHERE id = ?", (*params, tid))
             if "subject" in fields:  # the search document holds the subject
                 self._reindex(db, tid, before, self._search_document(db, tid))
+            if "priority" in fields:  # the policy's targets follow the priority
+                self._sla_targets(db, tid)
             for name, value in fields.items():
                 if name == "fields":
                     for key, to in value.items():
@@ -930,6 +942,13 @@ class SQLiteBackend(Backend):
                 "WHERE ticket_id = ? AND metric = 'resolution'",
                 (now, tid),
             )
+        self._sla_targets(db, tid)
+
+    def _sla_targets(self, db, tid: int) -> None:
+        """The ticket's clocks' targets by the profile's policy (after a start, pause, resume or a
+        new priority: a read only compares them with the time)."""
+        db.execute(SLA_TARGET_SQL + " WHERE s.ticket_id = ?", (tid,))
+        db.execute(SLA_TARGET_ISO_SQL + " WHERE ticket_id = ?", (tid,))
 
     def escalation_stages(self) -> tuple[str, ...]:
         stages = self.profile.get("escalation_stages")

@@ -50,11 +50,13 @@ def listed(env, *args: str) -> list[str]:
 def age(tmp_path: Path, tid: str, seconds: int) -> None:
     """Move the ticket's clocks `seconds` into the past (as if that much time had gone by)."""
     db = sqlite3.connect(tmp_path / "tickets.db")
+    iso = "strftime('%Y-%m-%dT%H:%M:%S+00:00', {}, 'unixepoch')"
     db.execute(
-        "UPDATE ticket_sla SET started_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', unixepoch(started_at) - ?, "
-        "'unixepoch'), paused_since = CASE WHEN paused_since IS NULL THEN NULL ELSE "
-        "strftime('%Y-%m-%dT%H:%M:%S+00:00', unixepoch(paused_since) - ?, 'unixepoch') END WHERE ticket_id = ?",
-        (seconds, seconds, int(tid)),
+        f"UPDATE ticket_sla SET started_at = {iso.format('unixepoch(started_at) - ?1')}, "
+        f"paused_since = CASE WHEN paused_since IS NULL THEN NULL "
+        f"ELSE {iso.format('unixepoch(paused_since) - ?1')} END, "
+        f"target_s = target_s - ?1, target_at = {iso.format('target_s - ?1')} WHERE ticket_id = ?2",
+        (seconds, int(tid)),
     )
     db.commit()
     db.close()
