@@ -167,6 +167,18 @@ def timed(cmd: list[str], env: dict, runs: int, bare_cmd: list[str], bare_env: d
     return statistics.median(samples), statistics.median(bare)
 
 
+# Runs ARGV[2:] with stdout to the file ARGV[1] and prints its seconds, its peak RSS in KB (the
+# reaped child's, from getrusage: the command's own, not this interpreter's) and its status.
+CHILD_PEAK = (
+    "import resource, subprocess, sys, time\n"
+    "t0 = time.perf_counter()\n"
+    "with open(sys.argv[1], 'wb') as fh:\n"
+    "    p = subprocess.run(sys.argv[2:], stdout=fh)\n"
+    "dt = time.perf_counter() - t0\n"
+    "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)\n"
+)
+
+
 def export_run(env: dict, mode: str) -> tuple[float, float, int]:
     """Seconds, peak RSS in MB and lines of one `tixcli export` in a child process.
 
@@ -177,17 +189,11 @@ def export_run(env: dict, mode: str) -> tuple[float, float, int]:
     atomic = mode == "output"
     with tempfile.TemporaryDirectory(dir=HERE / ".cache") as tmp:
         out = Path(tmp) / "export.jsonl"
-        code = (
-            "import resource, subprocess, sys, time\n"
-            "t0 = time.perf_counter()\n"
-            "with open(sys.argv[1], 'wb') as fh:\n"
-            "    p = subprocess.run(sys.argv[2:], stdout=fh)\n"
-            "dt = time.perf_counter() - t0\n"
-            "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)\n"
-        )
         target = Path(os.devnull) if mode == "null" else Path(tmp) / ("stdout.txt" if atomic else "export.jsonl")
         command = [str(TIXCLI), "export", *(["--output", str(out)] if atomic else [])]
-        proc = subprocess.run([str(PYTHON), "-c", code, str(target), *command], env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(PYTHON), "-c", CHILD_PEAK, str(target), *command], env=env, capture_output=True, text=True
+        )
         seconds, maxrss_kb, rc = proc.stdout.split()
         if rc != "0":
             raise SystemExit(f"export failed: {proc.stderr}")
@@ -201,19 +207,11 @@ def export_run(env: dict, mode: str) -> tuple[float, float, int]:
 def list_run(env: dict, fmt: str, limit: int) -> tuple[float, float, int, int]:
     """Seconds, peak RSS in MB, lines and bytes of one `tixcli list --all --status any --limit N
     --format FMT > FILE` in a child process (stdout a file: not a terminal, as when piped)."""
-    code = (
-        "import resource, subprocess, sys, time\n"
-        "t0 = time.perf_counter()\n"
-        "with open(sys.argv[1], 'wb') as fh:\n"
-        "    p = subprocess.run(sys.argv[2:], stdout=fh)\n"
-        "dt = time.perf_counter() - t0\n"
-        "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)\n"
-    )
     command = [str(TIXCLI), "list", "--all", "--status", "any", "--limit", str(limit), "--format", fmt]
     with tempfile.TemporaryDirectory(dir=HERE / ".cache") as tmp:
         out = Path(tmp) / f"list.{fmt}"
         proc = subprocess.run(
-            [str(PYTHON), "-I", "-c", code, str(out), *command], env=env, capture_output=True, text=True
+            [str(PYTHON), "-I", "-c", CHILD_PEAK, str(out), *command], env=env, capture_output=True, text=True
         )
         seconds, maxrss_kb, rc = proc.stdout.split()
         if rc != "0":
